@@ -1,0 +1,316 @@
+//! [`Authority`]: the authorization server's state and the steps shared by
+//! every endpoint: client authentication, key access, token issuance.
+//! Endpoint-specific steps live in `grant/` and `endpoint/`.
+
+use std::sync::{Arc, RwLock};
+
+use tessera_proto::TokenResponse;
+
+use crate::cache::{ClientCache, RevokedSet};
+use crate::client::Client;
+use crate::client::TokenFormat;
+use crate::client_auth::{self, AuthenticatedClient};
+use crate::clock::Clock;
+use crate::error::OAuthError;
+use crate::grant::{self, TokenRequest};
+use crate::keys::{Algorithm, KeyError, KeySet, MasterKey, SigningKey};
+use crate::params::Params;
+use crate::random::Random;
+use crate::scope::ScopeSet;
+use crate::secret::{Digest, Secret};
+use crate::store::{OpaqueToken, Purged, Store, StoreError, StoredKey};
+use crate::token::{TokenFacts, jwt, opaque};
+
+/// Server-wide settings the protocol logic needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `iss` of every token and the base of every endpoint URL.
+    pub issuer: String,
+    /// Algorithm of the key that signs new JWTs.
+    pub signing_alg: Algorithm,
+    /// `aud` for a client that registered no audience and asked for none.
+    pub default_audience: String,
+    /// How many opaque-token lookups introspection keeps in memory.
+    pub introspection_cache_capacity: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+/// A freshly issued access token: the string, shown once, and its facts.
+#[derive(Debug)]
+pub struct Issued {
+    pub token: Secret,
+    pub facts: TokenFacts,
+}
+
+impl Issued {
+    pub fn into_response(self) -> TokenResponse {
+        let ttl = (self.facts.expires_at - self.facts.issued_at).max(0) as u64;
+        TokenResponse {
+            access_token: self.token.expose().to_string(),
+            token_type: "Bearer".into(),
+            expires_in: ttl,
+            scope: (!self.facts.scope.is_empty()).then(|| self.facts.scope.clone()),
+            refresh_token: None,
+        }
+    }
+}
+
+pub struct Authority {
+    settings: Settings,
+    store: Arc<dyn Store>,
+    master: MasterKey,
+    clock: Arc<dyn Clock>,
+    rng: Arc<dyn Random>,
+    clients: ClientCache,
+    keys: RwLock<(u64, Arc<KeySet>)>,
+    pub(crate) revoked: RevokedSet,
+    pub(crate) opaque_cache: moka::sync::Cache<Digest, Arc<OpaqueToken>>,
+}
+
+impl std::fmt::Debug for Authority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authority")
+            .field("issuer", &self.settings.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authority {
+    /// Loads (or on first start creates) the signing key and the revocation
+    /// list, so the first request is served from a warm state.
+    pub async fn start(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        master: MasterKey,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn Random>,
+    ) -> Result<Self, StartError> {
+        let generation = store.config_generation();
+        let mut keys = load_keys(store.as_ref(), &master).await?;
+        if !keys.iter().any(|k| k.alg() == settings.signing_alg) {
+            let (key, der) = SigningKey::generate(settings.signing_alg, clock.now())?;
+            let sealed = master.seal(rng.as_ref(), &der, key.kid())?;
+            store
+                .insert_key(&StoredKey {
+                    kid: key.kid().to_string(),
+                    alg: key.alg().as_str().to_string(),
+                    sealed_private_key: sealed,
+                    created_at: key.created_at(),
+                })
+                .await?;
+            tracing::info!(
+                kid = key.kid(),
+                alg = key.alg().as_str(),
+                "generated a new signing key"
+            );
+            keys.push(key);
+        }
+        let keyset = KeySet::new(keys, settings.signing_alg).ok_or(KeyError::Generate)?;
+        let opaque_cache = moka::sync::Cache::builder()
+            .max_capacity(settings.introspection_cache_capacity)
+            .build();
+        let a = Self {
+            settings,
+            store,
+            master,
+            clock,
+            rng,
+            clients: ClientCache::default(),
+            keys: RwLock::new((generation, Arc::new(keyset))),
+            revoked: RevokedSet::default(),
+            opaque_cache,
+        };
+        a.sync_revocations().await?;
+        Ok(a)
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+    pub fn rng(&self) -> &dyn Random {
+        self.rng.as_ref()
+    }
+
+    /// The current key set, reloaded if a key changed in any process.
+    pub async fn keys(&self) -> Result<Arc<KeySet>, OAuthError> {
+        let generation = self.store.config_generation();
+        if let Ok(r) = self.keys.read() {
+            if r.0 == generation {
+                return Ok(r.1.clone());
+            }
+        }
+        let keys = load_keys(self.store.as_ref(), &self.master)
+            .await
+            .map_err(|e| OAuthError::server_error(e.to_string()))?;
+        let set = Arc::new(KeySet::new(keys, self.settings.signing_alg).ok_or_else(|| {
+            OAuthError::server_error("no signing key for the configured algorithm")
+        })?);
+        if let Ok(mut w) = self.keys.write() {
+            if w.0 <= generation {
+                *w = (generation, set.clone());
+            }
+        }
+        Ok(set)
+    }
+
+    pub async fn client(&self, id: &str) -> Result<Option<Arc<Client>>, OAuthError> {
+        Ok(self.clients.get(self.store.as_ref(), id).await?)
+    }
+
+    /// RFC 6749 §2.3.1; no credentials at all is `invalid_client` (401).
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&str>,
+        params: &Params,
+    ) -> Result<AuthenticatedClient, OAuthError> {
+        let creds = client_auth::extract(authorization, params)?
+            .ok_or_else(|| OAuthError::invalid_client("client authentication required"))?;
+        let client = self.client(&creds.client_id).await?;
+        client_auth::authenticate(creds, client)
+    }
+
+    /// `POST /oauth2/token`.
+    pub async fn token(
+        &self,
+        authorization: Option<&str>,
+        params: &Params,
+    ) -> Result<TokenResponse, OAuthError> {
+        let client = self.authenticate(authorization, params).await?;
+        let issued = match TokenRequest::parse(params)? {
+            TokenRequest::ClientCredentials(r) => {
+                grant::client_credentials::handle(self, &client, r).await?
+            }
+        };
+        Ok(issued.into_response())
+    }
+
+    /// RFC 8707 / RFC 9068 §3: the requested resources, each registered for
+    /// the client; or all the client's audiences; or the default audience.
+    pub fn audience_for(
+        &self,
+        client: &Client,
+        resources: &[String],
+    ) -> Result<Vec<String>, OAuthError> {
+        if resources.is_empty() {
+            if client.settings.audiences.is_empty() {
+                return Ok(vec![self.settings.default_audience.clone()]);
+            }
+            return Ok(client.settings.audiences.clone());
+        }
+        let mut out: Vec<String> = Vec::new();
+        for r in resources {
+            if !client.settings.audiences.iter().any(|a| a == r) {
+                return Err(OAuthError::invalid_target(
+                    "resource not registered for this client",
+                ));
+            }
+            if !out.contains(r) {
+                out.push(r.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Issues an access token in the client's format. An opaque token is
+    /// committed to the store before this returns.
+    pub async fn issue_access_token(
+        &self,
+        client: &Client,
+        subject: String,
+        scope: ScopeSet,
+        audience: Vec<String>,
+        ttl: u64,
+    ) -> Result<Issued, OAuthError> {
+        let now = self.clock.now();
+        let mut jti = [0u8; 16];
+        self.rng.fill(&mut jti);
+        let facts = TokenFacts {
+            jti: hex::encode(jti),
+            client_id: client.id.clone(),
+            subject,
+            scope: scope.to_string(),
+            audience,
+            issued_at: now,
+            expires_at: now.saturating_add(ttl as i64),
+        };
+        let token = match client.settings.token_format {
+            TokenFormat::Jwt => {
+                let keys = self.keys().await?;
+                let claims = jwt::claims_of(&self.settings.issuer, &facts);
+                Secret::new(
+                    jwt::encode(keys.active(), &claims)
+                        .map_err(|e| OAuthError::server_error(e.to_string()))?,
+                )
+            }
+            TokenFormat::Opaque => {
+                let token = opaque::generate(self.rng.as_ref());
+                self.store
+                    .insert_token(&OpaqueToken {
+                        digest: token.digest(),
+                        jti: facts.jti.clone(),
+                        client_id: facts.client_id.clone(),
+                        subject: facts.subject.clone(),
+                        scope: facts.scope.clone(),
+                        audience: facts.audience.clone(),
+                        issued_at: facts.issued_at,
+                        expires_at: facts.expires_at,
+                    })
+                    .await?;
+                token
+            }
+        };
+        Ok(Issued { token, facts })
+    }
+
+    /// Applies revocations recorded since the last call (by this process or
+    /// another) to the in-memory set and caches.
+    pub async fn sync_revocations(&self) -> Result<(), StoreError> {
+        loop {
+            let batch = self
+                .store
+                .revocations_after(self.revoked.last_seq(), 10_000)
+                .await?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            for d in self.revoked.apply(&batch) {
+                self.opaque_cache.invalidate(&d);
+            }
+        }
+    }
+
+    /// Deletes expired tokens and revocation entries; a background task calls
+    /// this until it returns less than a full batch.
+    pub async fn purge_expired(&self, batch: u32) -> Result<Purged, StoreError> {
+        let now = self.clock.now();
+        self.revoked.forget_expired(now);
+        self.store.purge_expired(now, batch).await
+    }
+}
+
+async fn load_keys(store: &dyn Store, master: &MasterKey) -> Result<Vec<SigningKey>, StartError> {
+    let mut out = Vec::new();
+    for k in store.list_keys().await? {
+        let alg = Algorithm::parse(&k.alg).ok_or_else(|| KeyError::Algorithm(k.alg.clone()))?;
+        let der = master.open(&k.sealed_private_key, &k.kid)?;
+        let key = SigningKey::from_pkcs8(alg, &der, k.created_at)?;
+        if key.kid() != k.kid {
+            return Err(KeyError::Parse(k.kid).into());
+        }
+        out.push(key);
+    }
+    Ok(out)
+}

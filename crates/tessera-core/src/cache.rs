@@ -1,0 +1,110 @@
+//! Caches on the hot paths, each with a rule that keeps it exact:
+//! - [`ClientCache`]: emptied whenever [`Store::config_generation`] moves,
+//!   and a lookup that raced with a change is never inserted;
+//! - [`RevokedSet`]: revoked tokens, followed from the store's revocation
+//!   entries by sequence number, so no entry is missed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::client::Client;
+use crate::store::{RevocationEntry, RevokedToken, Store, StoreError};
+
+/// Beyond this many clients the cache starts over rather than grow.
+const MAX_CACHED_CLIENTS: usize = 100_000;
+
+#[derive(Debug, Default)]
+pub struct ClientCache {
+    inner: RwLock<(u64, HashMap<String, Arc<Client>>)>,
+}
+
+impl ClientCache {
+    pub async fn get(
+        &self,
+        store: &dyn Store,
+        id: &str,
+    ) -> Result<Option<Arc<Client>>, StoreError> {
+        let generation = store.config_generation();
+        if let Ok(r) = self.inner.read() {
+            if r.0 == generation {
+                if let Some(c) = r.1.get(id) {
+                    return Ok(Some(c.clone()));
+                }
+            }
+        }
+        let Some(client) = store.get_client(id).await?.map(Arc::new) else {
+            return Ok(None);
+        };
+        if let Ok(mut w) = self.inner.write() {
+            if w.0 < generation || w.1.len() >= MAX_CACHED_CLIENTS {
+                w.1.clear();
+                w.0 = w.0.max(generation);
+            }
+            // Only a lookup that began at the current generation may fill it.
+            if w.0 == generation {
+                w.1.insert(id.to_string(), client.clone());
+            }
+        }
+        Ok(Some(client))
+    }
+}
+
+/// Revoked tokens with their expiry, and the last sequence number applied.
+/// Opaque tokens are listed too: a lookup that raced with their deletion
+/// must still see them as revoked.
+#[derive(Debug, Default)]
+pub struct RevokedSet {
+    inner: RwLock<(i64, HashMap<RevokedToken, i64>)>,
+}
+
+impl RevokedSet {
+    /// A poisoned lock answers "revoked": fail closed.
+    pub fn contains(&self, t: &RevokedToken) -> bool {
+        self.inner
+            .read()
+            .map(|r| r.1.contains_key(t))
+            .unwrap_or(true)
+    }
+
+    pub fn last_seq(&self) -> i64 {
+        self.inner.read().map(|r| r.0).unwrap_or(0)
+    }
+
+    /// Applies entries in order; returns the opaque digests among them so the
+    /// caller can drop them from its own caches.
+    pub fn apply(&self, entries: &[RevocationEntry]) -> Vec<crate::secret::Digest> {
+        let mut opaque = Vec::new();
+        if let Ok(mut w) = self.inner.write() {
+            for e in entries {
+                if let RevokedToken::Opaque(d) = &e.revocation.token {
+                    opaque.push(*d);
+                }
+                w.1.insert(e.revocation.token.clone(), e.revocation.expires_at);
+                w.0 = w.0.max(e.seq);
+            }
+        }
+        opaque
+    }
+
+    /// Marks a token revoked right away (before the feed catches up).
+    pub fn insert(&self, t: RevokedToken, expires_at: i64) {
+        if let Ok(mut w) = self.inner.write() {
+            w.1.insert(t, expires_at);
+        }
+    }
+
+    /// Forgets entries whose tokens have expired: they fail on `exp` anyway.
+    pub fn forget_expired(&self, now: i64) {
+        if let Ok(mut w) = self.inner.write() {
+            w.1.retain(|_, exp| *exp > now);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.read().map(|r| r.1.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,270 @@
+//! Registered clients (RFC 6749 §2, field names from RFC 7591 §2).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::OAuthError;
+use crate::random::Random;
+use crate::scope::ScopeSet;
+use crate::secret::{CLIENT_SECRET_PREFIX, Digest, Secret};
+
+/// Grants a client may use. Only those Tessera implements can be registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientCredentials => "client_credentials",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "client_credentials" => Some(Self::ClientCredentials),
+            _ => None,
+        }
+    }
+}
+
+/// How this client's access tokens look.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenFormat {
+    /// RFC 9068 JWT, validated by APIs locally.
+    #[default]
+    Jwt,
+    /// `tsr_at_…` handle, validated by introspection; only its digest is stored.
+    Opaque,
+}
+
+impl TokenFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Jwt => "jwt",
+            Self::Opaque => "opaque",
+        }
+    }
+}
+
+pub const DEFAULT_ACCESS_TOKEN_TTL: u64 = 15 * 60;
+/// One day: access tokens are meant to be short; longer needs refresh tokens.
+pub const MAX_ACCESS_TOKEN_TTL: u64 = 24 * 60 * 60;
+
+/// What a client is allowed to do; stored as one JSON document so new
+/// settings need no migration (unknown fields default).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientSettings {
+    pub grant_types: Vec<GrantType>,
+    pub scope: String,
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    #[serde(default)]
+    pub token_format: TokenFormat,
+    pub access_token_ttl: u64,
+    /// May introspect tokens issued to other clients (a resource server).
+    #[serde(default)]
+    pub introspection: bool,
+}
+
+/// A registered client as the store holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    /// `None` for a public client (none yet can be registered).
+    pub secret_digest: Option<Digest>,
+    pub settings: ClientSettings,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Client {
+    pub fn scope(&self) -> ScopeSet {
+        ScopeSet::parse(&self.settings.scope).unwrap_or_default()
+    }
+
+    pub fn allows_grant(&self, g: GrantType) -> bool {
+        self.settings.grant_types.contains(&g)
+    }
+
+    /// Constant-time check of a presented secret.
+    pub fn secret_matches(&self, presented: &Secret) -> bool {
+        match &self.secret_digest {
+            Some(d) => d.ct_eq(&presented.digest()),
+            None => false,
+        }
+    }
+}
+
+/// A registration request, validated before anything is stored.
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    pub id: Option<String>,
+    pub name: String,
+    pub grant_types: Vec<String>,
+    pub scope: String,
+    pub audiences: Vec<String>,
+    pub token_format: TokenFormat,
+    pub access_token_ttl: Option<u64>,
+    pub introspection: bool,
+}
+
+impl NewClient {
+    /// Checks every field and returns the client to store and its secret,
+    /// which exists only here and is shown to the operator once.
+    pub fn build(self, rng: &dyn Random, now: i64) -> Result<(Client, Secret), OAuthError> {
+        let bad = |m: String| OAuthError::invalid_request(m);
+        let name = self.name.trim().to_string();
+        if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+            return Err(bad(
+                "client name must be 1 to 200 printable characters".into()
+            ));
+        }
+        let id = match self.id {
+            Some(id) => {
+                validate_client_id(&id).map_err(bad)?;
+                id
+            }
+            None => uuid::Builder::from_random_bytes(random16(rng))
+                .into_uuid()
+                .to_string(),
+        };
+        if self.grant_types.is_empty() {
+            return Err(bad("at least one --grant-type is required".into()));
+        }
+        let mut grant_types = Vec::new();
+        for g in &self.grant_types {
+            let gt = GrantType::parse(g).ok_or_else(|| {
+                bad(format!(
+                    "grant type {g:?} is not supported (supported: client_credentials)"
+                ))
+            })?;
+            if !grant_types.contains(&gt) {
+                grant_types.push(gt);
+            }
+        }
+        let scope = ScopeSet::parse(&self.scope).map_err(|e| bad(e.description))?;
+        let mut audiences = Vec::new();
+        for a in self.audiences {
+            validate_resource_uri(&a)
+                .map_err(|e| bad(format!("audience {a:?}: {}", e.description)))?;
+            if !audiences.contains(&a) {
+                audiences.push(a);
+            }
+        }
+        let ttl = self.access_token_ttl.unwrap_or(DEFAULT_ACCESS_TOKEN_TTL);
+        if ttl == 0 || ttl > MAX_ACCESS_TOKEN_TTL {
+            return Err(bad(format!(
+                "access token lifetime must be between 1 s and {MAX_ACCESS_TOKEN_TTL} s"
+            )));
+        }
+        let secret = Secret::generate(rng, CLIENT_SECRET_PREFIX);
+        let client = Client {
+            id,
+            name,
+            secret_digest: Some(secret.digest()),
+            settings: ClientSettings {
+                grant_types,
+                scope: scope.to_string(),
+                audiences,
+                token_format: self.token_format,
+                access_token_ttl: ttl,
+                introspection: self.introspection,
+            },
+            created_at: now,
+            updated_at: now,
+        };
+        Ok((client, secret))
+    }
+}
+
+fn random16(rng: &dyn Random) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    rng.fill(&mut b);
+    b
+}
+
+/// Client ids go into Basic headers and URLs: keep them to a safe alphabet.
+fn validate_client_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err("client id must be 1 to 128 characters of A-Z a-z 0-9 - . _ ~".into())
+    }
+}
+
+/// RFC 8707 §2: a resource indicator is an absolute URI without a fragment.
+pub fn validate_resource_uri(s: &str) -> Result<(), OAuthError> {
+    let u = url::Url::parse(s)
+        .map_err(|_| OAuthError::invalid_target("resource must be an absolute URI"))?;
+    if u.fragment().is_some() {
+        return Err(OAuthError::invalid_target(
+            "resource must not contain a fragment",
+        ));
+    }
+    if u.cannot_be_a_base() && u.scheme() != "urn" {
+        return Err(OAuthError::invalid_target(
+            "resource must be an absolute URI",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::SeededRandom;
+
+    fn new_client() -> NewClient {
+        NewClient {
+            id: None,
+            name: "svc".into(),
+            grant_types: vec!["client_credentials".into()],
+            scope: "a b".into(),
+            audiences: vec!["https://api.example.com".into()],
+            token_format: TokenFormat::Jwt,
+            access_token_ttl: None,
+            introspection: false,
+        }
+    }
+
+    #[test]
+    fn build_generates_id_and_checks_secret() {
+        let (c, secret) = new_client()
+            .build(&SeededRandom::new(1), 100)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.id.len(), 36);
+        assert!(c.secret_matches(&secret));
+        assert!(!c.secret_matches(&Secret::new("nope")));
+        assert_eq!(c.settings.access_token_ttl, DEFAULT_ACCESS_TOKEN_TTL);
+    }
+
+    #[test]
+    fn rejects_bad_registrations() {
+        let rng = SeededRandom::new(1);
+        let cases: Vec<Box<dyn Fn(&mut NewClient)>> = vec![
+            Box::new(|c| c.grant_types = vec!["password".into()]),
+            Box::new(|c| c.grant_types.clear()),
+            Box::new(|c| c.audiences = vec!["not a uri".into()]),
+            Box::new(|c| c.audiences = vec!["https://x#frag".into()]),
+            Box::new(|c| c.scope = "bad\"scope".into()),
+            Box::new(|c| c.access_token_ttl = Some(0)),
+            Box::new(|c| c.access_token_ttl = Some(MAX_ACCESS_TOKEN_TTL + 1)),
+            Box::new(|c| c.id = Some("has space".into())),
+            Box::new(|c| c.name = " ".into()),
+        ];
+        for (i, f) in cases.iter().enumerate() {
+            let mut c = new_client();
+            f(&mut c);
+            assert!(c.build(&rng, 0).is_err(), "case {i} accepted");
+        }
+    }
+}

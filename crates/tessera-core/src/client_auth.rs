@@ -1,0 +1,192 @@
+//! Client authentication at the token, introspection and revocation
+//! endpoints (RFC 6749 §2.3.1): `client_secret_basic` or `client_secret_post`,
+//! never both in one request.
+
+use std::sync::Arc;
+
+use base64ct::{Base64, Encoding};
+
+use crate::client::Client;
+use crate::error::OAuthError;
+use crate::params::Params;
+use crate::secret::Secret;
+
+/// How the client presented its credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+}
+
+/// Credentials as presented, not yet checked.
+#[derive(Debug)]
+pub struct PresentedCredentials {
+    pub client_id: String,
+    pub secret: Secret,
+    pub method: AuthMethod,
+}
+
+/// Proof that a client authenticated. Only [`authenticate`] makes one, so a
+/// handler that skipped the check does not compile.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedClient {
+    client: Arc<Client>,
+    method: AuthMethod,
+}
+
+impl AuthenticatedClient {
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+    pub fn method(&self) -> AuthMethod {
+        self.method
+    }
+}
+
+/// Reads credentials from the `Authorization` header value and the form.
+/// `Ok(None)`: the request carries no credentials at all.
+pub fn extract(
+    authorization: Option<&str>,
+    params: &Params,
+) -> Result<Option<PresentedCredentials>, OAuthError> {
+    let body_id = params.get("client_id");
+    let body_secret = params.get("client_secret");
+    if let Some(header) = authorization {
+        let (id, secret) = parse_basic(header)?;
+        if body_secret.is_some() {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method, not both",
+            ));
+        }
+        if body_id.is_some_and(|b| b != id) {
+            return Err(OAuthError::invalid_request(
+                "client_id in the body does not match the Authorization header",
+            ));
+        }
+        return Ok(Some(PresentedCredentials {
+            client_id: id,
+            secret,
+            method: AuthMethod::ClientSecretBasic,
+        }));
+    }
+    match (body_id, body_secret) {
+        (Some(id), Some(secret)) => Ok(Some(PresentedCredentials {
+            client_id: id.to_string(),
+            secret: Secret::new(secret),
+            method: AuthMethod::ClientSecretPost,
+        })),
+        (None, Some(_)) => Err(OAuthError::invalid_request(
+            "client_secret sent without client_id",
+        )),
+        // Only a public client may identify itself without a secret; none can be registered yet.
+        (Some(_), None) | (None, None) => Ok(None),
+    }
+}
+
+/// Checks presented credentials against the registered client. Every
+/// failure gives the same answer, so the response does not reveal whether
+/// the client exists.
+pub fn authenticate(
+    creds: PresentedCredentials,
+    client: Option<Arc<Client>>,
+) -> Result<AuthenticatedClient, OAuthError> {
+    let failed = || OAuthError::invalid_client("client authentication failed");
+    let Some(client) = client else {
+        // Spend the same work as a real check, so timing does not tell either.
+        let _ = crate::secret::Digest::of(creds.secret.expose().as_bytes());
+        return Err(failed());
+    };
+    if !client.secret_matches(&creds.secret) {
+        return Err(failed());
+    }
+    Ok(AuthenticatedClient {
+        client,
+        method: creds.method,
+    })
+}
+
+/// RFC 7617 Basic credentials whose halves are form-urlencoded (RFC 6749 §2.3.1).
+fn parse_basic(header: &str) -> Result<(String, Secret), OAuthError> {
+    let bad = || OAuthError::invalid_request("malformed Basic authorization header");
+    let (scheme, rest) = header.trim().split_once(' ').ok_or_else(bad)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(OAuthError::invalid_request(
+            "only the Basic authorization scheme is accepted here",
+        ));
+    }
+    let decoded = Base64::decode_vec(rest.trim()).map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    let id = urldecode(id).ok_or_else(bad)?;
+    let secret = urldecode(secret).ok_or_else(bad)?;
+    if id.is_empty() || secret.is_empty() {
+        return Err(bad());
+    }
+    Ok((id, Secret::new(secret)))
+}
+
+fn urldecode(s: &str) -> Option<String> {
+    // form_urlencoded decodes `+` as space and `%XX`, as RFC 6749 §2.3.1 requires.
+    // Raw `&` or `=` would split the pair: such a credential is malformed.
+    if s.contains(['&', '=']) {
+        return None;
+    }
+    let pair = format!("v={s}");
+    let decoded = form_urlencoded::parse(pair.as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned());
+    decoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(id: &str, secret: &str) -> String {
+        format!(
+            "Basic {}",
+            Base64::encode_string(format!("{id}:{secret}").as_bytes())
+        )
+    }
+
+    #[test]
+    fn basic_is_urldecoded() {
+        let p = Params::default();
+        let c = extract(Some(&basic("my%20client", "a%2Bb")), &p)
+            .ok()
+            .flatten();
+        let c = c.unwrap_or_else(|| panic!("no creds"));
+        assert_eq!(c.client_id, "my client");
+        assert_eq!(c.secret.expose(), "a+b");
+        assert_eq!(c.method, AuthMethod::ClientSecretBasic);
+    }
+
+    #[test]
+    fn malformed_or_double_auth_is_invalid_request() {
+        let p = Params::default();
+        for h in [
+            "Basic",
+            "Basic !!!",
+            "Basic Zm9v",
+            "Bearer abc",
+            &basic("", "x"),
+        ] {
+            let e = extract(Some(h), &p).err().map(|e| e.code);
+            assert_eq!(e, Some(tessera_proto::ErrorCode::InvalidRequest), "{h}");
+        }
+        let both = Params::parse(b"client_id=a&client_secret=b").unwrap_or_default();
+        assert!(extract(Some(&basic("a", "b")), &both).is_err());
+        let mismatch = Params::parse(b"client_id=other").unwrap_or_default();
+        assert!(extract(Some(&basic("a", "b")), &mismatch).is_err());
+    }
+
+    #[test]
+    fn post_and_none() {
+        let p = Params::parse(b"client_id=a&client_secret=b").unwrap_or_default();
+        assert_eq!(
+            extract(None, &p).ok().flatten().map(|c| c.method),
+            Some(AuthMethod::ClientSecretPost)
+        );
+        assert!(extract(None, &Params::default()).ok().flatten().is_none());
+    }
+}

@@ -1,0 +1,47 @@
+//! Token revocation, RFC 7009.
+//!
+//! Only the client a token was issued to can revoke it. Unknown, expired,
+//! already revoked and other clients' tokens all get 200 with nothing done
+//! (§2.2), so the endpoint cannot be used to probe for tokens. A revocation
+//! is committed before the 200; if the store fails the answer is 503.
+
+use crate::authority::Authority;
+use crate::endpoint::introspect::{Lookup, TokenKind};
+use crate::error::OAuthError;
+use crate::params::Params;
+use crate::store::{Revocation, RevokedToken};
+
+impl Authority {
+    /// `POST /oauth2/revoke`.
+    pub async fn revoke(
+        &self,
+        authorization: Option<&str>,
+        params: &Params,
+    ) -> Result<(), OAuthError> {
+        let caller = self.authenticate(authorization, params).await?;
+        let token = params.require("token")?;
+        // `token_type_hint` is only a hint (§2.1): lookup tries both formats anyway.
+        let Lookup::Active(facts, kind) = self.lookup(token).await? else {
+            return Ok(());
+        };
+        if facts.client_id != caller.client().id {
+            return Ok(());
+        }
+        let revoked = match kind {
+            TokenKind::Jwt => RevokedToken::Jti(facts.jti.clone()),
+            TokenKind::Opaque(d) => RevokedToken::Opaque(d),
+        };
+        let revocation = Revocation {
+            token: revoked.clone(),
+            client_id: facts.client_id.clone(),
+            expires_at: facts.expires_at,
+            revoked_at: self.now(),
+        };
+        self.store().revoke(&revocation).await?;
+        self.revoked.insert(revoked, facts.expires_at);
+        if let TokenKind::Opaque(d) = kind {
+            self.opaque_cache.invalidate(&d);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,65 @@
+//! Client credentials grant, RFC 6749 §4.4, with resource indicators
+//! (RFC 8707 §2). No refresh token is issued (§4.4.3).
+
+use crate::authority::{Authority, Issued};
+use crate::client::{GrantType, validate_resource_uri};
+use crate::client_auth::AuthenticatedClient;
+use crate::error::OAuthError;
+use crate::params::Params;
+use crate::scope::ScopeSet;
+
+#[derive(Debug)]
+pub struct Request {
+    /// `None`: the client asked for no scope, so it gets all of its own.
+    pub scope: Option<ScopeSet>,
+    pub resources: Vec<String>,
+}
+
+impl Request {
+    pub fn parse(params: &Params) -> Result<Self, OAuthError> {
+        let scope = params.get("scope").map(ScopeSet::parse).transpose()?;
+        let resources = params
+            .get_all("resource")
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>();
+        for r in &resources {
+            validate_resource_uri(r)?;
+        }
+        Ok(Self { scope, resources })
+    }
+}
+
+pub async fn handle(
+    authority: &Authority,
+    client: &AuthenticatedClient,
+    req: Request,
+) -> Result<Issued, OAuthError> {
+    let c = client.client();
+    if !c.allows_grant(GrantType::ClientCredentials) {
+        return Err(OAuthError::unauthorized_client(
+            "this client may not use the client_credentials grant",
+        ));
+    }
+    let allowed = c.scope();
+    let scope = match req.scope {
+        None => allowed,
+        Some(s) if s.is_subset_of(&allowed) => s,
+        Some(s) => {
+            return Err(OAuthError::invalid_scope(format!(
+                "scope not allowed for this client: {}",
+                s.not_in(&allowed).join(" ")
+            )));
+        }
+    };
+    let audience = authority.audience_for(c, &req.resources)?;
+    authority
+        .issue_access_token(
+            c,
+            c.id.clone(),
+            scope,
+            audience,
+            c.settings.access_token_ttl,
+        )
+        .await
+}

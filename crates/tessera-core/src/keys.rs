@@ -1,0 +1,430 @@
+//! Signing keys: generation, sealing at rest under the master key, JWK export
+//! (RFC 7517, RFC 7518 §6, RFC 8037 §2) and `kid`s that are RFC 7638
+//! thumbprints, so two keys never share one.
+//!
+//! Keys stay parsed in memory: re-parsing PKCS#8 on every signature would
+//! roughly double the cost of issuing a JWT.
+
+use std::sync::Arc;
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    self, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair,
+};
+use base64ct::{Base64UrlUnpadded, Encoding};
+use tessera_proto::{Jwk, JwkSet};
+use zeroize::Zeroizing;
+
+use crate::random::Random;
+
+/// JWS algorithms Tessera signs with (RFC 7518 §3.1, RFC 8037 §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    EdDSA,
+    ES256,
+    RS256,
+}
+
+impl Algorithm {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EdDSA => "EdDSA",
+            Self::ES256 => "ES256",
+            Self::RS256 => "RS256",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "EdDSA" => Some(Self::EdDSA),
+            "ES256" => Some(Self::ES256),
+            "RS256" => Some(Self::RS256),
+            _ => None,
+        }
+    }
+
+    pub fn jsonwebtoken(self) -> jsonwebtoken::Algorithm {
+        match self {
+            Self::EdDSA => jsonwebtoken::Algorithm::EdDSA,
+            Self::ES256 => jsonwebtoken::Algorithm::ES256,
+            Self::RS256 => jsonwebtoken::Algorithm::RS256,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key generation failed")]
+    Generate,
+    #[error("stored key {0} could not be parsed")]
+    Parse(String),
+    #[error("stored key {0} could not be decrypted: wrong master key or corrupted data")]
+    Unseal(String),
+    #[error("unknown algorithm {0}")]
+    Algorithm(String),
+    #[error("signing failed")]
+    Sign,
+}
+
+enum Pair {
+    Ed(Ed25519KeyPair),
+    Ec(EcdsaKeyPair),
+    Rsa(RsaKeyPair),
+}
+
+/// A parsed private key with its public JWK and precomputed JWS header.
+pub struct SigningKey {
+    alg: Algorithm,
+    pair: Pair,
+    jwk: Jwk,
+    /// base64url of `{"alg":…,"typ":"at+jwt","kid":…}`.
+    at_jwt_header: String,
+    created_at: i64,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("alg", &self.alg)
+            .field("kid", &self.jwk.kid)
+            .finish()
+    }
+}
+
+impl SigningKey {
+    /// Generates a key; returns it and its PKCS#8 DER for sealing.
+    /// (aws-lc draws key material from its own DRBG, not from [`Random`].)
+    pub fn generate(alg: Algorithm, now: i64) -> Result<(Self, Zeroizing<Vec<u8>>), KeyError> {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let der: Vec<u8> = match alg {
+            Algorithm::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng)
+                .map_err(|_| KeyError::Generate)?
+                .as_ref()
+                .to_vec(),
+            Algorithm::ES256 => {
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                    .map_err(|_| KeyError::Generate)?
+                    .as_ref()
+                    .to_vec()
+            }
+            Algorithm::RS256 => RsaKeyPair::generate(KeySize::Rsa2048)
+                .and_then(|k| k.as_der())
+                .map_err(|_| KeyError::Generate)?
+                .as_ref()
+                .to_vec(),
+        };
+        let der = Zeroizing::new(der);
+        let key = Self::from_pkcs8(alg, &der, now)?;
+        Ok((key, der))
+    }
+
+    pub fn from_pkcs8(alg: Algorithm, der: &[u8], created_at: i64) -> Result<Self, KeyError> {
+        let perr = |_| KeyError::Parse(alg.as_str().into());
+        let (pair, mut jwk) = match alg {
+            Algorithm::EdDSA => {
+                let kp = Ed25519KeyPair::from_pkcs8(der).map_err(perr)?;
+                let x = b64(kp.public_key().as_ref());
+                (
+                    Pair::Ed(kp),
+                    jwk_base("OKP", alg, Some("Ed25519"), Some(x), None, None, None),
+                )
+            }
+            Algorithm::ES256 => {
+                let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                    .map_err(perr)?;
+                // Uncompressed SEC1 point: 0x04 || x (32) || y (32).
+                let p = kp.public_key().as_ref();
+                if p.len() != 65 {
+                    return Err(KeyError::Parse("ES256".into()));
+                }
+                let (x, y) = (b64(&p[1..33]), b64(&p[33..65]));
+                (
+                    Pair::Ec(kp),
+                    jwk_base("EC", alg, Some("P-256"), Some(x), Some(y), None, None),
+                )
+            }
+            Algorithm::RS256 => {
+                let kp = RsaKeyPair::from_pkcs8(der).map_err(perr)?;
+                let pk = kp.public_key();
+                let n = b64(pk.modulus().big_endian_without_leading_zero());
+                let e = b64(pk.exponent().big_endian_without_leading_zero());
+                (
+                    Pair::Rsa(kp),
+                    jwk_base("RSA", alg, None, None, None, Some(n), Some(e)),
+                )
+            }
+        };
+        jwk.kid = thumbprint(&jwk);
+        let header = format!(
+            r#"{{"alg":"{}","typ":"at+jwt","kid":"{}"}}"#,
+            alg.as_str(),
+            jwk.kid
+        );
+        Ok(Self {
+            alg,
+            pair,
+            at_jwt_header: b64(header.as_bytes()),
+            jwk,
+            created_at,
+        })
+    }
+
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+    pub fn kid(&self) -> &str {
+        &self.jwk.kid
+    }
+    pub fn jwk(&self) -> &Jwk {
+        &self.jwk
+    }
+    pub fn created_at(&self) -> i64 {
+        self.created_at
+    }
+    pub fn at_jwt_header(&self) -> &str {
+        &self.at_jwt_header
+    }
+
+    /// Signs a JWS signing input; ES256 signatures are the fixed `r || s` form.
+    pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, KeyError> {
+        match &self.pair {
+            Pair::Ed(kp) => Ok(kp.sign(msg).as_ref().to_vec()),
+            Pair::Ec(kp) => {
+                let rng = aws_lc_rs::rand::SystemRandom::new();
+                kp.sign(&rng, msg)
+                    .map(|s| s.as_ref().to_vec())
+                    .map_err(|_| KeyError::Sign)
+            }
+            Pair::Rsa(kp) => {
+                let rng = aws_lc_rs::rand::SystemRandom::new();
+                let mut sig = vec![0u8; kp.public_modulus_len()];
+                kp.sign(&signature::RSA_PKCS1_SHA256, &rng, msg, &mut sig)
+                    .map_err(|_| KeyError::Sign)?;
+                Ok(sig)
+            }
+        }
+    }
+
+    /// The key for verifying with `jsonwebtoken`, built from the public JWK.
+    pub fn decoding_key(&self) -> Result<jsonwebtoken::DecodingKey, KeyError> {
+        let j = &self.jwk;
+        let perr = |_| KeyError::Parse(j.kid.clone());
+        match self.alg {
+            Algorithm::EdDSA => {
+                jsonwebtoken::DecodingKey::from_ed_components(j.x.as_deref().unwrap_or_default())
+                    .map_err(perr)
+            }
+            Algorithm::ES256 => jsonwebtoken::DecodingKey::from_ec_components(
+                j.x.as_deref().unwrap_or_default(),
+                j.y.as_deref().unwrap_or_default(),
+            )
+            .map_err(perr),
+            Algorithm::RS256 => jsonwebtoken::DecodingKey::from_rsa_components(
+                j.n.as_deref().unwrap_or_default(),
+                j.e.as_deref().unwrap_or_default(),
+            )
+            .map_err(perr),
+        }
+    }
+}
+
+fn b64(b: &[u8]) -> String {
+    Base64UrlUnpadded::encode_string(b)
+}
+
+fn jwk_base(
+    kty: &str,
+    alg: Algorithm,
+    crv: Option<&str>,
+    x: Option<String>,
+    y: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+) -> Jwk {
+    Jwk {
+        kty: kty.into(),
+        kid: String::new(),
+        use_: "sig".into(),
+        alg: alg.as_str().into(),
+        crv: crv.map(Into::into),
+        x,
+        y,
+        n,
+        e,
+    }
+}
+
+/// RFC 7638 §3: SHA-256 over the required members in lexicographic order.
+pub fn thumbprint(j: &Jwk) -> String {
+    let s = |o: &Option<String>| o.clone().unwrap_or_default();
+    let canonical = match j.kty.as_str() {
+        "OKP" => format!(r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#, s(&j.crv), s(&j.x)),
+        "EC" => format!(
+            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+            s(&j.crv),
+            s(&j.x),
+            s(&j.y)
+        ),
+        _ => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, s(&j.e), s(&j.n)),
+    };
+    b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes()).as_ref())
+}
+
+/// The 256-bit key that encrypts signing keys at rest (AES-256-GCM).
+pub struct MasterKey(Zeroizing<[u8; 32]>);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey([redacted])")
+    }
+}
+
+impl MasterKey {
+    pub fn from_bytes(b: [u8; 32]) -> Self {
+        Self(Zeroizing::new(b))
+    }
+
+    fn aead(&self) -> Result<LessSafeKey, KeyError> {
+        UnboundKey::new(&AES_256_GCM, self.0.as_ref())
+            .map(LessSafeKey::new)
+            .map_err(|_| KeyError::Generate)
+    }
+
+    /// `nonce || ciphertext || tag`, with `aad` (the key's id) bound in so a
+    /// sealed key cannot be swapped onto another row.
+    pub fn seal(&self, rng: &dyn Random, plaintext: &[u8], aad: &str) -> Result<Vec<u8>, KeyError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rng.fill(&mut nonce);
+        let mut buf = plaintext.to_vec();
+        self.aead()?
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad.as_bytes()),
+                &mut buf,
+            )
+            .map_err(|_| KeyError::Sign)?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&buf);
+        Ok(out)
+    }
+
+    pub fn open(&self, sealed: &[u8], aad: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        if sealed.len() < NONCE_LEN + 16 {
+            return Err(KeyError::Unseal(aad.into()));
+        }
+        let (nonce, ct) = sealed.split_at(NONCE_LEN);
+        let nonce =
+            Nonce::try_assume_unique_for_key(nonce).map_err(|_| KeyError::Unseal(aad.into()))?;
+        let mut buf = Zeroizing::new(ct.to_vec());
+        let len = self
+            .aead()?
+            .open_in_place(nonce, Aad::from(aad.as_bytes()), &mut buf)
+            .map_err(|_| KeyError::Unseal(aad.into()))?
+            .len();
+        buf.truncate(len);
+        Ok(buf)
+    }
+}
+
+/// The keys in use: the newest key of the configured algorithm signs; every
+/// key is published so tokens signed before a change stay verifiable.
+#[derive(Debug, Clone)]
+pub struct KeySet {
+    active: Arc<SigningKey>,
+    all: Vec<Arc<SigningKey>>,
+}
+
+impl KeySet {
+    /// `keys` must contain at least one key of `alg`.
+    pub fn new(keys: Vec<SigningKey>, alg: Algorithm) -> Option<Self> {
+        let all: Vec<Arc<SigningKey>> = keys.into_iter().map(Arc::new).collect();
+        let active = all
+            .iter()
+            .filter(|k| k.alg == alg)
+            .max_by_key(|k| k.created_at)?
+            .clone();
+        Some(Self { active, all })
+    }
+
+    pub fn active(&self) -> &SigningKey {
+        &self.active
+    }
+
+    pub fn get(&self, kid: &str) -> Option<&SigningKey> {
+        self.all.iter().find(|k| k.kid() == kid).map(|k| k.as_ref())
+    }
+
+    pub fn jwks(&self) -> JwkSet {
+        JwkSet {
+            keys: self.all.iter().map(|k| k.jwk.clone()).collect(),
+        }
+    }
+
+    pub fn algorithms(&self) -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        for k in &self.all {
+            let a = k.alg.as_str().to_string();
+            if !v.contains(&a) {
+                v.push(a);
+            }
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::SeededRandom;
+
+    #[test]
+    fn every_algorithm_round_trips_through_pkcs8() {
+        for alg in [Algorithm::EdDSA, Algorithm::ES256, Algorithm::RS256] {
+            let (k, der) = SigningKey::generate(alg, 1).unwrap_or_else(|e| panic!("{e}"));
+            let again = SigningKey::from_pkcs8(alg, &der, 1).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(k.kid(), again.kid());
+            assert_eq!(k.kid().len(), 43);
+            assert!(k.sign(b"x").is_ok());
+        }
+    }
+
+    #[test]
+    fn sealing_binds_the_key_id() {
+        let mk = MasterKey::from_bytes([7; 32]);
+        let rng = SeededRandom::new(3);
+        let sealed = mk.seal(&rng, b"private", "kid-1").unwrap_or_default();
+        assert_eq!(
+            mk.open(&sealed, "kid-1").map(|v| v.to_vec()).ok(),
+            Some(b"private".to_vec())
+        );
+        assert!(mk.open(&sealed, "kid-2").is_err());
+        assert!(
+            MasterKey::from_bytes([8; 32])
+                .open(&sealed, "kid-1")
+                .is_err()
+        );
+        assert!(mk.open(&sealed[..10], "kid-1").is_err());
+    }
+
+    #[test]
+    fn thumbprint_matches_rfc7638_example() {
+        // RFC 7638 §3.1 example key.
+        let j = Jwk {
+            kty: "RSA".into(),
+            kid: String::new(),
+            use_: "sig".into(),
+            alg: "RS256".into(),
+            crv: None,
+            x: None,
+            y: None,
+            n: Some("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw".into()),
+            e: Some("AQAB".into()),
+        };
+        assert_eq!(
+            thumbprint(&j),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! Storage traits. Every backend (memory, SQLite, later PostgreSQL) implements
+//! them and passes the one conformance suite in `tessera-store`.
+//!
+//! Rules every backend keeps:
+//! - a write returns `Ok` only after it is durable (committed);
+//! - credentials are stored as [`Digest`]s, never in the clear;
+//! - [`Store::config_generation`] changes after every client or key change,
+//!   whichever process made it, so caches in a running server never go stale.
+
+use async_trait::async_trait;
+
+use crate::client::Client;
+use crate::secret::Digest;
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+    /// The database did not answer or refused the write.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A row with the same key already exists.
+    #[error("already exists")]
+    Conflict,
+    /// Data in the store could not be read back.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+/// An opaque access token as stored: its digest, never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpaqueToken {
+    pub digest: Digest,
+    pub jti: String,
+    pub client_id: String,
+    pub subject: String,
+    pub scope: String,
+    pub audience: Vec<String>,
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+/// What a revocation names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RevokedToken {
+    /// A JWT access token, by `jti`.
+    Jti(String),
+    /// An opaque access token, by digest; revoking it also deletes the token.
+    Opaque(Digest),
+}
+
+/// A revocation, kept until the token it names would have expired anyway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    pub token: RevokedToken,
+    pub client_id: String,
+    pub expires_at: i64,
+    pub revoked_at: i64,
+}
+
+/// A revocation with its place in the feed; sequence numbers only grow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationEntry {
+    pub seq: i64,
+    pub revocation: Revocation,
+}
+
+/// A signing key as stored: the private part sealed under the master key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: String,
+    pub sealed_private_key: Vec<u8>,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish()
+    }
+}
+
+/// How many expired rows a purge removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub tokens: u64,
+    pub revocations: u64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // Clients.
+    async fn insert_client(&self, client: &Client) -> Result<(), StoreError>;
+    async fn get_client(&self, id: &str) -> Result<Option<Client>, StoreError>;
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
+    /// Replaces the secret digest; `false` if there is no such client.
+    async fn set_client_secret(
+        &self,
+        id: &str,
+        digest: Digest,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// `false` if there was no such client.
+    async fn delete_client(&self, id: &str) -> Result<bool, StoreError>;
+
+    // Signing keys.
+    async fn insert_key(&self, key: &StoredKey) -> Result<(), StoreError>;
+    async fn list_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
+
+    /// A number that changes whenever a client or key changes, in this
+    /// process or another. Cheap: called on every token request.
+    fn config_generation(&self) -> u64;
+
+    // Opaque access tokens.
+    async fn insert_token(&self, token: &OpaqueToken) -> Result<(), StoreError>;
+    async fn get_token(&self, digest: &Digest) -> Result<Option<OpaqueToken>, StoreError>;
+
+    // Revocations.
+    /// Records a revocation (and deletes an opaque token) atomically;
+    /// returns its sequence number. Revoking twice yields two entries.
+    async fn revoke(&self, revocation: &Revocation) -> Result<i64, StoreError>;
+    /// Entries with `seq > after`, oldest first, at most `limit`.
+    async fn revocations_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<RevocationEntry>, StoreError>;
+
+    /// Deletes up to `batch` expired tokens and up to `batch` expired
+    /// revocations, in short transactions.
+    async fn purge_expired(&self, now: i64, batch: u32) -> Result<Purged, StoreError>;
+
+    /// Whether the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+}

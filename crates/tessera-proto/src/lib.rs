@@ -1,0 +1,27 @@
+//! Wire types shared by the Tessera server, `tessera-guard` and `tessera-client`.
+//!
+//! Only `serde` types live here, so a resource server or client can depend on
+//! this crate without compiling the authorization server.
+//!
+//! # Layout
+//! - [`error`]: RFC 6749 §5.2 error codes and the JSON error body.
+//! - [`token`]: the token endpoint's success response (RFC 6749 §5.1).
+//! - [`claims`]: JWT access-token claims (RFC 9068 §2.2).
+//! - [`introspection`]: the introspection response (RFC 7662 §2.2).
+//! - [`metadata`]: authorization server metadata (RFC 8414 §2).
+//! - [`jwk`]: JSON Web Keys and key sets (RFC 7517, RFC 8037).
+#![forbid(unsafe_code)]
+
+pub mod claims;
+pub mod error;
+pub mod introspection;
+pub mod jwk;
+pub mod metadata;
+pub mod token;
+
+pub use claims::{AccessTokenClaims, Audience};
+pub use error::{ErrorCode, ErrorResponse};
+pub use introspection::IntrospectionResponse;
+pub use jwk::{Jwk, JwkSet};
+pub use metadata::AuthorizationServerMetadata;
+pub use token::TokenResponse;

@@ -1,0 +1,51 @@
+//! The token endpoint's success response (RFC 6749 §5.1).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+// Tokens are credentials: never let `{:?}` print one.
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"[redacted]")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_tokens() {
+        let r = TokenResponse {
+            access_token: "secret-token".into(),
+            token_type: "Bearer".into(),
+            expires_in: 60,
+            scope: None,
+            refresh_token: Some("secret-refresh".into()),
+        };
+        let s = format!("{r:?}");
+        assert!(
+            !s.contains("secret-token") && !s.contains("secret-refresh"),
+            "{s}"
+        );
+    }
+}
