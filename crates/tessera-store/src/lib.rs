@@ -1,1 +1,19 @@
-//! placeholder
+//! Storage backends for Tessera, each implementing [`tessera_core::store::Store`].
+//!
+//! # Layout
+//! - [`memory`]: in-process maps, for tests and `--ephemeral` runs.
+//! - [`sqlite`]: the embedded default; WAL mode, one writer task that commits
+//!   concurrent token and revocation writes in one transaction (group commit)
+//!   and answers each caller only after the commit.
+//! - [`conformance`]: the one test suite every backend must pass; run it with
+//!   [`conformance_suite!`].
+//! - `migrations/<backend>/`: numbered SQL migrations, the same numbers and
+//!   names for every backend; an applied migration is never edited.
+#![forbid(unsafe_code)]
+
+pub mod conformance;
+pub mod memory;
+pub mod sqlite;
+
+pub use memory::MemoryStore;
+pub use sqlite::{SqliteOptions, SqliteStore};

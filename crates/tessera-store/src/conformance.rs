@@ -1,0 +1,244 @@
+//! The storage conformance suite: every backend runs every case through
+//! [`conformance_suite!`](crate::conformance_suite), so behaviour cannot drift
+//! between backends. Each case panics with a message on failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use tessera_core::client::{Client, ClientSettings, GrantType, TokenFormat};
+use tessera_core::secret::Digest;
+use tessera_core::store::{OpaqueToken, Revocation, RevokedToken, Store, StoreError, StoredKey};
+
+/// Expands to one `#[tokio::test]` per case, each on a fresh store made by
+/// `$make` (an async expression yielding `Arc<dyn Store>`).
+#[macro_export]
+macro_rules! conformance_suite {
+    ($make:expr) => {
+        $crate::conformance_suite!(@cases $make;
+            clients_round_trip, keys_round_trip, generation_moves_on_every_config_change,
+            tokens_round_trip, revoking_opaque_deletes_it_and_feeds, revocation_feed_orders_and_pages,
+            purge_removes_only_expired, concurrent_writes_all_land);
+    };
+    (@cases $make:expr; $($case:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let store: std::sync::Arc<dyn tessera_core::store::Store> = $make.await;
+                $crate::conformance::$case(store).await;
+            }
+        )*
+    };
+}
+
+pub fn client(id: &str, created_at: i64) -> Client {
+    Client {
+        id: id.into(),
+        name: format!("client {id}"),
+        secret_digest: Some(Digest::of(id.as_bytes())),
+        settings: ClientSettings {
+            grant_types: vec![GrantType::ClientCredentials],
+            scope: "a b".into(),
+            audiences: vec!["https://api.example".into()],
+            token_format: TokenFormat::Opaque,
+            access_token_ttl: 900,
+            introspection: false,
+        },
+        created_at,
+        updated_at: created_at,
+    }
+}
+
+pub fn token(n: u32, expires_at: i64) -> OpaqueToken {
+    OpaqueToken {
+        digest: Digest::of(&n.to_le_bytes()),
+        jti: format!("jti-{n}"),
+        client_id: "c1".into(),
+        subject: "c1".into(),
+        scope: "a".into(),
+        audience: vec!["https://api.example".into(), "urn:x".into()],
+        issued_at: 100,
+        expires_at,
+    }
+}
+
+fn revocation(token: RevokedToken, expires_at: i64) -> Revocation {
+    Revocation {
+        token,
+        client_id: "c1".into(),
+        expires_at,
+        revoked_at: 100,
+    }
+}
+
+pub async fn clients_round_trip(s: Arc<dyn Store>) {
+    s.insert_client(&client("c1", 10)).await.unwrap();
+    s.insert_client(&client("c2", 20)).await.unwrap();
+    assert_eq!(
+        s.insert_client(&client("c1", 30)).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(s.get_client("c1").await.unwrap(), Some(client("c1", 10)));
+    assert_eq!(s.get_client("nope").await.unwrap(), None);
+    let ids: Vec<String> = s
+        .list_clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids, vec!["c1", "c2"]);
+    let d = Digest::of(b"new");
+    assert!(s.set_client_secret("c1", d, 50).await.unwrap());
+    let c = s.get_client("c1").await.unwrap().unwrap();
+    assert_eq!((c.secret_digest, c.updated_at), (Some(d), 50));
+    assert!(!s.set_client_secret("nope", d, 50).await.unwrap());
+    assert!(s.delete_client("c1").await.unwrap());
+    assert!(!s.delete_client("c1").await.unwrap());
+    assert_eq!(s.get_client("c1").await.unwrap(), None);
+}
+
+pub async fn keys_round_trip(s: Arc<dyn Store>) {
+    let k = StoredKey {
+        kid: "k1".into(),
+        alg: "EdDSA".into(),
+        sealed_private_key: vec![1, 2, 3],
+        created_at: 5,
+    };
+    s.insert_key(&k).await.unwrap();
+    assert_eq!(s.insert_key(&k).await, Err(StoreError::Conflict));
+    assert_eq!(s.list_keys().await.unwrap(), vec![k]);
+}
+
+pub async fn generation_moves_on_every_config_change(s: Arc<dyn Store>) {
+    let mut last = s.config_generation();
+    let mut moved = |s: &Arc<dyn Store>, what: &str| {
+        let g = s.config_generation();
+        assert!(g > last, "generation did not move after {what}");
+        last = g;
+    };
+    s.insert_client(&client("c1", 1)).await.unwrap();
+    moved(&s, "insert_client");
+    s.set_client_secret("c1", Digest::of(b"x"), 2)
+        .await
+        .unwrap();
+    moved(&s, "set_client_secret");
+    s.delete_client("c1").await.unwrap();
+    moved(&s, "delete_client");
+    let k = StoredKey {
+        kid: "k".into(),
+        alg: "EdDSA".into(),
+        sealed_private_key: vec![1],
+        created_at: 1,
+    };
+    s.insert_key(&k).await.unwrap();
+    moved(&s, "insert_key");
+    // Token writes are not configuration: caches must not be flushed by them.
+    s.insert_token(&token(1, 1000)).await.unwrap();
+    assert_eq!(
+        s.config_generation(),
+        last,
+        "a token write moved the generation"
+    );
+}
+
+pub async fn tokens_round_trip(s: Arc<dyn Store>) {
+    let t = token(1, 1000);
+    s.insert_token(&t).await.unwrap();
+    assert_eq!(s.get_token(&t.digest).await.unwrap(), Some(t.clone()));
+    assert_eq!(s.get_token(&Digest::of(b"unknown")).await.unwrap(), None);
+    assert_eq!(s.insert_token(&t).await, Err(StoreError::Conflict));
+}
+
+pub async fn revoking_opaque_deletes_it_and_feeds(s: Arc<dyn Store>) {
+    let t = token(1, 1000);
+    s.insert_token(&t).await.unwrap();
+    let seq = s
+        .revoke(&revocation(RevokedToken::Opaque(t.digest), 1000))
+        .await
+        .unwrap();
+    assert_eq!(s.get_token(&t.digest).await.unwrap(), None);
+    let feed = s.revocations_after(0, 10).await.unwrap();
+    assert_eq!(feed.len(), 1);
+    assert_eq!(feed[0].seq, seq);
+    assert_eq!(
+        feed[0].revocation,
+        revocation(RevokedToken::Opaque(t.digest), 1000)
+    );
+}
+
+pub async fn revocation_feed_orders_and_pages(s: Arc<dyn Store>) {
+    let mut seqs = Vec::new();
+    for i in 0..5 {
+        seqs.push(
+            s.revoke(&revocation(RevokedToken::Jti(format!("j{i}")), 1000))
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "sequence numbers must grow: {seqs:?}"
+    );
+    let page = s.revocations_after(seqs[1], 2).await.unwrap();
+    let got: Vec<i64> = page.iter().map(|e| e.seq).collect();
+    assert_eq!(got, vec![seqs[2], seqs[3]]);
+    assert_eq!(page[0].revocation.token, RevokedToken::Jti("j2".into()));
+    assert!(s.revocations_after(seqs[4], 10).await.unwrap().is_empty());
+}
+
+pub async fn purge_removes_only_expired(s: Arc<dyn Store>) {
+    for n in 0..5 {
+        s.insert_token(&token(n, 100 + i64::from(n))).await.unwrap(); // expire at 100..104
+    }
+    s.revoke(&revocation(RevokedToken::Jti("old".into()), 50))
+        .await
+        .unwrap();
+    let keep = s
+        .revoke(&revocation(RevokedToken::Jti("new".into()), 500))
+        .await
+        .unwrap();
+    let p = s.purge_expired(102, 2).await.unwrap();
+    assert_eq!((p.tokens, p.revocations), (2, 1), "batch bound");
+    let p = s.purge_expired(102, 100).await.unwrap();
+    assert_eq!(p.tokens, 1);
+    for n in 0..3 {
+        assert_eq!(s.get_token(&token(n, 0).digest).await.unwrap(), None);
+    }
+    for n in 3..5 {
+        assert!(s.get_token(&token(n, 0).digest).await.unwrap().is_some());
+    }
+    let feed: Vec<i64> = s
+        .revocations_after(0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(feed, vec![keep]);
+}
+
+pub async fn concurrent_writes_all_land(s: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for n in 0..300u32 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            if n % 3 == 0 {
+                s.revoke(&revocation(RevokedToken::Jti(format!("j{n}")), 1000))
+                    .await
+                    .map(|_| ())
+            } else {
+                s.insert_token(&token(n, 1000)).await
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    for n in (0..300u32).filter(|n| n % 3 != 0) {
+        assert!(
+            s.get_token(&token(n, 0).digest).await.unwrap().is_some(),
+            "token {n} lost"
+        );
+    }
+    assert_eq!(s.revocations_after(0, 1000).await.unwrap().len(), 100);
+}

@@ -1,0 +1,485 @@
+//! The embedded SQLite backend (the default).
+//!
+//! - WAL mode: readers never block the writer, and a committed transaction
+//!   survives `kill -9` (with `synchronous=FULL`, also power loss).
+//! - Group commit: token and revocation writes from all requests go to one
+//!   writer task, which commits whatever has queued up in one transaction and
+//!   only then answers each caller. Throughput without answering early.
+//! - Client and key changes append a byte to `<db>.generation`; its size is
+//!   [`Store::config_generation`], which a running server checks (one `stat`)
+//!   before trusting its caches, so a CLI change is seen at once.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Connection, Executor, Row, SqlitePool};
+use tessera_core::client::{Client, ClientSettings};
+use tessera_core::secret::Digest;
+use tessera_core::store::{
+    OpaqueToken, Purged, Revocation, RevocationEntry, RevokedToken, Store, StoreError, StoredKey,
+};
+use tokio::sync::{mpsc, oneshot};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Most writes one transaction commits.
+const MAX_BATCH: usize = 1024;
+
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    pub path: PathBuf,
+    /// `FULL` fsyncs every commit (survives power loss); `NORMAL` in WAL mode
+    /// survives a process crash but may lose the last commits on power loss.
+    pub synchronous_full: bool,
+    pub read_connections: u32,
+    /// How long a write waits for another process's lock before failing.
+    pub busy_timeout: Duration,
+}
+
+impl SqliteOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            synchronous_full: true,
+            read_connections: 4,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+enum Op {
+    InsertToken(OpaqueToken),
+    Revoke(Revocation),
+}
+
+struct Job {
+    op: Op,
+    done: oneshot::Sender<Result<i64, StoreError>>,
+}
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    writer: mpsc::Sender<Job>,
+    generation_path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("generation_path", &self.generation_path)
+            .finish()
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn map_err(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(d) = &e {
+        if d.is_unique_violation() {
+            return StoreError::Conflict;
+        }
+    }
+    unavailable(e)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database, applies migrations unless
+    /// `migrate` is false, and starts the writer task.
+    pub async fn open(opts: &SqliteOptions, migrate: bool) -> Result<Self, StoreError> {
+        let connect = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(unavailable)?
+            .filename(&opts.path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if opts.synchronous_full {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
+            .busy_timeout(opts.busy_timeout)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(opts.read_connections.max(1))
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(connect.clone())
+            .await
+            .map_err(unavailable)?;
+        if migrate {
+            MIGRATOR.run(&pool).await.map_err(unavailable)?;
+        }
+        let conn = SqliteConnection::connect_with(&connect)
+            .await
+            .map_err(unavailable)?;
+        let (tx, rx) = mpsc::channel(8 * MAX_BATCH);
+        tokio::spawn(writer(conn, rx));
+        Ok(Self {
+            pool,
+            writer: tx,
+            generation_path: generation_path(&opts.path),
+        })
+    }
+
+    async fn submit(&self, op: Op) -> Result<i64, StoreError> {
+        let (done, rx) = oneshot::channel();
+        self.writer
+            .send(Job { op, done })
+            .await
+            .map_err(|_| unavailable("writer stopped"))?;
+        rx.await.map_err(|_| unavailable("writer stopped"))?
+    }
+
+    /// Tells running servers (in any process) that clients or keys changed.
+    fn bump_generation(&self) -> Result<(), StoreError> {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.generation_path)
+            .and_then(|mut f| f.write_all(b"."))
+            .map_err(|e| {
+                unavailable(format!(
+                    "committed, but could not signal running servers: {e}"
+                ))
+            })
+    }
+}
+
+fn generation_path(db: &Path) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push(".generation");
+    PathBuf::from(p)
+}
+
+async fn writer(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
+    let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        jobs.push(first);
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let results = commit_batch(&mut conn, &jobs).await;
+        for (job, r) in jobs.drain(..).zip(results) {
+            let _ = job.done.send(r);
+        }
+    }
+}
+
+/// One transaction for the whole batch. A failing statement fails only its
+/// own job (SQLite rolls back just that statement); a failed COMMIT fails all.
+async fn commit_batch(conn: &mut SqliteConnection, jobs: &[Job]) -> Vec<Result<i64, StoreError>> {
+    if let Err(e) = conn.execute("BEGIN IMMEDIATE").await {
+        return jobs.iter().map(|_| Err(unavailable(&e))).collect();
+    }
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        results.push(apply(conn, &job.op).await);
+    }
+    if let Err(e) = conn.execute("COMMIT").await {
+        let _ = conn.execute("ROLLBACK").await;
+        return jobs.iter().map(|_| Err(unavailable(&e))).collect();
+    }
+    results
+}
+
+async fn apply(conn: &mut SqliteConnection, op: &Op) -> Result<i64, StoreError> {
+    match op {
+        Op::InsertToken(t) => {
+            let aud = serde_json::to_string(&t.audience).map_err(unavailable)?;
+            sqlx::query(
+                "INSERT INTO access_tokens (digest, jti, client_id, subject, scope, audience, issued_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&t.digest.0[..])
+            .bind(&t.jti)
+            .bind(&t.client_id)
+            .bind(&t.subject)
+            .bind(&t.scope)
+            .bind(aud)
+            .bind(t.issued_at)
+            .bind(t.expires_at)
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+            Ok(0)
+        }
+        Op::Revoke(r) => {
+            let (kind, key) = match &r.token {
+                RevokedToken::Jti(j) => ("jti", j.clone()),
+                RevokedToken::Opaque(d) => {
+                    sqlx::query("DELETE FROM access_tokens WHERE digest = $1")
+                        .bind(&d.0[..])
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(map_err)?;
+                    ("opaque", d.to_hex())
+                }
+            };
+            let done = sqlx::query(
+                "INSERT INTO revocations (kind, token_key, client_id, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(kind)
+            .bind(key)
+            .bind(&r.client_id)
+            .bind(r.expires_at)
+            .bind(r.revoked_at)
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+            Ok(done.last_insert_rowid())
+        }
+    }
+}
+
+fn client_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Client, StoreError> {
+    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
+    let settings: String = row.try_get("settings").map_err(|e| corrupt(&e))?;
+    let settings: ClientSettings = serde_json::from_str(&settings).map_err(|e| corrupt(&e))?;
+    let digest: Option<Vec<u8>> = row.try_get("secret_digest").map_err(|e| corrupt(&e))?;
+    let secret_digest = match digest {
+        Some(d) => Some(Digest::from_slice(&d).ok_or_else(|| corrupt(&"secret digest length"))?),
+        None => None,
+    };
+    Ok(Client {
+        id: row.try_get("client_id").map_err(|e| corrupt(&e))?,
+        name: row.try_get("name").map_err(|e| corrupt(&e))?,
+        secret_digest,
+        settings,
+        created_at: row.try_get("created_at").map_err(|e| corrupt(&e))?,
+        updated_at: row.try_get("updated_at").map_err(|e| corrupt(&e))?,
+    })
+}
+
+// A macro, not a const: sqlx only takes SQL fixed at compile time.
+macro_rules! client_columns {
+    () => {
+        "client_id, name, secret_digest, settings, created_at, updated_at"
+    };
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
+        let settings = serde_json::to_string(&c.settings).map_err(unavailable)?;
+        sqlx::query(concat!(
+            "INSERT INTO clients (",
+            client_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind(&c.id)
+        .bind(&c.name)
+        .bind(c.secret_digest.map(|d| d.0.to_vec()))
+        .bind(settings)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        self.bump_generation()
+    }
+
+    async fn get_client(&self, id: &str) -> Result<Option<Client>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE client_id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(client_from_row).transpose()
+    }
+
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients ORDER BY created_at, client_id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(client_from_row).collect()
+    }
+
+    async fn set_client_secret(
+        &self,
+        id: &str,
+        digest: Digest,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE clients SET secret_digest = $1, updated_at = $2 WHERE client_id = $3",
+        )
+        .bind(digest.0.to_vec())
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        self.bump_generation()?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        self.bump_generation()?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn insert_key(&self, k: &StoredKey) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO signing_keys (kid, alg, sealed_private_key, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&k.kid)
+            .bind(&k.alg)
+            .bind(&k.sealed_private_key)
+            .bind(k.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        self.bump_generation()
+    }
+
+    async fn list_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        let rows = sqlx::query("SELECT kid, alg, sealed_private_key, created_at FROM signing_keys ORDER BY created_at, kid")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredKey {
+                    kid: r.try_get("kid").map_err(map_err)?,
+                    alg: r.try_get("alg").map_err(map_err)?,
+                    sealed_private_key: r.try_get("sealed_private_key").map_err(map_err)?,
+                    created_at: r.try_get("created_at").map_err(map_err)?,
+                })
+            })
+            .collect()
+    }
+
+    fn config_generation(&self) -> u64 {
+        std::fs::metadata(&self.generation_path)
+            .map(|m| m.len())
+            .unwrap_or(0)
+    }
+
+    async fn insert_token(&self, token: &OpaqueToken) -> Result<(), StoreError> {
+        self.submit(Op::InsertToken(token.clone()))
+            .await
+            .map(|_| ())
+    }
+
+    async fn get_token(&self, digest: &Digest) -> Result<Option<OpaqueToken>, StoreError> {
+        let row = sqlx::query(
+            "SELECT jti, client_id, subject, scope, audience, issued_at, expires_at FROM access_tokens WHERE digest = $1",
+        )
+        .bind(&digest.0[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let Some(r) = row else { return Ok(None) };
+        let aud: String = r.try_get("audience").map_err(map_err)?;
+        Ok(Some(OpaqueToken {
+            digest: *digest,
+            jti: r.try_get("jti").map_err(map_err)?,
+            client_id: r.try_get("client_id").map_err(map_err)?,
+            subject: r.try_get("subject").map_err(map_err)?,
+            scope: r.try_get("scope").map_err(map_err)?,
+            audience: serde_json::from_str(&aud).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            issued_at: r.try_get("issued_at").map_err(map_err)?,
+            expires_at: r.try_get("expires_at").map_err(map_err)?,
+        }))
+    }
+
+    async fn revoke(&self, revocation: &Revocation) -> Result<i64, StoreError> {
+        self.submit(Op::Revoke(revocation.clone())).await
+    }
+
+    async fn revocations_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<RevocationEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, kind, token_key, client_id, expires_at, revoked_at FROM revocations \
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get("kind").map_err(map_err)?;
+                let key: String = r.try_get("token_key").map_err(map_err)?;
+                let token = match kind.as_str() {
+                    "jti" => RevokedToken::Jti(key),
+                    _ => RevokedToken::Opaque(
+                        hex::decode(&key)
+                            .ok()
+                            .and_then(|b| Digest::from_slice(&b))
+                            .ok_or_else(|| StoreError::Corrupt("revocation digest".into()))?,
+                    ),
+                };
+                Ok(RevocationEntry {
+                    seq: r.try_get("seq").map_err(map_err)?,
+                    revocation: Revocation {
+                        token,
+                        client_id: r.try_get("client_id").map_err(map_err)?,
+                        expires_at: r.try_get("expires_at").map_err(map_err)?,
+                        revoked_at: r.try_get("revoked_at").map_err(map_err)?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn purge_expired(&self, now: i64, batch: u32) -> Result<Purged, StoreError> {
+        let tokens = sqlx::query(
+            "DELETE FROM access_tokens WHERE digest IN \
+             (SELECT digest FROM access_tokens WHERE expires_at <= $1 LIMIT $2)",
+        )
+        .bind(now)
+        .bind(i64::from(batch))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        let revocations = sqlx::query(
+            "DELETE FROM revocations WHERE seq IN (SELECT seq FROM revocations WHERE expires_at <= $1 LIMIT $2)",
+        )
+        .bind(now)
+        .bind(i64::from(batch))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        Ok(Purged {
+            tokens,
+            revocations,
+        })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)
+            .map(|_| ())
+    }
+}
