@@ -1,0 +1,54 @@
+//! Background work of a running server: following revocations recorded by
+//! other processes, and purging expired rows in small batches.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tessera_core::Authority;
+use tokio::task::JoinHandle;
+
+/// Rows one purge statement deletes; small enough never to hold the write lock long.
+const PURGE_BATCH: u32 = 1_000;
+
+pub fn spawn(authority: Arc<Authority>, purge_interval: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut sync = tokio::time::interval(Duration::from_secs(1));
+        let mut purge = tokio::time::interval(purge_interval);
+        sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = sync.tick() => {
+                    if let Err(e) = authority.sync_revocations().await {
+                        tracing::warn!(error = %e, "could not read new revocations");
+                    }
+                }
+                _ = purge.tick() => purge_all(&authority).await,
+            }
+        }
+    })
+}
+
+async fn purge_all(authority: &Authority) {
+    loop {
+        match authority.purge_expired(PURGE_BATCH).await {
+            Ok(p) => {
+                if p.tokens > 0 || p.revocations > 0 {
+                    tracing::debug!(
+                        tokens = p.tokens,
+                        revocations = p.revocations,
+                        "purged expired rows"
+                    );
+                }
+                if p.tokens < u64::from(PURGE_BATCH) && p.revocations < u64::from(PURGE_BATCH) {
+                    return;
+                }
+                tokio::task::yield_now().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "purge failed; will retry");
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! `tessera client …`: register and manage clients in the data directory.
+//! A running server sees each change before the command returns (the store
+//! moves its config generation, which the server checks on every request).
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use serde_json::{Value, json};
+use tessera_core::client::{Client, NewClient, TokenFormat};
+use tessera_core::clock::{Clock, SystemClock};
+use tessera_core::random::SystemRandom;
+use tessera_core::secret::{CLIENT_SECRET_PREFIX, Secret};
+use tessera_core::store::{Store, StoreError};
+
+use crate::config::{Config, parse_duration};
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCmd {
+    /// Register a client; prints its secret once.
+    Create {
+        /// A human-readable name.
+        #[arg(long)]
+        name: String,
+        /// Choose the client id yourself [default: a random UUID].
+        #[arg(long)]
+        id: Option<String>,
+        /// A grant the client may use (repeatable). Supported: client_credentials.
+        #[arg(long = "grant-type", required = true)]
+        grant_types: Vec<String>,
+        /// Space-separated scopes the client may ask for.
+        #[arg(long, default_value = "")]
+        scope: String,
+        /// A resource URI the client may get tokens for (repeatable).
+        #[arg(long = "audience")]
+        audiences: Vec<String>,
+        /// Access-token format: jwt or opaque.
+        #[arg(long, default_value = "jwt", value_parser = ["jwt", "opaque"])]
+        token_format: String,
+        /// Access-token lifetime, e.g. 15m, 1h [default: 15m].
+        #[arg(long)]
+        access_token_ttl: Option<String>,
+        /// Let this client (a resource server) introspect every client's tokens.
+        #[arg(long)]
+        introspection: bool,
+        /// Print one JSON object (RFC 7591 field names).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List clients.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one client.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the secret; the old one stops working at once.
+    RotateSecret {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a client; its tokens stop being accepted at once.
+    Delete { id: String },
+}
+
+pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
+    let (store, _) = crate::data::open(cfg).await?;
+    let store: &dyn Store = store.as_ref();
+    let rng = SystemRandom::new().map_err(|_| anyhow::anyhow!("the OS random source failed"))?;
+    let now = SystemClock.now();
+    match cmd {
+        ClientCmd::Create {
+            name,
+            id,
+            grant_types,
+            scope,
+            audiences,
+            token_format,
+            access_token_ttl,
+            introspection,
+            json,
+        } => {
+            let ttl = access_token_ttl
+                .as_deref()
+                .map(parse_duration)
+                .transpose()
+                .context("--access-token-ttl")?;
+            let new = NewClient {
+                id,
+                name,
+                grant_types,
+                scope,
+                audiences,
+                token_format: if token_format == "opaque" {
+                    TokenFormat::Opaque
+                } else {
+                    TokenFormat::Jwt
+                },
+                access_token_ttl: ttl,
+                introspection,
+            };
+            let (client, secret) = new
+                .build(&rng, now)
+                .map_err(|e| anyhow::anyhow!("{}", e.description))?;
+            match store.insert_client(&client).await {
+                Err(StoreError::Conflict) => {
+                    bail!("a client with id {:?} already exists", client.id)
+                }
+                r => r?,
+            }
+            print(&client, Some(&secret), json);
+        }
+        ClientCmd::List { json } => {
+            let clients = store.list_clients().await?;
+            if json {
+                let v: Vec<Value> = clients.iter().map(|c| to_json(c, None)).collect();
+                println!("{}", Value::Array(v));
+            } else if clients.is_empty() {
+                println!("no clients");
+            } else {
+                println!("{:<38} {:<24} {:<7} SCOPE", "CLIENT_ID", "NAME", "FORMAT");
+                for c in clients {
+                    println!(
+                        "{:<38} {:<24} {:<7} {}",
+                        c.id,
+                        c.name,
+                        c.settings.token_format.as_str(),
+                        c.settings.scope
+                    );
+                }
+            }
+        }
+        ClientCmd::Show { id, json } => print(&get(store, &id).await?, None, json),
+        ClientCmd::RotateSecret { id, json } => {
+            let secret = Secret::generate(&rng, CLIENT_SECRET_PREFIX);
+            if !store.set_client_secret(&id, secret.digest(), now).await? {
+                bail!("no client with id {id:?}");
+            }
+            print(&get(store, &id).await?, Some(&secret), json);
+        }
+        ClientCmd::Delete { id } => {
+            if !store.delete_client(&id).await? {
+                bail!("no client with id {id:?}");
+            }
+            println!("deleted client {id}");
+        }
+    }
+    Ok(())
+}
+
+async fn get(store: &dyn Store, id: &str) -> anyhow::Result<Client> {
+    store
+        .get_client(id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no client with id {id:?}"))
+}
+
+/// RFC 7591 §3.2.1 field names; Tessera's own settings beside them.
+fn to_json(c: &Client, secret: Option<&Secret>) -> Value {
+    let mut v = json!({
+        "client_id": c.id,
+        "client_name": c.name,
+        "client_id_issued_at": c.created_at,
+        "grant_types": c.settings.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "scope": c.settings.scope,
+        "token_endpoint_auth_method": "client_secret_basic",
+        "audience": c.settings.audiences,
+        "access_token_format": c.settings.token_format.as_str(),
+        "access_token_ttl": c.settings.access_token_ttl,
+        "introspection": c.settings.introspection,
+    });
+    if let (Some(s), Some(o)) = (secret, v.as_object_mut()) {
+        o.insert(
+            "client_secret".into(),
+            Value::String(s.expose().to_string()),
+        );
+        o.insert("client_secret_expires_at".into(), Value::from(0));
+    }
+    v
+}
+
+fn print(c: &Client, secret: Option<&Secret>, json: bool) {
+    if json {
+        println!("{}", to_json(c, secret));
+        return;
+    }
+    println!("client_id:         {}", c.id);
+    if let Some(s) = secret {
+        println!("client_secret:     {}", s.expose());
+        println!("                   (shown once: only its digest is stored)");
+    }
+    println!("name:              {}", c.name);
+    println!(
+        "grant_types:       {}",
+        c.settings
+            .grant_types
+            .iter()
+            .map(|g| g.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!("scope:             {}", c.settings.scope);
+    if !c.settings.audiences.is_empty() {
+        println!("audience:          {}", c.settings.audiences.join(" "));
+    }
+    println!("token format:      {}", c.settings.token_format.as_str());
+    println!("access token ttl:  {}s", c.settings.access_token_ttl);
+    if c.settings.introspection {
+        println!("introspection:     may introspect every client's tokens");
+    }
+}

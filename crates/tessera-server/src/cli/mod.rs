@@ -1,0 +1,157 @@
+//! The `tessera` command line. Every failure is one line on stderr and exit
+//! code 1 (2 for usage errors, from clap).
+
+mod client;
+mod token;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, FileConfig, Overrides};
+
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about = "Tessera: an OAuth 2.1 authorization server", long_about = None)]
+pub struct Cli {
+    /// Where the database and master key live.
+    #[arg(long, global = true, env = "TESSERA_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Config file [default: ./tessera.toml if present].
+    #[arg(long, global = true, env = "TESSERA_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Public URL of this server, the `iss` of its tokens [default: http://LISTEN].
+    #[arg(long, global = true, env = "TESSERA_ISSUER", value_name = "URL")]
+    issuer: Option<String>,
+    /// Algorithm that signs JWTs: EdDSA, ES256 or RS256 [default: EdDSA].
+    #[arg(long, global = true, env = "TESSERA_SIGNING_ALG", value_name = "ALG")]
+    signing_alg: Option<String>,
+    /// File holding the 32-byte master key [default: DIR/master.key].
+    #[arg(
+        long,
+        global = true,
+        env = "TESSERA_MASTER_KEY_FILE",
+        value_name = "FILE"
+    )]
+    master_key_file: Option<PathBuf>,
+    /// Log filter, e.g. `info` or `tessera=debug` [default: info].
+    #[arg(long, global = true, env = "TESSERA_LOG", value_name = "FILTER")]
+    log: Option<String>,
+    /// Log format: text or json [default: text].
+    #[arg(long, global = true, env = "TESSERA_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the authorization server.
+    Serve(ServeArgs),
+    /// Register and manage OAuth clients.
+    #[command(subcommand)]
+    Client(client::ClientCmd),
+    /// Issue and inspect tokens without the network (staging and tests).
+    #[command(subcommand)]
+    Token(token::TokenCmd),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "TESSERA_LISTEN", value_name = "ADDR")]
+    listen: Option<String>,
+    /// TLS certificate chain (PEM); serves HTTPS and sends HSTS.
+    #[arg(long, env = "TESSERA_TLS_CERT", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "TESSERA_TLS_KEY", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// `aud` for clients that register no audience [default: the issuer].
+    #[arg(long, env = "TESSERA_DEFAULT_AUDIENCE", value_name = "URI")]
+    default_audience: Option<String>,
+    /// Opaque-token lookups kept in memory for introspection [default: 10000].
+    #[arg(long, env = "TESSERA_INTROSPECTION_CACHE", value_name = "N")]
+    introspection_cache: Option<u64>,
+    /// SQLite durability: `full` (fsync each commit) or `normal` [default: full].
+    #[arg(long, env = "TESSERA_SQLITE_SYNCHRONOUS", value_name = "MODE")]
+    sqlite_synchronous: Option<String>,
+    /// How often expired tokens and revocations are purged [default: 60s].
+    #[arg(long, env = "TESSERA_PURGE_INTERVAL", value_name = "DURATION")]
+    purge_interval: Option<String>,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(anyhow::anyhow!("cannot start the runtime: {e}")),
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn fail(e: anyhow::Error) -> ExitCode {
+    // `{:#}` puts the whole cause chain on one line.
+    eprintln!("error: {e:#}");
+    ExitCode::FAILURE
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let file = FileConfig::load(cli.config.as_deref())?;
+    // A server logs its life at info; a one-shot command only what went wrong.
+    let default_log = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter = cli
+        .log
+        .clone()
+        .or(file.log.clone())
+        .unwrap_or_else(|| default_log.into());
+    init_logging(&filter, cli.log_format.clone().or(file.log_format.clone()))?;
+    let mut o = Overrides {
+        data_dir: cli.data_dir,
+        issuer: cli.issuer,
+        signing_alg: cli.signing_alg,
+        master_key_file: cli.master_key_file,
+        ..Default::default()
+    };
+    if let Command::Serve(s) = &cli.command {
+        o.listen = s.listen.clone();
+        o.tls_cert = s.tls_cert.clone();
+        o.tls_key = s.tls_key.clone();
+        o.default_audience = s.default_audience.clone();
+        o.introspection_cache = s.introspection_cache;
+        o.sqlite_synchronous = s.sqlite_synchronous.clone();
+        o.purge_interval = s.purge_interval.clone();
+    }
+    let cfg = Config::resolve(o, file)?;
+    match cli.command {
+        Command::Serve(_) => crate::http::serve(cfg).await,
+        Command::Client(c) => client::run(&cfg, c).await,
+        Command::Token(t) => token::run(&cfg, t).await,
+    }
+}
+
+fn init_logging(filter: &str, format: Option<String>) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(filter).map_err(|e| anyhow::anyhow!("log filter: {e}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    let r = match format.as_deref().unwrap_or("text") {
+        "text" => builder.try_init(),
+        "json" => builder.json().try_init(),
+        other => anyhow::bail!("log format {other:?} is not 'text' or 'json'"),
+    };
+    r.map_err(|e| anyhow::anyhow!("logging: {e}"))
+}

@@ -1,0 +1,144 @@
+//! The HTTP layer: routes, cross-cutting layers, and serving over HTTP or
+//! HTTPS (rustls) with graceful shutdown on SIGTERM or Ctrl-C.
+
+pub mod error;
+pub mod health;
+pub mod oauth;
+pub mod request;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tessera_core::{Authority, OAuthError};
+use tessera_proto::ErrorCode;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use error::ApiError;
+
+/// Largest request body accepted on any route.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub authority: Arc<Authority>,
+}
+
+pub fn router(state: AppState, https: bool) -> Router {
+    let mut r = Router::new()
+        .route("/oauth2/token", post(oauth::token))
+        .route("/oauth2/introspect", post(oauth::introspect))
+        .route("/oauth2/revoke", post(oauth::revoke))
+        .route("/oauth2/jwks", get(oauth::jwks))
+        .route("/.well-known/oauth-authorization-server", get(oauth::metadata))
+        .route("/.well-known/openid-configuration", get(oauth::metadata))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a request handler panicked");
+            ApiError(OAuthError::server_error("handler panicked")).into_response()
+        }))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        // Log the path only: a query string could carry a credential.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())
+        }));
+    if https {
+        r = r.layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("strict-transport-security"),
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        ));
+    }
+    r.with_state(state)
+}
+
+async fn not_found() -> Response {
+    ApiError(OAuthError::new(ErrorCode::NotFound, "no such endpoint")).into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError(OAuthError::new(
+        ErrorCode::MethodNotAllowed,
+        "method not allowed on this endpoint",
+    ))
+    .into_response()
+}
+
+/// `tessera serve`.
+pub async fn serve(cfg: Config) -> anyhow::Result<()> {
+    let (_store, authority) = crate::data::open(&cfg).await?;
+    let bg = crate::background::spawn(authority.clone(), cfg.purge_interval);
+    let app = router(AppState { authority }, cfg.tls.is_some());
+    let r = match &cfg.tls {
+        None => {
+            let listener = tokio::net::TcpListener::bind(cfg.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+            let addr = listener.local_addr().unwrap_or(cfg.listen);
+            tracing::info!(listen = %addr, issuer = %cfg.issuer, "tessera is serving");
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .context("server failed")
+        }
+        Some((cert, key)) => {
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot load TLS certificate {} and key {}",
+                        cert.display(),
+                        key.display()
+                    )
+                })?;
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                h.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+            tracing::info!(listen = %cfg.listen, issuer = %cfg.issuer, "tessera is serving over TLS");
+            axum_server::bind_rustls(cfg.listen, tls)
+                .handle(handle)
+                .serve(app.into_make_service())
+                .await
+                .with_context(|| format!("cannot serve on {}", cfg.listen))
+        }
+    };
+    bg.abort();
+    tracing::info!("tessera stopped");
+    r
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
