@@ -1,0 +1,304 @@
+//! Malformed requests get RFC 6749 §5.2 errors with the right status, and no
+//! input makes the server panic, answer 500, or hang.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+async fn post_raw(
+    s: &Server,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut req = http().post(s.url(path)).body(body);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let r = req.send().await.unwrap();
+    let st = r.status().as_u16();
+    let h = r.headers().clone();
+    (st, h, r.json().await.unwrap_or(Value::Null))
+}
+
+const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+
+fn basic(id: &str, secret: &str) -> String {
+    format!(
+        "Basic {}",
+        <base64ct::Base64 as base64ct::Encoding>::encode_string(
+            format!("{id}:{secret}").as_bytes()
+        )
+    )
+}
+
+#[tokio::test]
+async fn token_endpoint_errors() {
+    let s = Server::start();
+    let (id, secret) = s.create_client(&["--scope", "a"]);
+    let auth = basic(&id, &secret);
+    let cases: Vec<(&str, Vec<(&str, String)>, &str, u16, &str)> = vec![
+        (
+            "wrong secret",
+            vec![FORM_OWNED(), ("authorization", basic(&id, "wrong"))],
+            "grant_type=client_credentials",
+            401,
+            "invalid_client",
+        ),
+        (
+            "unknown client",
+            vec![FORM_OWNED(), ("authorization", basic("nobody", "x"))],
+            "grant_type=client_credentials",
+            401,
+            "invalid_client",
+        ),
+        (
+            "no credentials",
+            vec![FORM_OWNED()],
+            "grant_type=client_credentials",
+            401,
+            "invalid_client",
+        ),
+        (
+            "unsupported grant",
+            vec![FORM_OWNED(), ("authorization", auth.clone())],
+            "grant_type=password&username=a&password=b",
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            "unknown grant",
+            vec![FORM_OWNED(), ("authorization", auth.clone())],
+            "grant_type=magic",
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            "missing grant",
+            vec![FORM_OWNED(), ("authorization", auth.clone())],
+            "scope=a",
+            400,
+            "invalid_request",
+        ),
+        (
+            "duplicate param",
+            vec![FORM_OWNED(), ("authorization", auth.clone())],
+            "grant_type=client_credentials&scope=a&scope=a",
+            400,
+            "invalid_request",
+        ),
+        (
+            "json body",
+            vec![
+                ("content-type", "application/json".into()),
+                ("authorization", auth.clone()),
+            ],
+            r#"{"grant_type":"client_credentials"}"#,
+            400,
+            "invalid_request",
+        ),
+        (
+            "no content type",
+            vec![("authorization", auth.clone())],
+            "grant_type=client_credentials",
+            400,
+            "invalid_request",
+        ),
+        (
+            "two auth methods",
+            vec![FORM_OWNED(), ("authorization", auth.clone())],
+            &*Box::leak(
+                format!("grant_type=client_credentials&client_id={id}&client_secret={secret}")
+                    .into_boxed_str(),
+            ),
+            400,
+            "invalid_request",
+        ),
+        (
+            "malformed basic",
+            vec![FORM_OWNED(), ("authorization", "Basic %%%".into())],
+            "grant_type=client_credentials",
+            400,
+            "invalid_request",
+        ),
+        (
+            "basic without colon",
+            vec![FORM_OWNED(), ("authorization", "Basic Zm9v".into())],
+            "grant_type=client_credentials",
+            400,
+            "invalid_request",
+        ),
+        (
+            "bearer scheme",
+            vec![FORM_OWNED(), ("authorization", "Bearer abc".into())],
+            "grant_type=client_credentials",
+            400,
+            "invalid_request",
+        ),
+        (
+            "bad scope chars",
+            vec![FORM_OWNED(), ("authorization", auth.clone())],
+            "grant_type=client_credentials&scope=%22",
+            400,
+            "invalid_scope",
+        ),
+        (
+            "non-utf8 body",
+            vec![FORM_OWNED(), ("authorization", auth.clone())],
+            "grant_type=client_credentials&scope=%FF",
+            400,
+            "invalid_scope",
+        ),
+    ];
+    for (name, headers, body, status, error) in cases {
+        let hs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (st, h, v) = post_raw(&s, "/oauth2/token", &hs, body.as_bytes().to_vec()).await;
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (status, Some(error)),
+            "{name}: {v}"
+        );
+        assert_eq!(h["cache-control"], "no-store", "{name}");
+        assert!(v["error_description"].is_string(), "{name}");
+        if status == 401 {
+            assert_eq!(h["www-authenticate"], "Basic realm=\"tessera\"", "{name}");
+        }
+    }
+    // Credentials in the query string are refused even when the body is fine.
+    let r = http()
+        .post(s.url(&format!("/oauth2/token?client_secret={secret}")))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+#[allow(non_snake_case)]
+fn FORM_OWNED() -> (&'static str, String) {
+    (FORM.0, FORM.1.to_string())
+}
+
+#[tokio::test]
+async fn limits_routes_and_methods() {
+    let s = Server::start();
+    let (st, _, v) = post_raw(&s, "/oauth2/token", &[FORM], vec![b'a'; 70 * 1024]).await;
+    assert_eq!((st, v["error"].as_str()), (413, Some("request_too_large")));
+    let r = http().get(s.url("/no/such/route")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "not_found");
+    let r = http().get(s.url("/oauth2/token")).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "method_not_allowed"
+    );
+    let r = http()
+        .post(s.url("/oauth2/introspect"))
+        .basic_auth("x", Some("y"))
+        .header("content-type", "text/plain")
+        .body("token=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let (id, secret) = s.create_client(&[]);
+    let r = http()
+        .post(s.url("/oauth2/revoke"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("token_type_hint", "access_token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "missing token is invalid_request");
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
+}
+
+/// Deterministic garbage: bodies and headers built from a simple generator,
+/// thrown at every endpoint. Nothing may produce a 5xx, and the server must
+/// still answer afterwards.
+#[tokio::test]
+async fn garbage_never_causes_a_5xx() {
+    let s = Server::start();
+    let (id, secret) = s.create_client(&[]);
+    let mut x: u64 = 0x9E3779B97F4A7C15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let pieces: &[&[u8]] = &[
+        b"grant_type",
+        b"client_credentials",
+        b"token",
+        b"scope",
+        b"resource",
+        b"client_id",
+        b"client_secret",
+        b"=",
+        b"&",
+        b"%",
+        b"%00",
+        b"%FF",
+        b"+",
+        b"\xff\xfe",
+        b"\0",
+        b"\r\n",
+        b"a",
+        b"tsr_at_",
+        b"eyJhbGciOiJub25lIn0",
+        b".",
+        b"==",
+    ];
+    let auths = [
+        String::new(),
+        basic(&id, &secret),
+        "Basic".into(),
+        "Basic ====".into(),
+        "basic Og==".into(),
+        format!("Basic {}", "A".repeat(5000)),
+        "Digest x".into(),
+    ];
+    let types = [
+        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded; charset=utf-8",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "",
+        "application/x-www-form-urlencoded;;;",
+    ];
+    for path in [
+        "/oauth2/token",
+        "/oauth2/introspect",
+        "/oauth2/revoke",
+        "/oauth2/jwks",
+        "/.well-known/openid-configuration",
+    ] {
+        for i in 0..120 {
+            let mut body = Vec::new();
+            for _ in 0..(next() % 24) {
+                body.extend_from_slice(pieces[(next() as usize) % pieces.len()]);
+            }
+            let mut req = http().post(s.url(path)).body(body);
+            let a = &auths[i % auths.len()];
+            if !a.is_empty() {
+                req = req.header("authorization", a.as_str());
+            }
+            let t = types[(next() as usize) % types.len()];
+            if !t.is_empty() {
+                req = req.header("content-type", t);
+            }
+            let r = req.send().await.unwrap();
+            assert!(r.status().as_u16() < 500, "{path} answered {}", r.status());
+        }
+    }
+    assert_eq!(
+        http().get(s.url("/healthz")).send().await.unwrap().status(),
+        200
+    );
+    assert!(!s.logs().contains("panicked"), "{}", s.logs());
+}
