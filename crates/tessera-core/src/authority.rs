@@ -147,22 +147,20 @@ impl Authority {
     /// The current key set, reloaded if a key changed in any process.
     pub async fn keys(&self) -> Result<Arc<KeySet>, OAuthError> {
         let generation = self.store.config_generation();
-        if let Ok(r) = self.keys.read() {
-            if r.0 == generation {
+        if let Ok(r) = self.keys.read()
+            && r.0 == generation {
                 return Ok(r.1.clone());
             }
-        }
         let keys = load_keys(self.store.as_ref(), &self.master)
             .await
             .map_err(|e| OAuthError::server_error(e.to_string()))?;
         let set = Arc::new(KeySet::new(keys, self.settings.signing_alg).ok_or_else(|| {
             OAuthError::server_error("no signing key for the configured algorithm")
         })?);
-        if let Ok(mut w) = self.keys.write() {
-            if w.0 <= generation {
+        if let Ok(mut w) = self.keys.write()
+            && w.0 <= generation {
                 *w = (generation, set.clone());
             }
-        }
         Ok(set)
     }
 

@@ -25,13 +25,11 @@ impl ClientCache {
         id: &str,
     ) -> Result<Option<Arc<Client>>, StoreError> {
         let generation = store.config_generation();
-        if let Ok(r) = self.inner.read() {
-            if r.0 == generation {
-                if let Some(c) = r.1.get(id) {
+        if let Ok(r) = self.inner.read()
+            && r.0 == generation
+                && let Some(c) = r.1.get(id) {
                     return Ok(Some(c.clone()));
                 }
-            }
-        }
         let Some(client) = store.get_client(id).await?.map(Arc::new) else {
             return Ok(None);
         };

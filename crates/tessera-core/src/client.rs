@@ -250,7 +250,8 @@ mod tests {
     #[test]
     fn rejects_bad_registrations() {
         let rng = SeededRandom::new(1);
-        let cases: Vec<Box<dyn Fn(&mut NewClient)>> = vec![
+        type Mutate = Box<dyn Fn(&mut NewClient)>;
+        let cases: Vec<Mutate> = vec![
             Box::new(|c| c.grant_types = vec!["password".into()]),
             Box::new(|c| c.grant_types.clear()),
             Box::new(|c| c.audiences = vec!["not a uri".into()]),

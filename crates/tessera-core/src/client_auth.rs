@@ -132,10 +132,10 @@ fn urldecode(s: &str) -> Option<String> {
         return None;
     }
     let pair = format!("v={s}");
-    let decoded = form_urlencoded::parse(pair.as_bytes())
+    
+    form_urlencoded::parse(pair.as_bytes())
         .next()
-        .map(|(_, v)| v.into_owned());
-    decoded
+        .map(|(_, v)| v.into_owned())
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ async fn acknowledged_tokens_and_revocations_survive_kill_9() {
                 };
                 let tok = v["access_token"].as_str().unwrap().to_string();
                 n += 1;
-                if n % 3 == 0 {
+                if n.is_multiple_of(3) {
                     let r = client
                         .post(&url_r)
                         .basic_auth(&id, Some(&secret))

@@ -82,11 +82,10 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 }
 
 fn map_err(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(d) = &e {
-        if d.is_unique_violation() {
+    if let sqlx::Error::Database(d) = &e
+        && d.is_unique_violation() {
             return StoreError::Conflict;
         }
-    }
     unavailable(e)
 }
 

@@ -1,4 +1,5 @@
 //! Runs the storage conformance suite against every backend.
+#![allow(clippy::expect_used)]
 
 mod memory {
     tessera_store::conformance_suite!(async {

@@ -74,7 +74,7 @@ pub fn verify(
     issuer: &str,
     token: &str,
     now: i64,
-) -> Result<AccessTokenClaims, (Rejection, Option<AccessTokenClaims>)> {
+) -> Result<AccessTokenClaims, (Rejection, Option<Box<AccessTokenClaims>>)> {
     if token.len() > MAX_JWT_LEN || token.bytes().filter(|b| *b == b'.').count() != 2 {
         return Err((Rejection::Malformed, None));
     }
@@ -119,10 +119,10 @@ pub fn verify(
         }
     };
     if now >= claims.exp {
-        return Err((Rejection::Expired(claims.exp), Some(claims)));
+        return Err((Rejection::Expired(claims.exp), Some(Box::new(claims))));
     }
     if claims.iat > now + LEEWAY {
-        return Err((Rejection::IssuedInFuture(claims.iat), Some(claims)));
+        return Err((Rejection::IssuedInFuture(claims.iat), Some(Box::new(claims))));
     }
     Ok(claims)
 }

@@ -82,11 +82,10 @@ impl Server {
         self.child = Some(cmd.spawn().unwrap());
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(r) = reqwest::blocking_get(&self.url("/healthz")) {
-                if r == 200 {
+            if let Ok(r) = reqwest::blocking_get(&self.url("/healthz"))
+                && r == 200 {
                     return;
                 }
-            }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
                 panic!("server exited with {status}: {}", self.logs());
             }
