@@ -72,13 +72,15 @@ pub struct Authority {
     keys: RwLock<(u64, Arc<KeySet>)>,
     pub(crate) revoked: RevokedSet,
     pub(crate) opaque_cache: moka::sync::Cache<Digest, Arc<OpaqueToken>>,
+    /// JWTs whose signature, type and issuer were verified with the current
+    /// key set, by digest; expiry, revocation and the client are still
+    /// checked on every use. Emptied whenever the key set is reloaded.
+    pub(crate) jwt_cache: moka::sync::Cache<Digest, Arc<tessera_proto::AccessTokenClaims>>,
 }
 
 impl std::fmt::Debug for Authority {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authority")
-            .field("issuer", &self.settings.issuer)
-            .finish_non_exhaustive()
+        f.debug_struct("Authority").field("issuer", &self.settings.issuer).finish_non_exhaustive()
     }
 }
 
@@ -105,17 +107,12 @@ impl Authority {
                     created_at: key.created_at(),
                 })
                 .await?;
-            tracing::info!(
-                kid = key.kid(),
-                alg = key.alg().as_str(),
-                "generated a new signing key"
-            );
+            tracing::info!(kid = key.kid(), alg = key.alg().as_str(), "generated a new signing key");
             keys.push(key);
         }
         let keyset = KeySet::new(keys, settings.signing_alg).ok_or(KeyError::Generate)?;
-        let opaque_cache = moka::sync::Cache::builder()
-            .max_capacity(settings.introspection_cache_capacity)
-            .build();
+        let opaque_cache = moka::sync::Cache::builder().max_capacity(settings.introspection_cache_capacity).build();
+        let jwt_cache = moka::sync::Cache::builder().max_capacity(settings.introspection_cache_capacity).build();
         let a = Self {
             settings,
             store,
@@ -126,6 +123,7 @@ impl Authority {
             keys: RwLock::new((generation, Arc::new(keyset))),
             revoked: RevokedSet::default(),
             opaque_cache,
+            jwt_cache,
         };
         a.sync_revocations().await?;
         Ok(a)
@@ -144,52 +142,68 @@ impl Authority {
         self.rng.as_ref()
     }
 
-    /// The current key set, reloaded if a key changed in any process.
+    /// The store's configuration generation: read once per request and
+    /// passed to [`Self::keys_at`] and [`Self::client_at`], so a request sees
+    /// one consistent view at the cost of one check.
+    pub fn generation(&self) -> u64 {
+        self.store.config_generation()
+    }
+
+    /// The current key set.
     pub async fn keys(&self) -> Result<Arc<KeySet>, OAuthError> {
-        let generation = self.store.config_generation();
+        self.keys_at(self.generation()).await
+    }
+
+    /// The key set as of `generation`, reloaded if a key changed in any process.
+    pub async fn keys_at(&self, generation: u64) -> Result<Arc<KeySet>, OAuthError> {
         if let Ok(r) = self.keys.read()
-            && r.0 == generation {
-                return Ok(r.1.clone());
-            }
-        let keys = load_keys(self.store.as_ref(), &self.master)
-            .await
-            .map_err(|e| OAuthError::server_error(e.to_string()))?;
-        let set = Arc::new(KeySet::new(keys, self.settings.signing_alg).ok_or_else(|| {
-            OAuthError::server_error("no signing key for the configured algorithm")
-        })?);
+            && r.0 == generation
+        {
+            return Ok(r.1.clone());
+        }
+        let keys =
+            load_keys(self.store.as_ref(), &self.master).await.map_err(|e| OAuthError::server_error(e.to_string()))?;
+        let set = Arc::new(
+            KeySet::new(keys, self.settings.signing_alg)
+                .ok_or_else(|| OAuthError::server_error("no signing key for the configured algorithm"))?,
+        );
         if let Ok(mut w) = self.keys.write()
-            && w.0 <= generation {
-                *w = (generation, set.clone());
-            }
+            && w.0 <= generation
+        {
+            *w = (generation, set.clone());
+        }
+        self.jwt_cache.invalidate_all();
         Ok(set)
     }
 
     pub async fn client(&self, id: &str) -> Result<Option<Arc<Client>>, OAuthError> {
-        Ok(self.clients.get(self.store.as_ref(), id).await?)
+        self.client_at(self.generation(), id).await
+    }
+
+    pub async fn client_at(&self, generation: u64, id: &str) -> Result<Option<Arc<Client>>, OAuthError> {
+        Ok(self.clients.get(self.store.as_ref(), generation, id).await?)
     }
 
     /// RFC 6749 §2.3.1; no credentials at all is `invalid_client` (401).
     pub async fn authenticate(
         &self,
+        generation: u64,
         authorization: Option<&str>,
         params: &Params,
     ) -> Result<AuthenticatedClient, OAuthError> {
         let creds = client_auth::extract(authorization, params)?
             .ok_or_else(|| OAuthError::invalid_client("client authentication required"))?;
-        let client = self.client(&creds.client_id).await?;
+        let client = self.client_at(generation, &creds.client_id).await?;
         client_auth::authenticate(creds, client)
     }
 
     /// `POST /oauth2/token`.
-    pub async fn token(
-        &self,
-        authorization: Option<&str>,
-        params: &Params,
-    ) -> Result<TokenResponse, OAuthError> {
-        let client = self.authenticate(authorization, params).await?;
+    pub async fn token(&self, authorization: Option<&str>, params: &Params) -> Result<TokenResponse, OAuthError> {
+        let generation = self.generation();
+        let client = self.authenticate(generation, authorization, params).await?;
         let issued = match TokenRequest::parse(params)? {
             TokenRequest::ClientCredentials(r) => {
-                grant::client_credentials::handle(self, &client, r).await?
+                grant::client_credentials::handle(self, generation, &client, r).await?
             }
         };
         Ok(issued.into_response())
@@ -197,11 +211,7 @@ impl Authority {
 
     /// RFC 8707 / RFC 9068 §3: the requested resources, each registered for
     /// the client; or all the client's audiences; or the default audience.
-    pub fn audience_for(
-        &self,
-        client: &Client,
-        resources: &[String],
-    ) -> Result<Vec<String>, OAuthError> {
+    pub fn audience_for(&self, client: &Client, resources: &[String]) -> Result<Vec<String>, OAuthError> {
         if resources.is_empty() {
             if client.settings.audiences.is_empty() {
                 return Ok(vec![self.settings.default_audience.clone()]);
@@ -211,9 +221,7 @@ impl Authority {
         let mut out: Vec<String> = Vec::new();
         for r in resources {
             if !client.settings.audiences.iter().any(|a| a == r) {
-                return Err(OAuthError::invalid_target(
-                    "resource not registered for this client",
-                ));
+                return Err(OAuthError::invalid_target("resource not registered for this client"));
             }
             if !out.contains(r) {
                 out.push(r.clone());
@@ -226,6 +234,7 @@ impl Authority {
     /// committed to the store before this returns.
     pub async fn issue_access_token(
         &self,
+        generation: u64,
         client: &Client,
         subject: String,
         scope: ScopeSet,
@@ -246,12 +255,9 @@ impl Authority {
         };
         let token = match client.settings.token_format {
             TokenFormat::Jwt => {
-                let keys = self.keys().await?;
+                let keys = self.keys_at(generation).await?;
                 let claims = jwt::claims_of(&self.settings.issuer, &facts);
-                Secret::new(
-                    jwt::encode(keys.active(), &claims)
-                        .map_err(|e| OAuthError::server_error(e.to_string()))?,
-                )
+                Secret::new(jwt::encode(keys.active(), &claims).map_err(|e| OAuthError::server_error(e.to_string()))?)
             }
             TokenFormat::Opaque => {
                 let token = opaque::generate(self.rng.as_ref());
@@ -277,10 +283,7 @@ impl Authority {
     /// another) to the in-memory set and caches.
     pub async fn sync_revocations(&self) -> Result<(), StoreError> {
         loop {
-            let batch = self
-                .store
-                .revocations_after(self.revoked.last_seq(), 10_000)
-                .await?;
+            let batch = self.store.revocations_after(self.revoked.last_seq(), 10_000).await?;
             if batch.is_empty() {
                 return Ok(());
             }

@@ -19,17 +19,14 @@ pub struct ClientCache {
 }
 
 impl ClientCache {
-    pub async fn get(
-        &self,
-        store: &dyn Store,
-        id: &str,
-    ) -> Result<Option<Arc<Client>>, StoreError> {
-        let generation = store.config_generation();
+    /// `generation`: [`Store::config_generation`], read by the caller first.
+    pub async fn get(&self, store: &dyn Store, generation: u64, id: &str) -> Result<Option<Arc<Client>>, StoreError> {
         if let Ok(r) = self.inner.read()
             && r.0 == generation
-                && let Some(c) = r.1.get(id) {
-                    return Ok(Some(c.clone()));
-                }
+            && let Some(c) = r.1.get(id)
+        {
+            return Ok(Some(c.clone()));
+        }
         let Some(client) = store.get_client(id).await?.map(Arc::new) else {
             return Ok(None);
         };
@@ -58,10 +55,7 @@ pub struct RevokedSet {
 impl RevokedSet {
     /// A poisoned lock answers "revoked": fail closed.
     pub fn contains(&self, t: &RevokedToken) -> bool {
-        self.inner
-            .read()
-            .map(|r| r.1.contains_key(t))
-            .unwrap_or(true)
+        self.inner.read().map(|r| r.1.contains_key(t)).unwrap_or(true)
     }
 
     pub fn last_seq(&self) -> i64 {

@@ -119,29 +119,22 @@ impl NewClient {
         let bad = |m: String| OAuthError::invalid_request(m);
         let name = self.name.trim().to_string();
         if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
-            return Err(bad(
-                "client name must be 1 to 200 printable characters".into()
-            ));
+            return Err(bad("client name must be 1 to 200 printable characters".into()));
         }
         let id = match self.id {
             Some(id) => {
                 validate_client_id(&id).map_err(bad)?;
                 id
             }
-            None => uuid::Builder::from_random_bytes(random16(rng))
-                .into_uuid()
-                .to_string(),
+            None => uuid::Builder::from_random_bytes(random16(rng)).into_uuid().to_string(),
         };
         if self.grant_types.is_empty() {
             return Err(bad("at least one --grant-type is required".into()));
         }
         let mut grant_types = Vec::new();
         for g in &self.grant_types {
-            let gt = GrantType::parse(g).ok_or_else(|| {
-                bad(format!(
-                    "grant type {g:?} is not supported (supported: client_credentials)"
-                ))
-            })?;
+            let gt = GrantType::parse(g)
+                .ok_or_else(|| bad(format!("grant type {g:?} is not supported (supported: client_credentials)")))?;
             if !grant_types.contains(&gt) {
                 grant_types.push(gt);
             }
@@ -149,17 +142,14 @@ impl NewClient {
         let scope = ScopeSet::parse(&self.scope).map_err(|e| bad(e.description))?;
         let mut audiences = Vec::new();
         for a in self.audiences {
-            validate_resource_uri(&a)
-                .map_err(|e| bad(format!("audience {a:?}: {}", e.description)))?;
+            validate_resource_uri(&a).map_err(|e| bad(format!("audience {a:?}: {}", e.description)))?;
             if !audiences.contains(&a) {
                 audiences.push(a);
             }
         }
         let ttl = self.access_token_ttl.unwrap_or(DEFAULT_ACCESS_TOKEN_TTL);
         if ttl == 0 || ttl > MAX_ACCESS_TOKEN_TTL {
-            return Err(bad(format!(
-                "access token lifetime must be between 1 s and {MAX_ACCESS_TOKEN_TTL} s"
-            )));
+            return Err(bad(format!("access token lifetime must be between 1 s and {MAX_ACCESS_TOKEN_TTL} s")));
         }
         let secret = Secret::generate(rng, CLIENT_SECRET_PREFIX);
         let client = Client {
@@ -189,31 +179,18 @@ fn random16(rng: &dyn Random) -> [u8; 16] {
 
 /// Client ids go into Basic headers and URLs: keep them to a safe alphabet.
 fn validate_client_id(id: &str) -> Result<(), String> {
-    let ok = !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err("client id must be 1 to 128 characters of A-Z a-z 0-9 - . _ ~".into())
-    }
+    let ok = !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    if ok { Ok(()) } else { Err("client id must be 1 to 128 characters of A-Z a-z 0-9 - . _ ~".into()) }
 }
 
 /// RFC 8707 §2: a resource indicator is an absolute URI without a fragment.
 pub fn validate_resource_uri(s: &str) -> Result<(), OAuthError> {
-    let u = url::Url::parse(s)
-        .map_err(|_| OAuthError::invalid_target("resource must be an absolute URI"))?;
+    let u = url::Url::parse(s).map_err(|_| OAuthError::invalid_target("resource must be an absolute URI"))?;
     if u.fragment().is_some() {
-        return Err(OAuthError::invalid_target(
-            "resource must not contain a fragment",
-        ));
+        return Err(OAuthError::invalid_target("resource must not contain a fragment"));
     }
     if u.cannot_be_a_base() && u.scheme() != "urn" {
-        return Err(OAuthError::invalid_target(
-            "resource must be an absolute URI",
-        ));
+        return Err(OAuthError::invalid_target("resource must be an absolute URI"));
     }
     Ok(())
 }
@@ -238,9 +215,7 @@ mod tests {
 
     #[test]
     fn build_generates_id_and_checks_secret() {
-        let (c, secret) = new_client()
-            .build(&SeededRandom::new(1), 100)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (c, secret) = new_client().build(&SeededRandom::new(1), 100).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.id.len(), 36);
         assert!(c.secret_matches(&secret));
         assert!(!c.secret_matches(&Secret::new("nope")));

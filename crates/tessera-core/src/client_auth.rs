@@ -45,29 +45,18 @@ impl AuthenticatedClient {
 
 /// Reads credentials from the `Authorization` header value and the form.
 /// `Ok(None)`: the request carries no credentials at all.
-pub fn extract(
-    authorization: Option<&str>,
-    params: &Params,
-) -> Result<Option<PresentedCredentials>, OAuthError> {
+pub fn extract(authorization: Option<&str>, params: &Params) -> Result<Option<PresentedCredentials>, OAuthError> {
     let body_id = params.get("client_id");
     let body_secret = params.get("client_secret");
     if let Some(header) = authorization {
         let (id, secret) = parse_basic(header)?;
         if body_secret.is_some() {
-            return Err(OAuthError::invalid_request(
-                "use one client authentication method, not both",
-            ));
+            return Err(OAuthError::invalid_request("use one client authentication method, not both"));
         }
         if body_id.is_some_and(|b| b != id) {
-            return Err(OAuthError::invalid_request(
-                "client_id in the body does not match the Authorization header",
-            ));
+            return Err(OAuthError::invalid_request("client_id in the body does not match the Authorization header"));
         }
-        return Ok(Some(PresentedCredentials {
-            client_id: id,
-            secret,
-            method: AuthMethod::ClientSecretBasic,
-        }));
+        return Ok(Some(PresentedCredentials { client_id: id, secret, method: AuthMethod::ClientSecretBasic }));
     }
     match (body_id, body_secret) {
         (Some(id), Some(secret)) => Ok(Some(PresentedCredentials {
@@ -75,9 +64,7 @@ pub fn extract(
             secret: Secret::new(secret),
             method: AuthMethod::ClientSecretPost,
         })),
-        (None, Some(_)) => Err(OAuthError::invalid_request(
-            "client_secret sent without client_id",
-        )),
+        (None, Some(_)) => Err(OAuthError::invalid_request("client_secret sent without client_id")),
         // Only a public client may identify itself without a secret; none can be registered yet.
         (Some(_), None) | (None, None) => Ok(None),
     }
@@ -99,10 +86,7 @@ pub fn authenticate(
     if !client.secret_matches(&creds.secret) {
         return Err(failed());
     }
-    Ok(AuthenticatedClient {
-        client,
-        method: creds.method,
-    })
+    Ok(AuthenticatedClient { client, method: creds.method })
 }
 
 /// RFC 7617 Basic credentials whose halves are form-urlencoded (RFC 6749 §2.3.1).
@@ -110,9 +94,7 @@ fn parse_basic(header: &str) -> Result<(String, Secret), OAuthError> {
     let bad = || OAuthError::invalid_request("malformed Basic authorization header");
     let (scheme, rest) = header.trim().split_once(' ').ok_or_else(bad)?;
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(OAuthError::invalid_request(
-            "only the Basic authorization scheme is accepted here",
-        ));
+        return Err(OAuthError::invalid_request("only the Basic authorization scheme is accepted here"));
     }
     let decoded = Base64::decode_vec(rest.trim()).map_err(|_| bad())?;
     let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
@@ -132,10 +114,8 @@ fn urldecode(s: &str) -> Option<String> {
         return None;
     }
     let pair = format!("v={s}");
-    
-    form_urlencoded::parse(pair.as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
+
+    form_urlencoded::parse(pair.as_bytes()).next().map(|(_, v)| v.into_owned())
 }
 
 #[cfg(test)]
@@ -143,18 +123,13 @@ mod tests {
     use super::*;
 
     fn basic(id: &str, secret: &str) -> String {
-        format!(
-            "Basic {}",
-            Base64::encode_string(format!("{id}:{secret}").as_bytes())
-        )
+        format!("Basic {}", Base64::encode_string(format!("{id}:{secret}").as_bytes()))
     }
 
     #[test]
     fn basic_is_urldecoded() {
         let p = Params::default();
-        let c = extract(Some(&basic("my%20client", "a%2Bb")), &p)
-            .ok()
-            .flatten();
+        let c = extract(Some(&basic("my%20client", "a%2Bb")), &p).ok().flatten();
         let c = c.unwrap_or_else(|| panic!("no creds"));
         assert_eq!(c.client_id, "my client");
         assert_eq!(c.secret.expose(), "a+b");
@@ -164,13 +139,7 @@ mod tests {
     #[test]
     fn malformed_or_double_auth_is_invalid_request() {
         let p = Params::default();
-        for h in [
-            "Basic",
-            "Basic !!!",
-            "Basic Zm9v",
-            "Bearer abc",
-            &basic("", "x"),
-        ] {
+        for h in ["Basic", "Basic !!!", "Basic Zm9v", "Bearer abc", &basic("", "x")] {
             let e = extract(Some(h), &p).err().map(|e| e.code);
             assert_eq!(e, Some(tessera_proto::ErrorCode::InvalidRequest), "{h}");
         }
@@ -183,10 +152,7 @@ mod tests {
     #[test]
     fn post_and_none() {
         let p = Params::parse(b"client_id=a&client_secret=b").unwrap_or_default();
-        assert_eq!(
-            extract(None, &p).ok().flatten().map(|c| c.method),
-            Some(AuthMethod::ClientSecretPost)
-        );
+        assert_eq!(extract(None, &p).ok().flatten().map(|c| c.method), Some(AuthMethod::ClientSecretPost));
         assert!(extract(None, &Params::default()).ok().flatten().is_none());
     }
 }

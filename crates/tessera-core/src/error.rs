@@ -15,11 +15,7 @@ pub struct OAuthError {
 
 impl OAuthError {
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
-        Self {
-            code,
-            description: description.into(),
-            cause: None,
-        }
+        Self { code, description: description.into(), cause: None }
     }
     pub fn invalid_request(d: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidRequest, d)
@@ -37,11 +33,7 @@ impl OAuthError {
         Self::new(ErrorCode::UnauthorizedClient, d)
     }
     pub fn server_error(cause: impl Into<String>) -> Self {
-        Self {
-            code: ErrorCode::ServerError,
-            description: "internal error".into(),
-            cause: Some(cause.into()),
-        }
+        Self { code: ErrorCode::ServerError, description: "internal error".into(), cause: Some(cause.into()) }
     }
 }
 

@@ -10,9 +10,7 @@ use std::sync::Arc;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{
-    self, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair,
-};
+use aws_lc_rs::signature::{self, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use tessera_proto::{Jwk, JwkSet};
 use zeroize::Zeroizing;
@@ -86,10 +84,7 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("alg", &self.alg)
-            .field("kid", &self.jwk.kid)
-            .finish()
+        f.debug_struct("SigningKey").field("alg", &self.alg).field("kid", &self.jwk.kid).finish()
     }
 }
 
@@ -99,16 +94,11 @@ impl SigningKey {
     pub fn generate(alg: Algorithm, now: i64) -> Result<(Self, Zeroizing<Vec<u8>>), KeyError> {
         let rng = aws_lc_rs::rand::SystemRandom::new();
         let der: Vec<u8> = match alg {
-            Algorithm::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng)
+            Algorithm::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| KeyError::Generate)?.as_ref().to_vec(),
+            Algorithm::ES256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
                 .map_err(|_| KeyError::Generate)?
                 .as_ref()
                 .to_vec(),
-            Algorithm::ES256 => {
-                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-                    .map_err(|_| KeyError::Generate)?
-                    .as_ref()
-                    .to_vec()
-            }
             Algorithm::RS256 => RsaKeyPair::generate(KeySize::Rsa2048)
                 .and_then(|k| k.as_der())
                 .map_err(|_| KeyError::Generate)?
@@ -126,49 +116,29 @@ impl SigningKey {
             Algorithm::EdDSA => {
                 let kp = Ed25519KeyPair::from_pkcs8(der).map_err(perr)?;
                 let x = b64(kp.public_key().as_ref());
-                (
-                    Pair::Ed(kp),
-                    jwk_base("OKP", alg, Some("Ed25519"), Some(x), None, None, None),
-                )
+                (Pair::Ed(kp), jwk_base("OKP", alg, Some("Ed25519"), Some(x), None, None, None))
             }
             Algorithm::ES256 => {
-                let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
-                    .map_err(perr)?;
+                let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(perr)?;
                 // Uncompressed SEC1 point: 0x04 || x (32) || y (32).
                 let p = kp.public_key().as_ref();
                 if p.len() != 65 {
                     return Err(KeyError::Parse("ES256".into()));
                 }
                 let (x, y) = (b64(&p[1..33]), b64(&p[33..65]));
-                (
-                    Pair::Ec(kp),
-                    jwk_base("EC", alg, Some("P-256"), Some(x), Some(y), None, None),
-                )
+                (Pair::Ec(kp), jwk_base("EC", alg, Some("P-256"), Some(x), Some(y), None, None))
             }
             Algorithm::RS256 => {
                 let kp = RsaKeyPair::from_pkcs8(der).map_err(perr)?;
                 let pk = kp.public_key();
                 let n = b64(pk.modulus().big_endian_without_leading_zero());
                 let e = b64(pk.exponent().big_endian_without_leading_zero());
-                (
-                    Pair::Rsa(kp),
-                    jwk_base("RSA", alg, None, None, None, Some(n), Some(e)),
-                )
+                (Pair::Rsa(kp), jwk_base("RSA", alg, None, None, None, Some(n), Some(e)))
             }
         };
         jwk.kid = thumbprint(&jwk);
-        let header = format!(
-            r#"{{"alg":"{}","typ":"at+jwt","kid":"{}"}}"#,
-            alg.as_str(),
-            jwk.kid
-        );
-        Ok(Self {
-            alg,
-            pair,
-            at_jwt_header: b64(header.as_bytes()),
-            jwk,
-            created_at,
-        })
+        let header = format!(r#"{{"alg":"{}","typ":"at+jwt","kid":"{}"}}"#, alg.as_str(), jwk.kid);
+        Ok(Self { alg, pair, at_jwt_header: b64(header.as_bytes()), jwk, created_at })
     }
 
     pub fn alg(&self) -> Algorithm {
@@ -193,15 +163,12 @@ impl SigningKey {
             Pair::Ed(kp) => Ok(kp.sign(msg).as_ref().to_vec()),
             Pair::Ec(kp) => {
                 let rng = aws_lc_rs::rand::SystemRandom::new();
-                kp.sign(&rng, msg)
-                    .map(|s| s.as_ref().to_vec())
-                    .map_err(|_| KeyError::Sign)
+                kp.sign(&rng, msg).map(|s| s.as_ref().to_vec()).map_err(|_| KeyError::Sign)
             }
             Pair::Rsa(kp) => {
                 let rng = aws_lc_rs::rand::SystemRandom::new();
                 let mut sig = vec![0u8; kp.public_modulus_len()];
-                kp.sign(&signature::RSA_PKCS1_SHA256, &rng, msg, &mut sig)
-                    .map_err(|_| KeyError::Sign)?;
+                kp.sign(&signature::RSA_PKCS1_SHA256, &rng, msg, &mut sig).map_err(|_| KeyError::Sign)?;
                 Ok(sig)
             }
         }
@@ -213,8 +180,7 @@ impl SigningKey {
         let perr = |_| KeyError::Parse(j.kid.clone());
         match self.alg {
             Algorithm::EdDSA => {
-                jsonwebtoken::DecodingKey::from_ed_components(j.x.as_deref().unwrap_or_default())
-                    .map_err(perr)
+                jsonwebtoken::DecodingKey::from_ed_components(j.x.as_deref().unwrap_or_default()).map_err(perr)
             }
             Algorithm::ES256 => jsonwebtoken::DecodingKey::from_ec_components(
                 j.x.as_deref().unwrap_or_default(),
@@ -261,12 +227,7 @@ pub fn thumbprint(j: &Jwk) -> String {
     let s = |o: &Option<String>| o.clone().unwrap_or_default();
     let canonical = match j.kty.as_str() {
         "OKP" => format!(r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#, s(&j.crv), s(&j.x)),
-        "EC" => format!(
-            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
-            s(&j.crv),
-            s(&j.x),
-            s(&j.y)
-        ),
+        "EC" => format!(r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#, s(&j.crv), s(&j.x), s(&j.y)),
         _ => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, s(&j.e), s(&j.n)),
     };
     b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes()).as_ref())
@@ -287,9 +248,7 @@ impl MasterKey {
     }
 
     fn aead(&self) -> Result<LessSafeKey, KeyError> {
-        UnboundKey::new(&AES_256_GCM, self.0.as_ref())
-            .map(LessSafeKey::new)
-            .map_err(|_| KeyError::Generate)
+        UnboundKey::new(&AES_256_GCM, self.0.as_ref()).map(LessSafeKey::new).map_err(|_| KeyError::Generate)
     }
 
     /// `nonce || ciphertext || tag`, with `aad` (the key's id) bound in so a
@@ -299,11 +258,7 @@ impl MasterKey {
         rng.fill(&mut nonce);
         let mut buf = plaintext.to_vec();
         self.aead()?
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(aad.as_bytes()),
-                &mut buf,
-            )
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad.as_bytes()), &mut buf)
             .map_err(|_| KeyError::Sign)?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&buf);
@@ -315,8 +270,7 @@ impl MasterKey {
             return Err(KeyError::Unseal(aad.into()));
         }
         let (nonce, ct) = sealed.split_at(NONCE_LEN);
-        let nonce =
-            Nonce::try_assume_unique_for_key(nonce).map_err(|_| KeyError::Unseal(aad.into()))?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| KeyError::Unseal(aad.into()))?;
         let mut buf = Zeroizing::new(ct.to_vec());
         let len = self
             .aead()?
@@ -340,11 +294,7 @@ impl KeySet {
     /// `keys` must contain at least one key of `alg`.
     pub fn new(keys: Vec<SigningKey>, alg: Algorithm) -> Option<Self> {
         let all: Vec<Arc<SigningKey>> = keys.into_iter().map(Arc::new).collect();
-        let active = all
-            .iter()
-            .filter(|k| k.alg == alg)
-            .max_by_key(|k| k.created_at)?
-            .clone();
+        let active = all.iter().filter(|k| k.alg == alg).max_by_key(|k| k.created_at)?.clone();
         Some(Self { active, all })
     }
 
@@ -357,9 +307,7 @@ impl KeySet {
     }
 
     pub fn jwks(&self) -> JwkSet {
-        JwkSet {
-            keys: self.all.iter().map(|k| k.jwk.clone()).collect(),
-        }
+        JwkSet { keys: self.all.iter().map(|k| k.jwk.clone()).collect() }
     }
 
     pub fn algorithms(&self) -> Vec<String> {
@@ -395,16 +343,9 @@ mod tests {
         let mk = MasterKey::from_bytes([7; 32]);
         let rng = SeededRandom::new(3);
         let sealed = mk.seal(&rng, b"private", "kid-1").unwrap_or_default();
-        assert_eq!(
-            mk.open(&sealed, "kid-1").map(|v| v.to_vec()).ok(),
-            Some(b"private".to_vec())
-        );
+        assert_eq!(mk.open(&sealed, "kid-1").map(|v| v.to_vec()).ok(), Some(b"private".to_vec()));
         assert!(mk.open(&sealed, "kid-2").is_err());
-        assert!(
-            MasterKey::from_bytes([8; 32])
-                .open(&sealed, "kid-1")
-                .is_err()
-        );
+        assert!(MasterKey::from_bytes([8; 32]).open(&sealed, "kid-1").is_err());
         assert!(mk.open(&sealed[..10], "kid-1").is_err());
     }
 
@@ -422,9 +363,6 @@ mod tests {
             n: Some("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw".into()),
             e: Some("AQAB".into()),
         };
-        assert_eq!(
-            thumbprint(&j),
-            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
-        );
+        assert_eq!(thumbprint(&j), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
     }
 }

@@ -17,18 +17,14 @@ pub struct Params {
 
 impl std::fmt::Debug for Params {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list()
-            .entries(self.pairs.iter().map(|(k, _)| k))
-            .finish()
+        f.debug_list().entries(self.pairs.iter().map(|(k, _)| k)).finish()
     }
 }
 
 impl Params {
     pub fn parse(body: &[u8]) -> Result<Self, OAuthError> {
         if std::str::from_utf8(body).is_err() {
-            return Err(OAuthError::invalid_request(
-                "request body is not valid UTF-8",
-            ));
+            return Err(OAuthError::invalid_request("request body is not valid UTF-8"));
         }
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (k, v) in form_urlencoded::parse(body) {
@@ -50,25 +46,16 @@ impl Params {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     pub fn get_all(&self, name: &str) -> Vec<&str> {
-        self.pairs
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
+        self.pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
     }
 
     /// A required parameter, or `invalid_request` naming it.
     pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
-        self.get(name).ok_or_else(|| {
-            OAuthError::invalid_request(format!("missing required parameter '{name}'"))
-        })
+        self.get(name).ok_or_else(|| OAuthError::invalid_request(format!("missing required parameter '{name}'")))
     }
 }
 

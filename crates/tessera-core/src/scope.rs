@@ -16,14 +16,10 @@ impl ScopeSet {
                 continue;
             }
             if !tok.bytes().all(is_scope_char) {
-                return Err(OAuthError::invalid_scope(
-                    "scope contains a character RFC 6749 §3.3 does not allow",
-                ));
+                return Err(OAuthError::invalid_scope("scope contains a character RFC 6749 §3.3 does not allow"));
             }
             if tok.len() > 128 {
-                return Err(OAuthError::invalid_scope(
-                    "scope token longer than 128 characters",
-                ));
+                return Err(OAuthError::invalid_scope("scope token longer than 128 characters"));
             }
             if !out.iter().any(|t| t == tok) {
                 out.push(tok.to_string());

@@ -89,14 +89,8 @@ mod tests {
     #[test]
     fn generated_secret_has_prefix_and_256_bits() {
         let s = Secret::generate(&SeededRandom::new(1), CLIENT_SECRET_PREFIX);
-        let body = s
-            .expose()
-            .strip_prefix(CLIENT_SECRET_PREFIX)
-            .unwrap_or_default();
-        assert_eq!(
-            Base64UrlUnpadded::decode_vec(body).map(|v| v.len()).ok(),
-            Some(32)
-        );
+        let body = s.expose().strip_prefix(CLIENT_SECRET_PREFIX).unwrap_or_default();
+        assert_eq!(Base64UrlUnpadded::decode_vec(body).map(|v| v.len()).ok(), Some(32));
     }
 
     #[test]

@@ -74,10 +74,7 @@ pub struct StoredKey {
 
 impl std::fmt::Debug for StoredKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoredKey")
-            .field("kid", &self.kid)
-            .field("alg", &self.alg)
-            .finish()
+        f.debug_struct("StoredKey").field("kid", &self.kid).field("alg", &self.alg).finish()
     }
 }
 
@@ -95,12 +92,7 @@ pub trait Store: Send + Sync + 'static {
     async fn get_client(&self, id: &str) -> Result<Option<Client>, StoreError>;
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
     /// Replaces the secret digest; `false` if there is no such client.
-    async fn set_client_secret(
-        &self,
-        id: &str,
-        digest: Digest,
-        now: i64,
-    ) -> Result<bool, StoreError>;
+    async fn set_client_secret(&self, id: &str, digest: Digest, now: i64) -> Result<bool, StoreError>;
     /// `false` if there was no such client.
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError>;
 
@@ -121,11 +113,7 @@ pub trait Store: Send + Sync + 'static {
     /// returns its sequence number. Revoking twice yields two entries.
     async fn revoke(&self, revocation: &Revocation) -> Result<i64, StoreError>;
     /// Entries with `seq > after`, oldest first, at most `limit`.
-    async fn revocations_after(
-        &self,
-        after: i64,
-        limit: u32,
-    ) -> Result<Vec<RevocationEntry>, StoreError>;
+    async fn revocations_after(&self, after: i64, limit: u32) -> Result<Vec<RevocationEntry>, StoreError>;
 
     /// Deletes up to `batch` expired tokens and up to `batch` expired
     /// revocations, in short transactions.

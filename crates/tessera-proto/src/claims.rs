@@ -14,11 +14,7 @@ pub enum Audience {
 impl Audience {
     /// One audience is written as a string, several as an array.
     pub fn from_list(mut list: Vec<String>) -> Self {
-        if list.len() == 1 {
-            Self::One(list.remove(0))
-        } else {
-            Self::Many(list)
-        }
+        if list.len() == 1 { Self::One(list.remove(0)) } else { Self::Many(list) }
     }
 
     pub fn to_vec(&self) -> Vec<String> {

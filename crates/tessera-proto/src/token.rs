@@ -21,10 +21,7 @@ impl std::fmt::Debug for TokenResponse {
             .field("token_type", &self.token_type)
             .field("expires_in", &self.expires_in)
             .field("scope", &self.scope)
-            .field(
-                "refresh_token",
-                &self.refresh_token.as_ref().map(|_| "[redacted]"),
-            )
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
             .finish()
     }
 }
@@ -43,9 +40,6 @@ mod tests {
             refresh_token: Some("secret-refresh".into()),
         };
         let s = format!("{r:?}");
-        assert!(
-            !s.contains("secret-token") && !s.contains("secret-refresh"),
-            "{s}"
-        );
+        assert!(!s.contains("secret-token") && !s.contains("secret-refresh"), "{s}");
     }
 }

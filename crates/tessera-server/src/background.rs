@@ -34,11 +34,7 @@ async fn purge_all(authority: &Authority) {
         match authority.purge_expired(PURGE_BATCH).await {
             Ok(p) => {
                 if p.tokens > 0 || p.revocations > 0 {
-                    tracing::debug!(
-                        tokens = p.tokens,
-                        revocations = p.revocations,
-                        "purged expired rows"
-                    );
+                    tracing::debug!(tokens = p.tokens, revocations = p.revocations, "purged expired rows");
                 }
                 if p.tokens < u64::from(PURGE_BATCH) && p.revocations < u64::from(PURGE_BATCH) {
                     return;

@@ -40,8 +40,7 @@ impl FileConfig {
             None => (PathBuf::from("tessera.toml"), false),
         };
         match std::fs::read_to_string(&path) {
-            Ok(s) => toml::from_str(&s)
-                .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message())),
+            Ok(s) => toml::from_str(&s).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message())),
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(e).with_context(|| format!("cannot read config file {}", path.display())),
         }
@@ -74,24 +73,17 @@ pub struct Config {
     pub signing_alg: Algorithm,
     pub default_audience: String,
     pub introspection_cache: u64,
-    pub sqlite_synchronous_full: bool,
+    pub durability: tessera_store::Durability,
     pub purge_interval: Duration,
     pub master_key_file: PathBuf,
 }
 
 impl Config {
     pub fn resolve(o: Overrides, f: FileConfig) -> anyhow::Result<Self> {
-        let data_dir = o
-            .data_dir
-            .or(f.data_dir)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-        let listen_s = o
-            .listen
-            .or(f.listen)
-            .unwrap_or_else(|| DEFAULT_LISTEN.into());
-        let listen: SocketAddr = listen_s.parse().with_context(|| {
-            format!("--listen {listen_s:?} is not an address like 127.0.0.1:8080")
-        })?;
+        let data_dir = o.data_dir.or(f.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let listen_s = o.listen.or(f.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen: SocketAddr =
+            listen_s.parse().with_context(|| format!("--listen {listen_s:?} is not an address like 127.0.0.1:8080"))?;
         let tls = match (o.tls_cert.or(f.tls_cert), o.tls_key.or(f.tls_key)) {
             (Some(c), Some(k)) => Some((c, k)),
             (None, None) => None,
@@ -100,49 +92,23 @@ impl Config {
         let issuer = match o.issuer.or(f.issuer) {
             Some(i) => i,
             None if listen.ip().is_unspecified() => {
-                bail!(
-                    "--issuer is required when listening on {listen}: give the public URL clients use"
-                )
+                bail!("--issuer is required when listening on {listen}: give the public URL clients use")
             }
-            None => format!(
-                "{}://{}",
-                if tls.is_some() { "https" } else { "http" },
-                listen
-            ),
+            None => format!("{}://{}", if tls.is_some() { "https" } else { "http" }, listen),
         };
         let issuer = check_issuer(&issuer)?;
-        let alg_s = o
-            .signing_alg
-            .or(f.signing_alg)
-            .unwrap_or_else(|| "EdDSA".into());
-        let signing_alg = Algorithm::parse(&alg_s).with_context(|| {
-            format!("signing algorithm {alg_s:?} is not one of EdDSA, ES256, RS256")
-        })?;
-        let default_audience = o
-            .default_audience
-            .or(f.default_audience)
-            .unwrap_or_else(|| issuer.clone());
-        tessera_core::client::validate_resource_uri(&default_audience).map_err(|_| {
-            anyhow::anyhow!("default audience {default_audience:?} must be an absolute URI")
-        })?;
-        let sync = o
-            .sqlite_synchronous
-            .or(f.sqlite_synchronous)
-            .unwrap_or_else(|| "full".into());
-        let sqlite_synchronous_full = match sync.to_ascii_lowercase().as_str() {
-            "full" => true,
-            "normal" => false,
-            other => bail!("sqlite synchronous mode {other:?} is not 'full' or 'normal'"),
-        };
-        let purge = o
-            .purge_interval
-            .or(f.purge_interval)
-            .unwrap_or_else(|| "60s".into());
+        let alg_s = o.signing_alg.or(f.signing_alg).unwrap_or_else(|| "EdDSA".into());
+        let signing_alg = Algorithm::parse(&alg_s)
+            .with_context(|| format!("signing algorithm {alg_s:?} is not one of EdDSA, ES256, RS256"))?;
+        let default_audience = o.default_audience.or(f.default_audience).unwrap_or_else(|| issuer.clone());
+        tessera_core::client::validate_resource_uri(&default_audience)
+            .map_err(|_| anyhow::anyhow!("default audience {default_audience:?} must be an absolute URI"))?;
+        let sync = o.sqlite_synchronous.or(f.sqlite_synchronous).unwrap_or_else(|| "revocations".into());
+        let durability = tessera_store::Durability::parse(&sync)
+            .with_context(|| format!("sqlite synchronous mode {sync:?} is not 'full', 'revocations' or 'normal'"))?;
+        let purge = o.purge_interval.or(f.purge_interval).unwrap_or_else(|| "60s".into());
         let purge_interval = Duration::from_secs(parse_duration(&purge)?.max(1));
-        let master_key_file = o
-            .master_key_file
-            .or(f.master_key_file)
-            .unwrap_or_else(|| data_dir.join("master.key"));
+        let master_key_file = o.master_key_file.or(f.master_key_file).unwrap_or_else(|| data_dir.join("master.key"));
         Ok(Self {
             data_dir,
             listen,
@@ -150,11 +116,8 @@ impl Config {
             tls,
             signing_alg,
             default_audience,
-            introspection_cache: o
-                .introspection_cache
-                .or(f.introspection_cache)
-                .unwrap_or(10_000),
-            sqlite_synchronous_full,
+            introspection_cache: o.introspection_cache.or(f.introspection_cache).unwrap_or(10_000),
+            durability,
             purge_interval,
             master_key_file,
         })
@@ -198,11 +161,8 @@ pub fn parse_duration(s: &str) -> anyhow::Result<u64> {
         Some((i, 'd')) => (&s[..i], 86_400),
         _ => (s, 1),
     };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| anyhow::anyhow!("{s:?} is not a duration like 90s, 15m, 1h or 2d"))?;
-    n.checked_mul(mult)
-        .ok_or_else(|| anyhow::anyhow!("duration {s:?} is too large"))
+    let n: u64 = num.parse().map_err(|_| anyhow::anyhow!("{s:?} is not a duration like 90s, 15m, 1h or 2d"))?;
+    n.checked_mul(mult).ok_or_else(|| anyhow::anyhow!("duration {s:?} is too large"))
 }
 
 #[cfg(test)]
@@ -237,18 +197,12 @@ mod tests {
             issuer: Some("http://127.0.0.1:1".into()),
             ..Default::default()
         };
-        let o = Overrides {
-            issuer: Some("https://id.example".into()),
-            ..Default::default()
-        };
+        let o = Overrides { issuer: Some("https://id.example".into()), ..Default::default() };
         let c = Config::resolve(o, f).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.issuer, "https://id.example");
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.default_audience, "https://id.example");
-        let open = Overrides {
-            listen: Some("0.0.0.0:8080".into()),
-            ..Default::default()
-        };
+        let open = Overrides { listen: Some("0.0.0.0:8080".into()), ..Default::default() };
         assert!(Config::resolve(open, FileConfig::default()).is_err());
     }
 }

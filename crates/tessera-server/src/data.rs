@@ -25,17 +25,10 @@ pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
 
 /// Reads the master key, or creates it (mode 0600, never overwritten).
 pub fn master_key(path: &Path, rng: &dyn Random) -> anyhow::Result<MasterKey> {
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
         Ok(mut f) => {
             let key = rng.bytes32();
-            f.write_all(&key)
-                .and_then(|_| f.sync_all())
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            f.write_all(&key).and_then(|_| f.sync_all()).with_context(|| format!("cannot write {}", path.display()))?;
             return Ok(MasterKey::from_bytes(key));
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -43,8 +36,7 @@ pub fn master_key(path: &Path, rng: &dyn Random) -> anyhow::Result<MasterKey> {
             return Err(e).with_context(|| format!("cannot create master key {}", path.display()));
         }
     }
-    let mut f = std::fs::File::open(path)
-        .with_context(|| format!("cannot read master key {}", path.display()))?;
+    let mut f = std::fs::File::open(path).with_context(|| format!("cannot read master key {}", path.display()))?;
     let mode = f.metadata().map(|m| m.permissions().mode()).unwrap_or(0);
     if mode & 0o077 != 0 {
         bail!(
@@ -70,7 +62,7 @@ pub async fn open(cfg: &Config) -> anyhow::Result<(Arc<SqliteStore>, Arc<Authori
         Arc::new(SystemRandom::new().map_err(|_| anyhow::anyhow!("the OS random source failed"))?);
     let master = master_key(&cfg.master_key_file, rng.as_ref())?;
     let mut opts = SqliteOptions::new(cfg.data_dir.join("tessera.db"));
-    opts.synchronous_full = cfg.sqlite_synchronous_full;
+    opts.durability = cfg.durability;
     let store = Arc::new(
         SqliteStore::open(&opts, true)
             .await
@@ -82,8 +74,7 @@ pub async fn open(cfg: &Config) -> anyhow::Result<(Arc<SqliteStore>, Arc<Authori
         default_audience: cfg.default_audience.clone(),
         introspection_cache_capacity: cfg.introspection_cache,
     };
-    let authority = Authority::start(settings, store.clone(), master, Arc::new(SystemClock), rng)
-        .await
-        .context("cannot start")?;
+    let authority =
+        Authority::start(settings, store.clone(), master, Arc::new(SystemClock), rng).await.context("cannot start")?;
     Ok((store, Arc::new(authority)))
 }

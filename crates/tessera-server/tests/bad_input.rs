@@ -26,12 +26,7 @@ async fn post_raw(
 const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
 
 fn basic(id: &str, secret: &str) -> String {
-    format!(
-        "Basic {}",
-        <base64ct::Base64 as base64ct::Encoding>::encode_string(
-            format!("{id}:{secret}").as_bytes()
-        )
-    )
+    format!("Basic {}", <base64ct::Base64 as base64ct::Encoding>::encode_string(format!("{id}:{secret}").as_bytes()))
 }
 
 #[tokio::test]
@@ -98,10 +93,7 @@ async fn limits_routes_and_methods() {
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "not_found");
     let r = http().get(s.url("/oauth2/token")).send().await.unwrap();
     assert_eq!(r.status(), 405);
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["error"],
-        "method_not_allowed"
-    );
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "method_not_allowed");
     let r = http()
         .post(s.url("/oauth2/introspect"))
         .basic_auth("x", Some("y"))
@@ -177,13 +169,9 @@ async fn garbage_never_causes_a_5xx() {
         "",
         "application/x-www-form-urlencoded;;;",
     ];
-    for path in [
-        "/oauth2/token",
-        "/oauth2/introspect",
-        "/oauth2/revoke",
-        "/oauth2/jwks",
-        "/.well-known/openid-configuration",
-    ] {
+    for path in
+        ["/oauth2/token", "/oauth2/introspect", "/oauth2/revoke", "/oauth2/jwks", "/.well-known/openid-configuration"]
+    {
         for i in 0..120 {
             let mut body = Vec::new();
             for _ in 0..(next() % 24) {
@@ -202,9 +190,6 @@ async fn garbage_never_causes_a_5xx() {
             assert!(r.status().as_u16() < 500, "{path} answered {}", r.status());
         }
     }
-    assert_eq!(
-        http().get(s.url("/healthz")).send().await.unwrap().status(),
-        200
-    );
+    assert_eq!(http().get(s.url("/healthz")).send().await.unwrap().status(), 200);
     assert!(!s.logs().contains("panicked"), "{}", s.logs());
 }

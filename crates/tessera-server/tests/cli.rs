@@ -49,77 +49,36 @@ fn client_lifecycle_and_json() {
     assert_eq!(v["token_endpoint_auth_method"], "client_secret_basic");
     assert_eq!(v["access_token_ttl"], 600);
     let secret = v["client_secret"].as_str().unwrap();
-    assert!(
-        secret.starts_with("tsr_cs_") && secret.len() == 50,
-        "256-bit secret"
-    );
+    assert!(secret.starts_with("tsr_cs_") && secret.len() == 50, "256-bit secret");
 
     // The secret is shown once, stored only as a digest.
     let (_, shown, _) = run(d.path(), &["client", "show", "svc-1", "--json"]);
-    assert!(
-        !shown.contains(secret)
-            && serde_json::from_str::<Value>(&shown)
-                .unwrap()
-                .get("client_secret")
-                .is_none()
-    );
+    assert!(!shown.contains(secret) && serde_json::from_str::<Value>(&shown).unwrap().get("client_secret").is_none());
     let db = std::fs::read(d.path().join("tessera.db")).unwrap();
     let wal = std::fs::read(d.path().join("tessera.db-wal")).unwrap_or_default();
     for bytes in [&db, &wal] {
-        assert!(
-            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-            "secret stored in the clear"
-        );
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "secret stored in the clear");
     }
 
     let (_, list, _) = run(d.path(), &["client", "list", "--json"]);
-    assert_eq!(
-        serde_json::from_str::<Value>(&list)
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(serde_json::from_str::<Value>(&list).unwrap().as_array().unwrap().len(), 1);
     let (code, rot, _) = run(d.path(), &["client", "rotate-secret", "svc-1", "--json"]);
     assert_eq!(code, 0);
-    assert_ne!(
-        serde_json::from_str::<Value>(&rot).unwrap()["client_secret"]
-            .as_str()
-            .unwrap(),
-        secret
-    );
+    assert_ne!(serde_json::from_str::<Value>(&rot).unwrap()["client_secret"].as_str().unwrap(), secret);
 
     // Mint prints the token alone; inspect explains it.
-    let (code, tok, _) = run(
-        d.path(),
-        &[
-            "token",
-            "mint",
-            "--client",
-            "svc-1",
-            "--scope",
-            "inventory:read",
-            "--ttl",
-            "5m",
-        ],
-    );
+    let (code, tok, _) =
+        run(d.path(), &["token", "mint", "--client", "svc-1", "--scope", "inventory:read", "--ttl", "5m"]);
     assert_eq!(code, 0);
     let tok = tok.trim();
     assert!(tok.starts_with("tsr_at_") && !tok.contains('\n'));
     let (code, insp, _) = run(d.path(), &["token", "inspect", tok]);
     assert_eq!(code, 0);
     let i: Value = serde_json::from_str(&insp).unwrap();
-    assert_eq!(
-        (i["valid"].as_bool(), i["claims"]["scope"].as_str()),
-        (Some(true), Some("inventory:read"))
-    );
+    assert_eq!((i["valid"].as_bool(), i["claims"]["scope"].as_str()), (Some(true), Some("inventory:read")));
     let (code, insp, err) = run(d.path(), &["token", "inspect", "not-a-token"]);
     assert_eq!(code, 1);
-    assert_eq!(
-        serde_json::from_str::<Value>(&insp).unwrap()["valid"],
-        false
-    );
+    assert_eq!(serde_json::from_str::<Value>(&insp).unwrap()["valid"], false);
     assert_eq!(err.lines().count(), 1, "{err}");
 
     let (code, out, _) = run(d.path(), &["client", "delete", "svc-1"]);
@@ -133,44 +92,10 @@ fn errors_are_one_line_and_non_zero() {
         &["client", "show", "nope"],
         &["client", "delete", "nope"],
         &["client", "rotate-secret", "nope"],
-        &[
-            "client",
-            "create",
-            "--name",
-            "x",
-            "--grant-type",
-            "password",
-        ],
-        &[
-            "client",
-            "create",
-            "--name",
-            "x",
-            "--grant-type",
-            "client_credentials",
-            "--audience",
-            "not a uri",
-        ],
-        &[
-            "client",
-            "create",
-            "--name",
-            "x",
-            "--grant-type",
-            "client_credentials",
-            "--access-token-ttl",
-            "forever",
-        ],
-        &[
-            "client",
-            "create",
-            "--name",
-            "x",
-            "--grant-type",
-            "client_credentials",
-            "--scope",
-            "bad\"scope",
-        ],
+        &["client", "create", "--name", "x", "--grant-type", "password"],
+        &["client", "create", "--name", "x", "--grant-type", "client_credentials", "--audience", "not a uri"],
+        &["client", "create", "--name", "x", "--grant-type", "client_credentials", "--access-token-ttl", "forever"],
+        &["client", "create", "--name", "x", "--grant-type", "client_credentials", "--scope", "bad\"scope"],
         &["token", "mint", "--client", "nope"],
         &["--signing-alg", "HS256", "client", "list"],
         &["--issuer", "http://auth.example.com", "client", "list"],
@@ -181,33 +106,11 @@ fn errors_are_one_line_and_non_zero() {
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
         assert!(err.starts_with("error: "), "{args:?}: {err}");
     }
-    let (code, _, _) = run(
-        d.path(),
-        &[
-            "client",
-            "create",
-            "--name",
-            "x",
-            "--grant-type",
-            "client_credentials",
-            "--id",
-            "dup",
-        ],
-    );
+    let (code, _, _) =
+        run(d.path(), &["client", "create", "--name", "x", "--grant-type", "client_credentials", "--id", "dup"]);
     assert_eq!(code, 0);
-    let (code, _, err) = run(
-        d.path(),
-        &[
-            "client",
-            "create",
-            "--name",
-            "x",
-            "--grant-type",
-            "client_credentials",
-            "--id",
-            "dup",
-        ],
-    );
+    let (code, _, err) =
+        run(d.path(), &["client", "create", "--name", "x", "--grant-type", "client_credentials", "--id", "dup"]);
     assert_eq!(code, 1);
     assert!(err.contains("already exists"), "{err}");
 }
@@ -216,13 +119,7 @@ fn errors_are_one_line_and_non_zero() {
 fn serve_refuses_plain_http_issuer_off_loopback() {
     let d = tempfile::tempdir().unwrap();
     let o = std::process::Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--issuer",
-            "http://auth.example.com",
-        ])
+        .args(["serve", "--listen", "127.0.0.1:0", "--issuer", "http://auth.example.com"])
         .env("TESSERA_DATA_DIR", d.path())
         .output()
         .unwrap();
@@ -236,15 +133,8 @@ fn serve_refuses_plain_http_issuer_off_loopback() {
 fn config_file_and_env_are_read() {
     let d = tempfile::tempdir().unwrap();
     let cfg = d.path().join("t.toml");
-    std::fs::write(
-        &cfg,
-        "issuer = \"https://from-file.example\"\nnot_a_setting = 1\n",
-    )
-    .unwrap();
-    let (code, _, err) = run(
-        d.path(),
-        &["--config", cfg.to_str().unwrap(), "client", "list"],
-    );
+    std::fs::write(&cfg, "issuer = \"https://from-file.example\"\nnot_a_setting = 1\n").unwrap();
+    let (code, _, err) = run(d.path(), &["--config", cfg.to_str().unwrap(), "client", "list"]);
     assert_eq!(code, 1, "unknown keys are refused");
     assert!(err.contains("not_a_setting"), "{err}");
     std::fs::write(&cfg, "signing_alg = \"ES256\"\n").unwrap();
@@ -264,17 +154,7 @@ fn config_file_and_env_are_read() {
         ],
     );
     assert_eq!(code, 0);
-    let (_, tok, _) = run(
-        d.path(),
-        &[
-            "--config",
-            cfg.to_str().unwrap(),
-            "token",
-            "mint",
-            "--client",
-            "c",
-        ],
-    );
+    let (_, tok, _) = run(d.path(), &["--config", cfg.to_str().unwrap(), "token", "mint", "--client", "c"]);
     let header = tok.split('.').next().unwrap();
     let header = <base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(header).unwrap();
     assert!(String::from_utf8(header).unwrap().contains("ES256"));

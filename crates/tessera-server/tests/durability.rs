@@ -21,18 +21,9 @@ async fn acknowledged_tokens_and_revocations_survive_kill_9() {
     let client = common::http();
     let mut workers = Vec::new();
     for w in 0..16 {
-        let (issued, revoked, stop, client) = (
-            issued.clone(),
-            revoked.clone(),
-            stop.clone(),
-            client.clone(),
-        );
+        let (issued, revoked, stop, client) = (issued.clone(), revoked.clone(), stop.clone(), client.clone());
         let (url_t, url_r) = (s.url("/oauth2/token"), s.url("/oauth2/revoke"));
-        let (id, secret) = if w % 4 == 0 {
-            (jid.clone(), jsecret.clone())
-        } else {
-            (id.clone(), secret.clone())
-        };
+        let (id, secret) = if w % 4 == 0 { (jid.clone(), jsecret.clone()) } else { (id.clone(), secret.clone()) };
         workers.push(tokio::spawn(async move {
             let mut n = 0u32;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -77,30 +68,14 @@ async fn acknowledged_tokens_and_revocations_survive_kill_9() {
     }
     let issued = issued.lock().await.clone();
     let revoked = revoked.lock().await.clone();
-    assert!(
-        issued.len() > 100,
-        "load too light to mean anything: {}",
-        issued.len()
-    );
+    assert!(issued.len() > 100, "load too light to mean anything: {}", issued.len());
     assert!(revoked.len() > 30, "too few revocations: {}", revoked.len());
     s.spawn();
     for t in &issued {
-        assert_eq!(
-            introspect(&s, &rs, &rs_secret, t).await["active"],
-            true,
-            "acknowledged token lost"
-        );
+        assert_eq!(introspect(&s, &rs, &rs_secret, t).await["active"], true, "acknowledged token lost");
     }
     for t in &revoked {
-        assert_eq!(
-            introspect(&s, &rs, &rs_secret, t).await["active"],
-            false,
-            "acknowledged revocation lost"
-        );
+        assert_eq!(introspect(&s, &rs, &rs_secret, t).await["active"], false, "acknowledged revocation lost");
     }
-    eprintln!(
-        "checked {} tokens and {} revocations after kill -9",
-        issued.len(),
-        revoked.len()
-    );
+    eprintln!("checked {} tokens and {} revocations after kill -9", issued.len(), revoked.len());
 }

@@ -18,24 +18,12 @@ async fn no_secret_or_token_in_logs_at_trace_level() {
     revoke(&s, &oid, &osecret, &opaque).await;
     // Failures are logged too: they must not echo what was sent.
     token(&s, &id, &format!("{secret}x"), &[]).await;
-    let _ = http()
-        .post(s.url(&format!("/oauth2/token?access_token={opaque}")))
-        .send()
-        .await;
+    let _ = http().post(s.url(&format!("/oauth2/token?access_token={opaque}"))).send().await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let logs = s.logs();
-    assert!(
-        logs.len() > 1000,
-        "trace logging produced almost nothing: {logs}"
-    );
+    assert!(logs.len() > 1000, "trace logging produced almost nothing: {logs}");
     let jwt_sig = jwt.rsplit('.').next().unwrap();
-    for needle in [
-        secret.as_str(),
-        osecret.as_str(),
-        opaque.as_str(),
-        jwt_sig,
-        &opaque[7..],
-    ] {
+    for needle in [secret.as_str(), osecret.as_str(), opaque.as_str(), jwt_sig, &opaque[7..]] {
         assert!(!logs.contains(needle), "a credential reached the logs");
     }
 }
@@ -49,19 +37,8 @@ async fn https_with_hsts() {
     std::fs::write(&kp, cert.signing_key.serialize_pem()).unwrap();
     let port = free_port();
     let mut child = std::process::Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--issuer",
-            &format!("https://localhost:{port}"),
-        ])
-        .args([
-            "--tls-cert",
-            cp.to_str().unwrap(),
-            "--tls-key",
-            kp.to_str().unwrap(),
-        ])
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--issuer", &format!("https://localhost:{port}")])
+        .args(["--tls-cert", cp.to_str().unwrap(), "--tls-key", kp.to_str().unwrap()])
         .env("TESSERA_DATA_DIR", d.path().join("data"))
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -84,12 +61,7 @@ async fn https_with_hsts() {
     let _ = child.wait();
     let r = resp.expect("HTTPS server did not answer");
     assert_eq!(r.status(), 200);
-    assert!(
-        r.headers()["strict-transport-security"]
-            .to_str()
-            .unwrap()
-            .starts_with("max-age=")
-    );
+    assert!(r.headers()["strict-transport-security"].to_str().unwrap().starts_with("max-age="));
     let m: serde_json::Value = r.json().await.unwrap();
     assert_eq!(m["issuer"], format!("https://localhost:{port}"));
 }

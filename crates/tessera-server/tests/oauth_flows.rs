@@ -9,21 +9,14 @@ use serde_json::Value;
 #[tokio::test]
 async fn jwt_token_carries_exactly_the_rfc9068_claims() {
     let s = Server::start();
-    let (id, secret) = s.create_client(&[
-        "--scope",
-        "inventory:read inventory:write",
-        "--audience",
-        "https://api.example",
-    ]);
+    let (id, secret) =
+        s.create_client(&["--scope", "inventory:read inventory:write", "--audience", "https://api.example"]);
     let (st, v) = token(&s, &id, &secret, &[("scope", "inventory:read")]).await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["token_type"], "Bearer");
     assert_eq!(v["expires_in"], 900);
     assert_eq!(v["scope"], "inventory:read");
-    assert!(
-        v.get("refresh_token").is_none(),
-        "client_credentials must not get a refresh token"
-    );
+    assert!(v.get("refresh_token").is_none(), "client_credentials must not get a refresh token");
     let jwt = v["access_token"].as_str().unwrap();
     assert!(jwt.len() < 1024, "JWT is {} bytes", jwt.len());
     let claims = introspect(&s, &id, &secret, jwt).await;
@@ -39,22 +32,10 @@ async fn jwt_token_carries_exactly_the_rfc9068_claims() {
 #[tokio::test]
 async fn opaque_tokens_and_client_secret_post() {
     let s = Server::start();
-    let (id, secret) = s.create_client(&[
-        "--scope",
-        "a b",
-        "--token-format",
-        "opaque",
-        "--access-token-ttl",
-        "2m",
-    ]);
+    let (id, secret) = s.create_client(&["--scope", "a b", "--token-format", "opaque", "--access-token-ttl", "2m"]);
     let r = http()
         .post(s.url("/oauth2/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &id),
-            ("client_secret", &secret),
-            ("scope", "b"),
-        ])
+        .form(&[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret), ("scope", "b")])
         .send()
         .await
         .unwrap();
@@ -65,23 +46,14 @@ async fn opaque_tokens_and_client_secret_post() {
     assert!(tok.starts_with("tsr_at_") && tok.len() == 50, "{tok}");
     assert_eq!(v["expires_in"], 120);
     let i = introspect(&s, &id, &secret, tok).await;
-    assert_eq!(
-        (i["active"].as_bool(), i["scope"].as_str()),
-        (Some(true), Some("b"))
-    );
+    assert_eq!((i["active"].as_bool(), i["scope"].as_str()), (Some(true), Some("b")));
 }
 
 #[tokio::test]
 async fn scope_and_resource_limits() {
     let s = Server::start();
-    let (id, secret) = s.create_client(&[
-        "--scope",
-        "a",
-        "--audience",
-        "https://one.example",
-        "--audience",
-        "https://two.example",
-    ]);
+    let (id, secret) =
+        s.create_client(&["--scope", "a", "--audience", "https://one.example", "--audience", "https://two.example"]);
     let (st, v) = token(&s, &id, &secret, &[("scope", "a admin")]).await;
     assert_eq!((st, v["error"].as_str()), (400, Some("invalid_scope")));
     let (st, v) = token(&s, &id, &secret, &[("resource", "https://evil.example")]).await;
@@ -94,10 +66,7 @@ async fn scope_and_resource_limits() {
     assert_eq!(i["aud"], "https://two.example");
     let (_, v) = token(&s, &id, &secret, &[]).await;
     let i = introspect(&s, &id, &secret, v["access_token"].as_str().unwrap()).await;
-    assert_eq!(
-        i["aud"],
-        serde_json::json!(["https://one.example", "https://two.example"])
-    );
+    assert_eq!(i["aud"], serde_json::json!(["https://one.example", "https://two.example"]));
 }
 
 #[tokio::test]
@@ -114,10 +83,7 @@ async fn introspection_says_only_active_false_for_everything_else() {
     assert_eq!(introspect(&s, &id2, &secret2, &jwt).await, inactive);
     assert_eq!(introspect(&s, &id, &secret, &opaque).await, inactive);
     assert_eq!(introspect(&s, &rs, &rs_secret, &jwt).await["active"], true);
-    assert_eq!(
-        introspect(&s, &rs, &rs_secret, &opaque).await["active"],
-        true
-    );
+    assert_eq!(introspect(&s, &rs, &rs_secret, &opaque).await["active"], true);
 
     // Tampered, unknown, garbage.
     let mut parts: Vec<&str> = jwt.split('.').collect();
@@ -127,14 +93,7 @@ async fn introspection_says_only_active_false_for_everything_else() {
     parts[1] = &forged_payload;
     let tampered = parts.join(".");
     let unknown_opaque = format!("tsr_at_{}", "A".repeat(43));
-    for t in [
-        tampered.as_str(),
-        &unknown_opaque,
-        "garbage",
-        "a.b.c",
-        "",
-        &"x".repeat(60_000),
-    ] {
+    for t in [tampered.as_str(), &unknown_opaque, "garbage", "a.b.c", "", &"x".repeat(60_000)] {
         let r = http()
             .post(s.url("/oauth2/introspect"))
             .basic_auth(&rs, Some(&rs_secret))
@@ -147,12 +106,7 @@ async fn introspection_says_only_active_false_for_everything_else() {
             continue;
         }
         assert_eq!(r.status(), 200);
-        assert_eq!(
-            r.json::<Value>().await.unwrap(),
-            inactive,
-            "token {:.40}",
-            t
-        );
+        assert_eq!(r.json::<Value>().await.unwrap(), inactive, "token {:.40}", t);
     }
 
     // Expired: minted with a 1 s lifetime.
@@ -164,12 +118,7 @@ async fn introspection_says_only_active_false_for_everything_else() {
     assert_eq!(introspect(&s, &id, &secret, &short).await, inactive);
 
     // No client authentication at all: 401.
-    let r = http()
-        .post(s.url("/oauth2/introspect"))
-        .form(&[("token", jwt.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = http().post(s.url("/oauth2/introspect")).form(&[("token", jwt.as_str())]).send().await.unwrap();
     assert_eq!(r.status(), 401);
     assert!(r.headers().contains_key("www-authenticate"));
 }
@@ -188,28 +137,17 @@ async fn revocation_rules_for_both_formats() {
     assert_eq!(introspect(&s, &a, &a_secret, &jwt).await["active"], true);
     assert_eq!(introspect(&s, &b, &b_secret, &opaque).await["active"], true);
     // Unknown token: 200.
-    assert_eq!(
-        revoke(&s, &a, &a_secret, "tsr_at_nothing-like-this").await,
-        200
-    );
+    assert_eq!(revoke(&s, &a, &a_secret, "tsr_at_nothing-like-this").await, 200);
 
     // The owner revokes: inactive at once, and a second revoke is still 200.
     assert_eq!(revoke(&s, &a, &a_secret, &jwt).await, 200);
     assert_eq!(revoke(&s, &b, &b_secret, &opaque).await, 200);
     assert_eq!(introspect(&s, &a, &a_secret, &jwt).await["active"], false);
-    assert_eq!(
-        introspect(&s, &b, &b_secret, &opaque).await["active"],
-        false
-    );
+    assert_eq!(introspect(&s, &b, &b_secret, &opaque).await["active"], false);
     assert_eq!(revoke(&s, &a, &a_secret, &jwt).await, 200);
 
     // Revocation needs client authentication.
-    let r = http()
-        .post(s.url("/oauth2/revoke"))
-        .form(&[("token", jwt.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = http().post(s.url("/oauth2/revoke")).form(&[("token", jwt.as_str())]).send().await.unwrap();
     assert_eq!(r.status(), 401);
 }
 
@@ -220,80 +158,37 @@ async fn cli_changes_reach_the_running_server_at_once() {
     let tok = access_token(&s, &id, &secret).await; // warms the server's client cache
     let out = s.cli(&["client", "rotate-secret", &id, "--json"]);
     assert!(out.status.success());
-    let new_secret = serde_json::from_slice::<Value>(&out.stdout).unwrap()["client_secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let new_secret =
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["client_secret"].as_str().unwrap().to_string();
     let (st, v) = token(&s, &id, &secret, &[]).await;
-    assert_eq!(
-        (st, v["error"].as_str()),
-        (401, Some("invalid_client")),
-        "old secret must stop working at once"
-    );
+    assert_eq!((st, v["error"].as_str()), (401, Some("invalid_client")), "old secret must stop working at once");
     assert_eq!(token(&s, &id, &new_secret, &[]).await.0, 200);
-    assert_eq!(
-        introspect(&s, &id, &new_secret, &tok).await["active"],
-        true,
-        "rotation does not revoke tokens"
-    );
+    assert_eq!(introspect(&s, &id, &new_secret, &tok).await["active"], true, "rotation does not revoke tokens");
 
     let (rs, rs_secret) = s.create_client(&["--introspection"]);
     assert!(s.cli(&["client", "delete", &id]).status.success());
     assert_eq!(token(&s, &id, &new_secret, &[]).await.0, 401);
-    assert_eq!(
-        introspect(&s, &rs, &rs_secret, &tok).await["active"],
-        false,
-        "a deleted client's tokens die"
-    );
+    assert_eq!(introspect(&s, &rs, &rs_secret, &tok).await["active"], false, "a deleted client's tokens die");
 }
 
 #[tokio::test]
 async fn discovery_and_jwks() {
     let s = Server::start();
-    let m: Value = http()
-        .get(s.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m: Value =
+        http().get(s.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
     assert_eq!(m["issuer"], Value::String(s.issuer()));
     assert_eq!(m["token_endpoint"], Value::String(s.url("/oauth2/token")));
-    assert_eq!(
-        m["grant_types_supported"],
-        serde_json::json!(["client_credentials"])
-    );
-    let o: Value = http()
-        .get(s.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(m["grant_types_supported"], serde_json::json!(["client_credentials"]));
+    let o: Value = http().get(s.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
     assert_eq!(o, m);
-    let jwks: Value = http()
-        .get(s.url("/oauth2/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = http().get(s.url("/oauth2/jwks")).send().await.unwrap().json().await.unwrap();
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0]["kty"], "OKP");
     for private in ["d", "p", "q", "dp", "dq", "qi"] {
-        assert!(
-            keys[0].get(private).is_none(),
-            "JWKS leaks private member {private}"
-        );
+        assert!(keys[0].get(private).is_none(), "JWKS leaks private member {private}");
     }
-    assert_eq!(
-        http().get(s.url("/readyz")).send().await.unwrap().status(),
-        200
-    );
+    assert_eq!(http().get(s.url("/readyz")).send().await.unwrap().status(), 200);
 }
 
 #[tokio::test]
@@ -303,40 +198,20 @@ async fn signing_key_survives_restart_and_algorithm_change_keeps_old_key() {
     let before = access_token(&s, &id, &secret).await;
     s.kill9();
     s.spawn();
-    assert_eq!(
-        introspect(&s, &id, &secret, &before).await["active"],
-        true,
-        "key must persist"
-    );
+    assert_eq!(introspect(&s, &id, &secret, &before).await["active"], true, "key must persist");
     let master = s.data_dir().join("master.key");
-    let mode =
-        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&master).unwrap().permissions());
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&master).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600);
     s.kill9();
     let mut s2 = s;
     let out = s2.cli(&["--signing-alg", "ES256", "token", "mint", "--client", &id]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let es = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let header = es.split('.').next().unwrap();
     let header = <base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(header).ok();
-    assert!(
-        String::from_utf8(header.unwrap())
-            .unwrap()
-            .contains("ES256")
-    );
+    assert!(String::from_utf8(header.unwrap()).unwrap().contains("ES256"));
     s2.spawn(); // back on EdDSA; both keys published, both tokens verify
-    let jwks: Value = http()
-        .get(s2.url("/oauth2/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = http().get(s2.url("/oauth2/jwks")).send().await.unwrap().json().await.unwrap();
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
     assert_eq!(introspect(&s2, &id, &secret, &es).await["active"], true);
     assert_eq!(introspect(&s2, &id, &secret, &before).await["active"], true);

@@ -18,19 +18,13 @@ async fn oauth2_crate_gets_a_token_that_jsonwebtoken_verifies_via_jwks() {
         ("RS256", jsonwebtoken::Algorithm::RS256),
     ] {
         let s = Server::start_with(&[("TESSERA_SIGNING_ALG", alg)]);
-        let (id, secret) = s.create_client(&[
-            "--scope",
-            "inventory:read inventory:write",
-            "--audience",
-            "https://inventory.example",
-        ]);
+        let (id, secret) =
+            s.create_client(&["--scope", "inventory:read inventory:write", "--audience", "https://inventory.example"]);
         let client = BasicClient::new(ClientId::new(id.clone()))
             .set_client_secret(ClientSecret::new(secret.clone()))
             .set_token_uri(TokenUrl::new(s.url("/oauth2/token")).unwrap());
-        let http = oauth2::reqwest::ClientBuilder::new()
-            .redirect(oauth2::reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let http =
+            oauth2::reqwest::ClientBuilder::new().redirect(oauth2::reqwest::redirect::Policy::none()).build().unwrap();
         let tok = client
             .exchange_client_credentials()
             .add_scope(Scope::new("inventory:read".into()))
@@ -49,27 +43,18 @@ async fn oauth2_crate_gets_a_token_that_jsonwebtoken_verifies_via_jwks() {
             .json()
             .await
             .unwrap();
-        let jwks: jsonwebtoken::jwk::JwkSet = common::http()
-            .get(meta["jwks_uri"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks: jsonwebtoken::jwk::JwkSet =
+            common::http().get(meta["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
         let header = jsonwebtoken::decode_header(&jwt).unwrap();
         assert_eq!(header.typ.as_deref(), Some("at+jwt"), "RFC 9068 §2.1");
         assert_eq!(header.alg, jalg);
-        let jwk = jwks
-            .find(header.kid.as_deref().unwrap())
-            .expect("kid published in JWKS");
+        let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("kid published in JWKS");
         let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
         let mut v = jsonwebtoken::Validation::new(jalg);
         v.set_audience(&["https://inventory.example"]);
         v.set_issuer(&[s.issuer()]);
         v.set_required_spec_claims(&["exp", "iat", "iss", "sub", "aud"]);
-        let data =
-            jsonwebtoken::decode::<Value>(&jwt, &key, &v).unwrap_or_else(|e| panic!("{alg}: {e}"));
+        let data = jsonwebtoken::decode::<Value>(&jwt, &key, &v).unwrap_or_else(|e| panic!("{alg}: {e}"));
         let c = data.claims;
         assert_eq!(c["client_id"], Value::String(id.clone()));
         assert_eq!(c["sub"], Value::String(id.clone()));
@@ -77,20 +62,7 @@ async fn oauth2_crate_gets_a_token_that_jsonwebtoken_verifies_via_jwks() {
         assert!(c["jti"].is_string());
         let mut names: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
         names.sort();
-        assert_eq!(
-            names,
-            [
-                "aud",
-                "client_id",
-                "exp",
-                "iat",
-                "iss",
-                "jti",
-                "scope",
-                "sub"
-            ],
-            "only the RFC 9068 claims"
-        );
+        assert_eq!(names, ["aud", "client_id", "exp", "iat", "iss", "jti", "scope", "sub"], "only the RFC 9068 claims");
 
         // A wrong secret comes back as a typed invalid_client error.
         let bad = BasicClient::new(ClientId::new(id))

@@ -62,30 +62,16 @@ pub fn token(n: u32, expires_at: i64) -> OpaqueToken {
 }
 
 fn revocation(token: RevokedToken, expires_at: i64) -> Revocation {
-    Revocation {
-        token,
-        client_id: "c1".into(),
-        expires_at,
-        revoked_at: 100,
-    }
+    Revocation { token, client_id: "c1".into(), expires_at, revoked_at: 100 }
 }
 
 pub async fn clients_round_trip(s: Arc<dyn Store>) {
     s.insert_client(&client("c1", 10)).await.unwrap();
     s.insert_client(&client("c2", 20)).await.unwrap();
-    assert_eq!(
-        s.insert_client(&client("c1", 30)).await,
-        Err(StoreError::Conflict)
-    );
+    assert_eq!(s.insert_client(&client("c1", 30)).await, Err(StoreError::Conflict));
     assert_eq!(s.get_client("c1").await.unwrap(), Some(client("c1", 10)));
     assert_eq!(s.get_client("nope").await.unwrap(), None);
-    let ids: Vec<String> = s
-        .list_clients()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
+    let ids: Vec<String> = s.list_clients().await.unwrap().into_iter().map(|c| c.id).collect();
     assert_eq!(ids, vec!["c1", "c2"]);
     let d = Digest::of(b"new");
     assert!(s.set_client_secret("c1", d, 50).await.unwrap());
@@ -98,12 +84,7 @@ pub async fn clients_round_trip(s: Arc<dyn Store>) {
 }
 
 pub async fn keys_round_trip(s: Arc<dyn Store>) {
-    let k = StoredKey {
-        kid: "k1".into(),
-        alg: "EdDSA".into(),
-        sealed_private_key: vec![1, 2, 3],
-        created_at: 5,
-    };
+    let k = StoredKey { kid: "k1".into(), alg: "EdDSA".into(), sealed_private_key: vec![1, 2, 3], created_at: 5 };
     s.insert_key(&k).await.unwrap();
     assert_eq!(s.insert_key(&k).await, Err(StoreError::Conflict));
     assert_eq!(s.list_keys().await.unwrap(), vec![k]);
@@ -118,27 +99,16 @@ pub async fn generation_moves_on_every_config_change(s: Arc<dyn Store>) {
     };
     s.insert_client(&client("c1", 1)).await.unwrap();
     moved(&s, "insert_client");
-    s.set_client_secret("c1", Digest::of(b"x"), 2)
-        .await
-        .unwrap();
+    s.set_client_secret("c1", Digest::of(b"x"), 2).await.unwrap();
     moved(&s, "set_client_secret");
     s.delete_client("c1").await.unwrap();
     moved(&s, "delete_client");
-    let k = StoredKey {
-        kid: "k".into(),
-        alg: "EdDSA".into(),
-        sealed_private_key: vec![1],
-        created_at: 1,
-    };
+    let k = StoredKey { kid: "k".into(), alg: "EdDSA".into(), sealed_private_key: vec![1], created_at: 1 };
     s.insert_key(&k).await.unwrap();
     moved(&s, "insert_key");
     // Token writes are not configuration: caches must not be flushed by them.
     s.insert_token(&token(1, 1000)).await.unwrap();
-    assert_eq!(
-        s.config_generation(),
-        last,
-        "a token write moved the generation"
-    );
+    assert_eq!(s.config_generation(), last, "a token write moved the generation");
 }
 
 pub async fn tokens_round_trip(s: Arc<dyn Store>) {
@@ -152,33 +122,20 @@ pub async fn tokens_round_trip(s: Arc<dyn Store>) {
 pub async fn revoking_opaque_deletes_it_and_feeds(s: Arc<dyn Store>) {
     let t = token(1, 1000);
     s.insert_token(&t).await.unwrap();
-    let seq = s
-        .revoke(&revocation(RevokedToken::Opaque(t.digest), 1000))
-        .await
-        .unwrap();
+    let seq = s.revoke(&revocation(RevokedToken::Opaque(t.digest), 1000)).await.unwrap();
     assert_eq!(s.get_token(&t.digest).await.unwrap(), None);
     let feed = s.revocations_after(0, 10).await.unwrap();
     assert_eq!(feed.len(), 1);
     assert_eq!(feed[0].seq, seq);
-    assert_eq!(
-        feed[0].revocation,
-        revocation(RevokedToken::Opaque(t.digest), 1000)
-    );
+    assert_eq!(feed[0].revocation, revocation(RevokedToken::Opaque(t.digest), 1000));
 }
 
 pub async fn revocation_feed_orders_and_pages(s: Arc<dyn Store>) {
     let mut seqs = Vec::new();
     for i in 0..5 {
-        seqs.push(
-            s.revoke(&revocation(RevokedToken::Jti(format!("j{i}")), 1000))
-                .await
-                .unwrap(),
-        );
+        seqs.push(s.revoke(&revocation(RevokedToken::Jti(format!("j{i}")), 1000)).await.unwrap());
     }
-    assert!(
-        seqs.windows(2).all(|w| w[0] < w[1]),
-        "sequence numbers must grow: {seqs:?}"
-    );
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "sequence numbers must grow: {seqs:?}");
     let page = s.revocations_after(seqs[1], 2).await.unwrap();
     let got: Vec<i64> = page.iter().map(|e| e.seq).collect();
     assert_eq!(got, vec![seqs[2], seqs[3]]);
@@ -190,13 +147,8 @@ pub async fn purge_removes_only_expired(s: Arc<dyn Store>) {
     for n in 0..5 {
         s.insert_token(&token(n, 100 + i64::from(n))).await.unwrap(); // expire at 100..104
     }
-    s.revoke(&revocation(RevokedToken::Jti("old".into()), 50))
-        .await
-        .unwrap();
-    let keep = s
-        .revoke(&revocation(RevokedToken::Jti("new".into()), 500))
-        .await
-        .unwrap();
+    s.revoke(&revocation(RevokedToken::Jti("old".into()), 50)).await.unwrap();
+    let keep = s.revoke(&revocation(RevokedToken::Jti("new".into()), 500)).await.unwrap();
     let p = s.purge_expired(102, 2).await.unwrap();
     assert_eq!((p.tokens, p.revocations), (2, 1), "batch bound");
     let p = s.purge_expired(102, 100).await.unwrap();
@@ -207,13 +159,7 @@ pub async fn purge_removes_only_expired(s: Arc<dyn Store>) {
     for n in 3..5 {
         assert!(s.get_token(&token(n, 0).digest).await.unwrap().is_some());
     }
-    let feed: Vec<i64> = s
-        .revocations_after(0, 10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.seq)
-        .collect();
+    let feed: Vec<i64> = s.revocations_after(0, 10).await.unwrap().iter().map(|e| e.seq).collect();
     assert_eq!(feed, vec![keep]);
 }
 
@@ -223,9 +169,7 @@ pub async fn concurrent_writes_all_land(s: Arc<dyn Store>) {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
             if n % 3 == 0 {
-                s.revoke(&revocation(RevokedToken::Jti(format!("j{n}")), 1000))
-                    .await
-                    .map(|_| ())
+                s.revoke(&revocation(RevokedToken::Jti(format!("j{n}")), 1000)).await.map(|_| ())
             } else {
                 s.insert_token(&token(n, 1000)).await
             }
@@ -235,10 +179,7 @@ pub async fn concurrent_writes_all_land(s: Arc<dyn Store>) {
         t.await.unwrap().unwrap();
     }
     for n in (0..300u32).filter(|n| n % 3 != 0) {
-        assert!(
-            s.get_token(&token(n, 0).digest).await.unwrap().is_some(),
-            "token {n} lost"
-        );
+        assert!(s.get_token(&token(n, 0).digest).await.unwrap().is_some(), "token {n} lost");
     }
     assert_eq!(s.revocations_after(0, 1000).await.unwrap().len(), 100);
 }

@@ -39,10 +39,7 @@ impl MemoryStore {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> Result<T, StoreError> {
-        let mut g = self
-            .inner
-            .lock()
-            .map_err(|_| StoreError::Unavailable("memory store lock poisoned".into()))?;
+        let mut g = self.inner.lock().map_err(|_| StoreError::Unavailable("memory store lock poisoned".into()))?;
         Ok(f(&mut g))
     }
 
@@ -75,12 +72,7 @@ impl Store for MemoryStore {
         Ok(v)
     }
 
-    async fn set_client_secret(
-        &self,
-        id: &str,
-        digest: Digest,
-        now: i64,
-    ) -> Result<bool, StoreError> {
+    async fn set_client_secret(&self, id: &str, digest: Digest, now: i64) -> Result<bool, StoreError> {
         let found = self.with(|i| match i.clients.get_mut(id) {
             Some(c) => {
                 c.secret_digest = Some(digest);
@@ -145,32 +137,20 @@ impl Store for MemoryStore {
         })
     }
 
-    async fn revocations_after(
-        &self,
-        after: i64,
-        limit: u32,
-    ) -> Result<Vec<RevocationEntry>, StoreError> {
+    async fn revocations_after(&self, after: i64, limit: u32) -> Result<Vec<RevocationEntry>, StoreError> {
         self.with(|i| {
             i.revocations
                 .range(after.saturating_add(1)..)
                 .take(limit as usize)
-                .map(|(s, r)| RevocationEntry {
-                    seq: *s,
-                    revocation: r.clone(),
-                })
+                .map(|(s, r)| RevocationEntry { seq: *s, revocation: r.clone() })
                 .collect()
         })
     }
 
     async fn purge_expired(&self, now: i64, batch: u32) -> Result<Purged, StoreError> {
         self.with(|i| {
-            let dead: Vec<Digest> = i
-                .tokens
-                .values()
-                .filter(|t| t.expires_at <= now)
-                .take(batch as usize)
-                .map(|t| t.digest)
-                .collect();
+            let dead: Vec<Digest> =
+                i.tokens.values().filter(|t| t.expires_at <= now).take(batch as usize).map(|t| t.digest).collect();
             for d in &dead {
                 i.tokens.remove(d);
             }
@@ -184,10 +164,7 @@ impl Store for MemoryStore {
             for s in &dead_rev {
                 i.revocations.remove(s);
             }
-            Purged {
-                tokens: dead.len() as u64,
-                revocations: dead_rev.len() as u64,
-            }
+            Purged { tokens: dead.len() as u64, revocations: dead_rev.len() as u64 }
         })
     }
 

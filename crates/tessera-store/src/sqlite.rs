@@ -12,13 +12,12 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Connection, Executor, Row, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, Connection, Executor, Row, SqlitePool};
 use tessera_core::client::{Client, ClientSettings};
 use tessera_core::secret::Digest;
 use tessera_core::store::{
@@ -31,12 +30,39 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// Most writes one transaction commits.
 const MAX_BATCH: usize = 1024;
 
+/// When a commit is fsynced. Every mode survives `kill -9`: in WAL mode a
+/// commit is in the operating system's hands before it returns. The modes
+/// differ only on power loss or a kernel crash.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync every commit.
+    Full,
+    /// fsync every commit that holds a revocation (and, as the WAL is
+    /// sequential, everything committed before it); token issuance is
+    /// crash-safe and reaches the disk with the next fsync or checkpoint.
+    /// A token lost to power loss costs its client one new token request; a
+    /// lost revocation would let a stolen token live, so that never happens.
+    #[default]
+    Revocations,
+    /// fsync only at checkpoints.
+    Normal,
+}
+
+impl Durability {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "full" => Some(Self::Full),
+            "revocations" => Some(Self::Revocations),
+            "normal" => Some(Self::Normal),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
     pub path: PathBuf,
-    /// `FULL` fsyncs every commit (survives power loss); `NORMAL` in WAL mode
-    /// survives a process crash but may lose the last commits on power loss.
-    pub synchronous_full: bool,
+    pub durability: Durability,
     pub read_connections: u32,
     /// How long a write waits for another process's lock before failing.
     pub busy_timeout: Duration,
@@ -46,7 +72,7 @@ impl SqliteOptions {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
-            synchronous_full: true,
+            durability: Durability::default(),
             read_connections: 4,
             busy_timeout: Duration::from_secs(5),
         }
@@ -71,9 +97,7 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("generation_path", &self.generation_path)
-            .finish()
+        f.debug_struct("SqliteStore").field("generation_path", &self.generation_path).finish()
     }
 }
 
@@ -83,9 +107,10 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 
 fn map_err(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(d) = &e
-        && d.is_unique_violation() {
-            return StoreError::Conflict;
-        }
+        && d.is_unique_violation()
+    {
+        return StoreError::Conflict;
+    }
     unavailable(e)
 }
 
@@ -98,11 +123,10 @@ impl SqliteStore {
             .filename(&opts.path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(if opts.synchronous_full {
-                SqliteSynchronous::Full
-            } else {
-                SqliteSynchronous::Normal
-            })
+            // Configuration writes (clients, keys) are rare: always fsynced.
+            .synchronous(SqliteSynchronous::Full)
+            // Checkpoints run in their own task, never in a committing request's path.
+            .pragma("wal_autocheckpoint", "0")
             .busy_timeout(opts.busy_timeout)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
@@ -115,24 +139,22 @@ impl SqliteStore {
         if migrate {
             MIGRATOR.run(&pool).await.map_err(unavailable)?;
         }
-        let conn = SqliteConnection::connect_with(&connect)
-            .await
-            .map_err(unavailable)?;
+        let writer_sync = match opts.durability {
+            Durability::Full => SqliteSynchronous::Full,
+            Durability::Revocations | Durability::Normal => SqliteSynchronous::Normal,
+        };
+        let conn =
+            SqliteConnection::connect_with(&connect.clone().synchronous(writer_sync)).await.map_err(unavailable)?;
         let (tx, rx) = mpsc::channel(8 * MAX_BATCH);
-        tokio::spawn(writer(conn, rx));
-        Ok(Self {
-            pool,
-            writer: tx,
-            generation_path: generation_path(&opts.path),
-        })
+        tokio::spawn(writer(conn, rx, opts.durability));
+        let checkpointer = SqliteConnection::connect_with(&connect).await.map_err(unavailable)?;
+        tokio::spawn(checkpoint(checkpointer, tx.downgrade()));
+        Ok(Self { pool, writer: tx, generation_path: generation_path(&opts.path) })
     }
 
     async fn submit(&self, op: Op) -> Result<i64, StoreError> {
         let (done, rx) = oneshot::channel();
-        self.writer
-            .send(Job { op, done })
-            .await
-            .map_err(|_| unavailable("writer stopped"))?;
+        self.writer.send(Job { op, done }).await.map_err(|_| unavailable("writer stopped"))?;
         rx.await.map_err(|_| unavailable("writer stopped"))?
     }
 
@@ -143,11 +165,7 @@ impl SqliteStore {
             .append(true)
             .open(&self.generation_path)
             .and_then(|mut f| f.write_all(b"."))
-            .map_err(|e| {
-                unavailable(format!(
-                    "committed, but could not signal running servers: {e}"
-                ))
-            })
+            .map_err(|e| unavailable(format!("committed, but could not signal running servers: {e}")))
     }
 }
 
@@ -157,7 +175,25 @@ fn generation_path(db: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-async fn writer(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
+/// Copies committed WAL frames into the database file in the background
+/// (PASSIVE: never waits for, nor blocks, the writer or readers), until the
+/// store is dropped.
+async fn checkpoint(mut conn: SqliteConnection, alive: mpsc::WeakSender<Job>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if alive.upgrade().is_none() {
+            return;
+        }
+        if let Err(e) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+            tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+        }
+    }
+}
+
+async fn writer(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, durability: Durability) {
+    let mut synced = durability == Durability::Full;
     let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         jobs.push(first);
@@ -167,6 +203,18 @@ async fn writer(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        // Revocations are fsynced under `Durability::Revocations`.
+        if durability == Durability::Revocations {
+            let want = jobs.iter().any(|j| matches!(j.op, Op::Revoke(_)));
+            if want != synced {
+                let pragma = if want { "PRAGMA synchronous = FULL" } else { "PRAGMA synchronous = NORMAL" };
+                if let Err(e) = conn.execute(pragma).await {
+                    fail_all(&mut jobs, &unavailable(e));
+                    continue;
+                }
+                synced = want;
+            }
+        }
         let results = commit_batch(&mut conn, &jobs).await;
         for (job, r) in jobs.drain(..).zip(results) {
             let _ = job.done.send(r);
@@ -174,15 +222,72 @@ async fn writer(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
+fn fail_all(jobs: &mut Vec<Job>, e: &StoreError) {
+    for job in jobs.drain(..) {
+        let _ = job.done.send(Err(e.clone()));
+    }
+}
+
+/// Token inserts go in multi-row statements of these sizes (largest first),
+/// so a batch costs a handful of statements, each prepared once and cached.
+const CHUNKS: [usize; 4] = [64, 16, 4, 1];
+const TOKEN_COLUMNS: usize = 8;
+
+static INSERT_TOKENS_SQL: LazyLock<Vec<(usize, Arc<str>)>> = LazyLock::new(|| {
+    CHUNKS
+        .iter()
+        .map(|&n| {
+            let rows: Vec<String> = (0..n)
+                .map(|r| {
+                    let p: Vec<String> = (1..=TOKEN_COLUMNS).map(|c| format!("${}", r * TOKEN_COLUMNS + c)).collect();
+                    format!("({})", p.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO access_tokens (digest, jti, client_id, subject, scope, audience, issued_at, expires_at) VALUES {}",
+                rows.join(", ")
+            );
+            (n, Arc::from(sql))
+        })
+        .collect()
+});
+
 /// One transaction for the whole batch. A failing statement fails only its
-/// own job (SQLite rolls back just that statement); a failed COMMIT fails all.
+/// own jobs (SQLite rolls back just that statement; a failed multi-row insert
+/// is retried row by row); a failed COMMIT fails all.
 async fn commit_batch(conn: &mut SqliteConnection, jobs: &[Job]) -> Vec<Result<i64, StoreError>> {
     if let Err(e) = conn.execute("BEGIN IMMEDIATE").await {
         return jobs.iter().map(|_| Err(unavailable(&e))).collect();
     }
-    let mut results = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        results.push(apply(conn, &job.op).await);
+    let mut results: Vec<Result<i64, StoreError>> = jobs.iter().map(|_| Ok(0)).collect();
+    let tokens: Vec<(usize, &OpaqueToken)> = jobs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, j)| match &j.op {
+            Op::InsertToken(t) => Some((i, t)),
+            Op::Revoke(_) => None,
+        })
+        .collect();
+    let mut rest = &tokens[..];
+    while !rest.is_empty() {
+        let (n, sql) =
+            INSERT_TOKENS_SQL.iter().find(|(n, _)| *n <= rest.len()).map_or((1, None), |(n, s)| (*n, Some(s)));
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        let ok = match sql {
+            Some(sql) => insert_tokens(conn, sql, chunk).await.is_ok(),
+            None => false,
+        };
+        if !ok {
+            for (i, t) in chunk {
+                results[*i] = insert_tokens(conn, &INSERT_TOKENS_SQL[CHUNKS.len() - 1].1, &[(*i, *t)]).await;
+            }
+        }
+    }
+    for (i, job) in jobs.iter().enumerate() {
+        if let Op::Revoke(r) = &job.op {
+            results[i] = revoke_one(conn, r).await;
+        }
     }
     if let Err(e) = conn.execute("COMMIT").await {
         let _ = conn.execute("ROLLBACK").await;
@@ -191,53 +296,52 @@ async fn commit_batch(conn: &mut SqliteConnection, jobs: &[Job]) -> Vec<Result<i
     results
 }
 
-async fn apply(conn: &mut SqliteConnection, op: &Op) -> Result<i64, StoreError> {
-    match op {
-        Op::InsertToken(t) => {
-            let aud = serde_json::to_string(&t.audience).map_err(unavailable)?;
-            sqlx::query(
-                "INSERT INTO access_tokens (digest, jti, client_id, subject, scope, audience, issued_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&t.digest.0[..])
-            .bind(&t.jti)
-            .bind(&t.client_id)
-            .bind(&t.subject)
-            .bind(&t.scope)
+async fn insert_tokens(
+    conn: &mut SqliteConnection,
+    sql: &Arc<str>,
+    rows: &[(usize, &OpaqueToken)],
+) -> Result<i64, StoreError> {
+    let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
+    for (_, t) in rows {
+        let aud = serde_json::to_string(&t.audience).map_err(unavailable)?;
+        q = q
+            .bind(t.digest.0.to_vec())
+            .bind(t.jti.clone())
+            .bind(t.client_id.clone())
+            .bind(t.subject.clone())
+            .bind(t.scope.clone())
             .bind(aud)
             .bind(t.issued_at)
-            .bind(t.expires_at)
-            .execute(&mut *conn)
-            .await
-            .map_err(map_err)?;
-            Ok(0)
-        }
-        Op::Revoke(r) => {
-            let (kind, key) = match &r.token {
-                RevokedToken::Jti(j) => ("jti", j.clone()),
-                RevokedToken::Opaque(d) => {
-                    sqlx::query("DELETE FROM access_tokens WHERE digest = $1")
-                        .bind(&d.0[..])
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(map_err)?;
-                    ("opaque", d.to_hex())
-                }
-            };
-            let done = sqlx::query(
-                "INSERT INTO revocations (kind, token_key, client_id, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(kind)
-            .bind(key)
-            .bind(&r.client_id)
-            .bind(r.expires_at)
-            .bind(r.revoked_at)
-            .execute(&mut *conn)
-            .await
-            .map_err(map_err)?;
-            Ok(done.last_insert_rowid())
-        }
+            .bind(t.expires_at);
     }
+    q.execute(&mut *conn).await.map_err(map_err)?;
+    Ok(0)
+}
+
+async fn revoke_one(conn: &mut SqliteConnection, r: &Revocation) -> Result<i64, StoreError> {
+    let (kind, key) = match &r.token {
+        RevokedToken::Jti(j) => ("jti", j.clone()),
+        RevokedToken::Opaque(d) => {
+            sqlx::query("DELETE FROM access_tokens WHERE digest = $1")
+                .bind(&d.0[..])
+                .execute(&mut *conn)
+                .await
+                .map_err(map_err)?;
+            ("opaque", d.to_hex())
+        }
+    };
+    let done = sqlx::query(
+        "INSERT INTO revocations (kind, token_key, client_id, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(kind)
+    .bind(key)
+    .bind(&r.client_id)
+    .bind(r.expires_at)
+    .bind(r.revoked_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    Ok(done.last_insert_rowid())
 }
 
 fn client_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Client, StoreError> {
@@ -270,63 +374,44 @@ macro_rules! client_columns {
 impl Store for SqliteStore {
     async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
         let settings = serde_json::to_string(&c.settings).map_err(unavailable)?;
-        sqlx::query(concat!(
-            "INSERT INTO clients (",
-            client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6)"
-        ))
-        .bind(&c.id)
-        .bind(&c.name)
-        .bind(c.secret_digest.map(|d| d.0.to_vec()))
-        .bind(settings)
-        .bind(c.created_at)
-        .bind(c.updated_at)
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        sqlx::query(concat!("INSERT INTO clients (", client_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6)"))
+            .bind(&c.id)
+            .bind(&c.name)
+            .bind(c.secret_digest.map(|d| d.0.to_vec()))
+            .bind(settings)
+            .bind(c.created_at)
+            .bind(c.updated_at)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
         self.bump_generation()
     }
 
     async fn get_client(&self, id: &str) -> Result<Option<Client>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            client_columns!(),
-            " FROM clients WHERE client_id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?;
+        let row = sqlx::query(concat!("SELECT ", client_columns!(), " FROM clients WHERE client_id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
         row.as_ref().map(client_from_row).transpose()
     }
 
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            client_columns!(),
-            " FROM clients ORDER BY created_at, client_id"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
+        let rows = sqlx::query(concat!("SELECT ", client_columns!(), " FROM clients ORDER BY created_at, client_id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
         rows.iter().map(client_from_row).collect()
     }
 
-    async fn set_client_secret(
-        &self,
-        id: &str,
-        digest: Digest,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let r = sqlx::query(
-            "UPDATE clients SET secret_digest = $1, updated_at = $2 WHERE client_id = $3",
-        )
-        .bind(digest.0.to_vec())
-        .bind(now)
-        .bind(id)
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+    async fn set_client_secret(&self, id: &str, digest: Digest, now: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE clients SET secret_digest = $1, updated_at = $2 WHERE client_id = $3")
+            .bind(digest.0.to_vec())
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
         self.bump_generation()?;
         Ok(r.rows_affected() == 1)
     }
@@ -354,10 +439,11 @@ impl Store for SqliteStore {
     }
 
     async fn list_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
-        let rows = sqlx::query("SELECT kid, alg, sealed_private_key, created_at FROM signing_keys ORDER BY created_at, kid")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
+        let rows =
+            sqlx::query("SELECT kid, alg, sealed_private_key, created_at FROM signing_keys ORDER BY created_at, kid")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
         rows.iter()
             .map(|r| {
                 Ok(StoredKey {
@@ -371,15 +457,11 @@ impl Store for SqliteStore {
     }
 
     fn config_generation(&self) -> u64 {
-        std::fs::metadata(&self.generation_path)
-            .map(|m| m.len())
-            .unwrap_or(0)
+        std::fs::metadata(&self.generation_path).map(|m| m.len()).unwrap_or(0)
     }
 
     async fn insert_token(&self, token: &OpaqueToken) -> Result<(), StoreError> {
-        self.submit(Op::InsertToken(token.clone()))
-            .await
-            .map(|_| ())
+        self.submit(Op::InsertToken(token.clone())).await.map(|_| ())
     }
 
     async fn get_token(&self, digest: &Digest) -> Result<Option<OpaqueToken>, StoreError> {
@@ -408,11 +490,7 @@ impl Store for SqliteStore {
         self.submit(Op::Revoke(revocation.clone())).await
     }
 
-    async fn revocations_after(
-        &self,
-        after: i64,
-        limit: u32,
-    ) -> Result<Vec<RevocationEntry>, StoreError> {
+    async fn revocations_after(&self, after: i64, limit: u32) -> Result<Vec<RevocationEntry>, StoreError> {
         let rows = sqlx::query(
             "SELECT seq, kind, token_key, client_id, expires_at, revoked_at FROM revocations \
              WHERE seq > $1 ORDER BY seq LIMIT $2",
@@ -468,17 +546,10 @@ impl Store for SqliteStore {
         .await
         .map_err(map_err)?
         .rows_affected();
-        Ok(Purged {
-            tokens,
-            revocations,
-        })
+        Ok(Purged { tokens, revocations })
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)
-            .map(|_| ())
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err).map(|_| ())
     }
 }

@@ -2,9 +2,7 @@
 #![allow(clippy::expect_used)]
 
 mod memory {
-    tessera_store::conformance_suite!(async {
-        std::sync::Arc::new(tessera_store::MemoryStore::new())
-    });
+    tessera_store::conformance_suite!(async { std::sync::Arc::new(tessera_store::MemoryStore::new()) });
 }
 
 mod sqlite {
@@ -16,9 +14,7 @@ mod sqlite {
     async fn fresh() -> Arc<dyn Store> {
         // The directory lives as long as the test process; tests are short.
         let dir = tempfile::tempdir().expect("tempdir").keep();
-        let store = SqliteStore::open(&SqliteOptions::new(dir.join("tessera.db")), true)
-            .await
-            .expect("open");
+        let store = SqliteStore::open(&SqliteOptions::new(dir.join("tessera.db")), true).await.expect("open");
         Arc::new(store)
     }
 

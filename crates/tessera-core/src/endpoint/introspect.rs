@@ -10,13 +10,14 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use tessera_proto::{Audience, IntrospectionResponse};
+use tessera_proto::{AccessTokenClaims, Audience, IntrospectionResponse};
 
 use crate::authority::Authority;
 use crate::error::OAuthError;
 use crate::params::Params;
 use crate::secret::{Digest, Secret};
 use crate::store::RevokedToken;
+use crate::token::jwt::Rejection;
 use crate::token::{TokenFacts, jwt, opaque};
 
 /// Which format a looked-up token had.
@@ -52,12 +53,11 @@ impl Authority {
         authorization: Option<&str>,
         params: &Params,
     ) -> Result<IntrospectionResponse, OAuthError> {
-        let caller = self.authenticate(authorization, params).await?;
+        let generation = self.generation();
+        let caller = self.authenticate(generation, authorization, params).await?;
         let token = params.require("token")?;
-        let response = match self.lookup(token).await? {
-            Lookup::Active(f, _)
-                if f.client_id == caller.client().id || caller.client().settings.introspection =>
-            {
+        let response = match self.lookup_at(generation, token).await? {
+            Lookup::Active(f, _) if f.client_id == caller.client().id || caller.client().settings.introspection => {
                 self.describe(&f, true)
             }
             _ => IntrospectionResponse::inactive(),
@@ -68,15 +68,19 @@ impl Authority {
     /// Finds a token of either format and decides whether it is active.
     /// Errors only when the store cannot answer.
     pub async fn lookup(&self, token: &str) -> Result<Lookup, OAuthError> {
+        self.lookup_at(self.generation(), token).await
+    }
+
+    pub async fn lookup_at(&self, generation: u64, token: &str) -> Result<Lookup, OAuthError> {
         let now = self.now();
         if opaque::looks_opaque(token) {
             let digest = Secret::new(token).digest();
-            let record = match self.opaque_cache.get(&digest) {
-                Some(r) => Some(r),
-                None => self.store().get_token(&digest).await?.map(Arc::new),
-            };
-            let Some(record) = record else {
-                return Ok(Lookup::Inactive("unknown token".into(), None));
+            let (record, cached) = match self.opaque_cache.get(&digest) {
+                Some(r) => (r, true),
+                None => match self.store().get_token(&digest).await? {
+                    Some(r) => (Arc::new(r), false),
+                    None => return Ok(Lookup::Inactive("unknown token".into(), None)),
+                },
             };
             let facts = TokenFacts {
                 jti: record.jti.clone(),
@@ -88,75 +92,69 @@ impl Authority {
                 expires_at: record.expires_at,
             };
             if now >= record.expires_at {
-                return Ok(Lookup::Inactive(
-                    format!("expired at {}", record.expires_at),
-                    Some(facts),
-                ));
+                return Ok(Lookup::Inactive(format!("expired at {}", record.expires_at), Some(facts)));
             }
             if self.revoked.contains(&RevokedToken::Opaque(digest)) {
                 return Ok(Lookup::Inactive("revoked".into(), Some(facts)));
             }
-            if self.client(&record.client_id).await?.is_none() {
-                return Ok(Lookup::Inactive(
-                    "its client was deleted".into(),
-                    Some(facts),
-                ));
+            if self.client_at(generation, &record.client_id).await?.is_none() {
+                return Ok(Lookup::Inactive("its client was deleted".into(), Some(facts)));
             }
-            self.opaque_cache.insert(digest, record);
+            if !cached {
+                self.opaque_cache.insert(digest, record);
+            }
             return Ok(Lookup::Active(facts, TokenKind::Opaque(digest)));
         }
         if token.len() > jwt::MAX_JWT_LEN || token.bytes().filter(|b| *b == b'.').count() != 2 {
-            return Ok(Lookup::Inactive(
-                "not a token issued by this server".into(),
-                None,
-            ));
+            return Ok(Lookup::Inactive("not a token issued by this server".into(), None));
         }
-        let keys = self.keys().await?;
-        let claims = match jwt::verify(&keys, &self.settings().issuer, token, now) {
+        let claims = match self.verify_jwt(generation, token, now).await? {
             Ok(c) => c,
             Err((why, claims)) => {
-                return Ok(Lookup::Inactive(
-                    why.to_string(),
-                    claims.map(|c| facts_of(&c)),
-                ));
+                return Ok(Lookup::Inactive(why.to_string(), claims.map(|c| facts_of(&c))));
             }
         };
         let facts = facts_of(&claims);
-        if self
-            .revoked
-            .contains(&RevokedToken::Jti(claims.jti.clone()))
-        {
+        if self.revoked.contains(&RevokedToken::Jti(claims.jti.clone())) {
             return Ok(Lookup::Inactive("revoked".into(), Some(facts)));
         }
-        if self.client(&claims.client_id).await?.is_none() {
-            return Ok(Lookup::Inactive(
-                "its client was deleted".into(),
-                Some(facts),
-            ));
+        if self.client_at(generation, &claims.client_id).await?.is_none() {
+            return Ok(Lookup::Inactive("its client was deleted".into(), Some(facts)));
         }
         Ok(Lookup::Active(facts, TokenKind::Jwt))
     }
 
+    /// Verifies a JWT, from the verified-token cache when it was seen before.
+    async fn verify_jwt(
+        &self,
+        generation: u64,
+        token: &str,
+        now: i64,
+    ) -> Result<Result<AccessTokenClaims, (Rejection, Option<Box<AccessTokenClaims>>)>, OAuthError> {
+        let keys = self.keys_at(generation).await?;
+        let digest = Digest::of(token.as_bytes());
+        if let Some(c) = self.jwt_cache.get(&digest) {
+            if now >= c.exp {
+                return Ok(Err((Rejection::Expired(c.exp), Some(Box::new((*c).clone())))));
+            }
+            return Ok(Ok((*c).clone()));
+        }
+        let r = jwt::verify(&keys, &self.settings().issuer, token, now);
+        if let Ok(c) = &r {
+            self.jwt_cache.insert(digest, Arc::new(c.clone()));
+        }
+        Ok(r)
+    }
+
     /// For `tessera token inspect`: every reason spelled out.
     pub async fn inspect(&self, token: &str) -> Result<Inspection, OAuthError> {
-        let format = if opaque::looks_opaque(token) {
-            "opaque"
-        } else {
-            "jwt"
-        };
+        let format = if opaque::looks_opaque(token) { "opaque" } else { "jwt" };
         Ok(match self.lookup(token).await? {
-            Lookup::Active(f, _) => Inspection {
-                format,
-                valid: true,
-                reason: None,
-                claims: Some(self.describe(&f, true)),
-            },
+            Lookup::Active(f, _) => {
+                Inspection { format, valid: true, reason: None, claims: Some(self.describe(&f, true)) }
+            }
             Lookup::Inactive(why, f) => Inspection {
-                format: if f.is_none() && format == "jwt" {
-                    "unknown"
-                } else {
-                    format
-                },
+                format: if f.is_none() && format == "jwt" { "unknown" } else { format },
                 valid: false,
                 reason: Some(why),
                 claims: f.map(|f| self.describe(&f, false)),
@@ -180,7 +178,7 @@ impl Authority {
     }
 }
 
-fn facts_of(c: &tessera_proto::AccessTokenClaims) -> TokenFacts {
+fn facts_of(c: &AccessTokenClaims) -> TokenFacts {
     TokenFacts {
         jti: c.jti.clone(),
         client_id: c.client_id.clone(),

@@ -13,15 +13,12 @@ use crate::store::{Revocation, RevokedToken};
 
 impl Authority {
     /// `POST /oauth2/revoke`.
-    pub async fn revoke(
-        &self,
-        authorization: Option<&str>,
-        params: &Params,
-    ) -> Result<(), OAuthError> {
-        let caller = self.authenticate(authorization, params).await?;
+    pub async fn revoke(&self, authorization: Option<&str>, params: &Params) -> Result<(), OAuthError> {
+        let generation = self.generation();
+        let caller = self.authenticate(generation, authorization, params).await?;
         let token = params.require("token")?;
         // `token_type_hint` is only a hint (§2.1): lookup tries both formats anyway.
-        let Lookup::Active(facts, kind) = self.lookup(token).await? else {
+        let Lookup::Active(facts, kind) = self.lookup_at(generation, token).await? else {
             return Ok(());
         };
         if facts.client_id != caller.client().id {

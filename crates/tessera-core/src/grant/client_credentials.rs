@@ -18,11 +18,7 @@ pub struct Request {
 impl Request {
     pub fn parse(params: &Params) -> Result<Self, OAuthError> {
         let scope = params.get("scope").map(ScopeSet::parse).transpose()?;
-        let resources = params
-            .get_all("resource")
-            .into_iter()
-            .map(String::from)
-            .collect::<Vec<_>>();
+        let resources = params.get_all("resource").into_iter().map(String::from).collect::<Vec<_>>();
         for r in &resources {
             validate_resource_uri(r)?;
         }
@@ -32,14 +28,13 @@ impl Request {
 
 pub async fn handle(
     authority: &Authority,
+    generation: u64,
     client: &AuthenticatedClient,
     req: Request,
 ) -> Result<Issued, OAuthError> {
     let c = client.client();
     if !c.allows_grant(GrantType::ClientCredentials) {
-        return Err(OAuthError::unauthorized_client(
-            "this client may not use the client_credentials grant",
-        ));
+        return Err(OAuthError::unauthorized_client("this client may not use the client_credentials grant"));
     }
     let allowed = c.scope();
     let scope = match req.scope {
@@ -53,13 +48,5 @@ pub async fn handle(
         }
     };
     let audience = authority.audience_for(c, &req.resources)?;
-    authority
-        .issue_access_token(
-            c,
-            c.id.clone(),
-            scope,
-            audience,
-            c.settings.access_token_ttl,
-        )
-        .await
+    authority.issue_access_token(generation, c, c.id.clone(), scope, audience, c.settings.access_token_ttl).await
 }

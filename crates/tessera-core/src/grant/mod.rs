@@ -28,17 +28,12 @@ impl TokenRequest {
     pub fn parse(params: &Params) -> Result<Self, OAuthError> {
         let grant = params.require("grant_type")?;
         match grant {
-            "client_credentials" => Ok(Self::ClientCredentials(
-                client_credentials::Request::parse(params)?,
-            )),
+            "client_credentials" => Ok(Self::ClientCredentials(client_credentials::Request::parse(params)?)),
             g if KNOWN_UNSUPPORTED.contains(&g) => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
                 format!("grant type '{g}' is not supported by this server"),
             )),
-            _ => Err(OAuthError::new(
-                ErrorCode::UnsupportedGrantType,
-                "unknown grant_type",
-            )),
+            _ => Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "unknown grant_type")),
         }
     }
 }

@@ -79,26 +79,21 @@ pub fn verify(
         return Err((Rejection::Malformed, None));
     }
     let header = jsonwebtoken::decode_header(token).map_err(|_| (Rejection::Malformed, None))?;
-    let typ_ok = header.typ.as_deref().is_some_and(|t| {
-        t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
-    });
+    let typ_ok = header
+        .typ
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt"));
     if !typ_ok {
         return Err((Rejection::NotAccessToken, None));
     }
     if header.crit.is_some() {
         return Err((Rejection::Critical, None));
     }
-    let key = header
-        .kid
-        .as_deref()
-        .and_then(|k| keys.get(k))
-        .ok_or((Rejection::UnknownKey, None))?;
+    let key = header.kid.as_deref().and_then(|k| keys.get(k)).ok_or((Rejection::UnknownKey, None))?;
     if header.alg != key.alg().jsonwebtoken() {
         return Err((Rejection::AlgorithmMismatch, None));
     }
-    let dk = key
-        .decoding_key()
-        .map_err(|_| (Rejection::UnknownKey, None))?;
+    let dk = key.decoding_key().map_err(|_| (Rejection::UnknownKey, None))?;
     let mut v = jsonwebtoken::Validation::new(key.alg().jsonwebtoken());
     // Time comes from our clock, not jsonwebtoken's; audience is the API's business.
     v.validate_exp = false;
@@ -169,35 +164,21 @@ mod tests {
         let r = |tok: &str, iss: &str, now: i64| verify(&ks, iss, tok, now).err().map(|e| e.0);
         assert_eq!(r(&t, "https://as", 1900), Some(Rejection::Expired(1900)));
         assert_eq!(r(&t, "https://other", 1500), Some(Rejection::WrongIssuer));
-        assert_eq!(
-            r(&t, "https://as", 900),
-            Some(Rejection::IssuedInFuture(1000))
-        );
+        assert_eq!(r(&t, "https://as", 900), Some(Rejection::IssuedInFuture(1000)));
         assert_eq!(r("garbage", "https://as", 1500), Some(Rejection::Malformed));
         // Tamper with the payload: signature must fail.
         let mut parts: Vec<String> = t.split('.').map(String::from).collect();
         let mut claims = claims_of("https://as", &facts());
         claims.scope = Some("admin".into());
-        parts[1] =
-            Base64UrlUnpadded::encode_string(&serde_json::to_vec(&claims).unwrap_or_default());
-        assert_eq!(
-            r(&parts.join("."), "https://as", 1500),
-            Some(Rejection::BadSignature)
-        );
+        parts[1] = Base64UrlUnpadded::encode_string(&serde_json::to_vec(&claims).unwrap_or_default());
+        assert_eq!(r(&parts.join("."), "https://as", 1500), Some(Rejection::BadSignature));
         // Another server's key.
         let other = keyset(Algorithm::EdDSA);
         let t2 = encode(other.active(), &claims_of("https://as", &facts())).unwrap_or_default();
         assert_eq!(r(&t2, "https://as", 1500), Some(Rejection::UnknownKey));
         // alg none.
-        let none = format!(
-            "{}.{}.",
-            Base64UrlUnpadded::encode_string(br#"{"alg":"none","typ":"at+jwt"}"#),
-            parts[1]
-        );
+        let none = format!("{}.{}.", Base64UrlUnpadded::encode_string(br#"{"alg":"none","typ":"at+jwt"}"#), parts[1]);
         assert!(r(&none, "https://as", 1500).is_some());
-        assert_eq!(
-            r(&"a.b.c".repeat(5000), "https://as", 1500),
-            Some(Rejection::Malformed)
-        );
+        assert_eq!(r(&"a.b.c".repeat(5000), "https://as", 1500), Some(Rejection::Malformed));
     }
 }

@@ -83,28 +83,18 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
             introspection,
             json,
         } => {
-            let ttl = access_token_ttl
-                .as_deref()
-                .map(parse_duration)
-                .transpose()
-                .context("--access-token-ttl")?;
+            let ttl = access_token_ttl.as_deref().map(parse_duration).transpose().context("--access-token-ttl")?;
             let new = NewClient {
                 id,
                 name,
                 grant_types,
                 scope,
                 audiences,
-                token_format: if token_format == "opaque" {
-                    TokenFormat::Opaque
-                } else {
-                    TokenFormat::Jwt
-                },
+                token_format: if token_format == "opaque" { TokenFormat::Opaque } else { TokenFormat::Jwt },
                 access_token_ttl: ttl,
                 introspection,
             };
-            let (client, secret) = new
-                .build(&rng, now)
-                .map_err(|e| anyhow::anyhow!("{}", e.description))?;
+            let (client, secret) = new.build(&rng, now).map_err(|e| anyhow::anyhow!("{}", e.description))?;
             match store.insert_client(&client).await {
                 Err(StoreError::Conflict) => {
                     bail!("a client with id {:?} already exists", client.id)
@@ -152,10 +142,7 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
 }
 
 async fn get(store: &dyn Store, id: &str) -> anyhow::Result<Client> {
-    store
-        .get_client(id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no client with id {id:?}"))
+    store.get_client(id).await?.ok_or_else(|| anyhow::anyhow!("no client with id {id:?}"))
 }
 
 /// RFC 7591 §3.2.1 field names; Tessera's own settings beside them.
@@ -173,10 +160,7 @@ fn to_json(c: &Client, secret: Option<&Secret>) -> Value {
         "introspection": c.settings.introspection,
     });
     if let (Some(s), Some(o)) = (secret, v.as_object_mut()) {
-        o.insert(
-            "client_secret".into(),
-            Value::String(s.expose().to_string()),
-        );
+        o.insert("client_secret".into(), Value::String(s.expose().to_string()));
         o.insert("client_secret_expires_at".into(), Value::from(0));
     }
     v
@@ -193,15 +177,7 @@ fn print(c: &Client, secret: Option<&Secret>, json: bool) {
         println!("                   (shown once: only its digest is stored)");
     }
     println!("name:              {}", c.name);
-    println!(
-        "grant_types:       {}",
-        c.settings
-            .grant_types
-            .iter()
-            .map(|g| g.as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    println!("grant_types:       {}", c.settings.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(" "));
     println!("scope:             {}", c.settings.scope);
     if !c.settings.audiences.is_empty() {
         println!("audience:          {}", c.settings.audiences.join(" "));

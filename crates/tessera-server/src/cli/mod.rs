@@ -27,12 +27,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "TESSERA_SIGNING_ALG", value_name = "ALG")]
     signing_alg: Option<String>,
     /// File holding the 32-byte master key [default: DIR/master.key].
-    #[arg(
-        long,
-        global = true,
-        env = "TESSERA_MASTER_KEY_FILE",
-        value_name = "FILE"
-    )]
+    #[arg(long, global = true, env = "TESSERA_MASTER_KEY_FILE", value_name = "FILE")]
     master_key_file: Option<PathBuf>,
     /// Log filter, e.g. `info` or `tessera=debug` [default: info].
     #[arg(long, global = true, env = "TESSERA_LOG", value_name = "FILTER")]
@@ -73,7 +68,9 @@ pub struct ServeArgs {
     /// Opaque-token lookups kept in memory for introspection [default: 10000].
     #[arg(long, env = "TESSERA_INTROSPECTION_CACHE", value_name = "N")]
     introspection_cache: Option<u64>,
-    /// SQLite durability: `full` (fsync each commit) or `normal` [default: full].
+    /// When SQLite fsyncs: `full` (every commit), `revocations` (every commit
+    /// holding a revocation; tokens are crash-safe) or `normal` (at
+    /// checkpoints). All survive kill -9 [default: revocations].
     #[arg(long, env = "TESSERA_SQLITE_SYNCHRONOUS", value_name = "MODE")]
     sqlite_synchronous: Option<String>,
     /// How often expired tokens and revocations are purged [default: 60s].
@@ -83,10 +80,14 @@ pub struct ServeArgs {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // On one CPU the work-stealing scheduler only adds overhead.
+    let one_cpu = std::thread::available_parallelism().map(|n| n.get() == 1).unwrap_or(false);
+    let rt = if one_cpu {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    };
+    let rt = match rt {
         Ok(rt) => rt,
         Err(e) => return fail(anyhow::anyhow!("cannot start the runtime: {e}")),
     };
@@ -105,16 +106,8 @@ fn fail(e: anyhow::Error) -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let file = FileConfig::load(cli.config.as_deref())?;
     // A server logs its life at info; a one-shot command only what went wrong.
-    let default_log = if matches!(cli.command, Command::Serve(_)) {
-        "info"
-    } else {
-        "warn"
-    };
-    let filter = cli
-        .log
-        .clone()
-        .or(file.log.clone())
-        .unwrap_or_else(|| default_log.into());
+    let default_log = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    let filter = cli.log.clone().or(file.log.clone()).unwrap_or_else(|| default_log.into());
     init_logging(&filter, cli.log_format.clone().or(file.log_format.clone()))?;
     let mut o = Overrides {
         data_dir: cli.data_dir,

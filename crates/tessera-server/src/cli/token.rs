@@ -31,12 +31,7 @@ pub enum TokenCmd {
 pub async fn run(cfg: &Config, cmd: TokenCmd) -> anyhow::Result<()> {
     let (_, authority) = crate::data::open(cfg).await?;
     match cmd {
-        TokenCmd::Mint {
-            client,
-            scope,
-            audiences,
-            ttl,
-        } => {
+        TokenCmd::Mint { client, scope, audiences, ttl } => {
             let c = authority
                 .client(&client)
                 .await
@@ -46,13 +41,9 @@ pub async fn run(cfg: &Config, cmd: TokenCmd) -> anyhow::Result<()> {
             let scope = match scope {
                 None => allowed,
                 Some(s) => {
-                    let s =
-                        ScopeSet::parse(&s).map_err(|e| anyhow::anyhow!("{}", e.description))?;
+                    let s = ScopeSet::parse(&s).map_err(|e| anyhow::anyhow!("{}", e.description))?;
                     if !s.is_subset_of(&allowed) {
-                        bail!(
-                            "scope not allowed for this client: {}",
-                            s.not_in(&allowed).join(" ")
-                        );
+                        bail!("scope not allowed for this client: {}", s.not_in(&allowed).join(" "));
                     }
                     s
                 }
@@ -64,20 +55,15 @@ pub async fn run(cfg: &Config, cmd: TokenCmd) -> anyhow::Result<()> {
             if ttl == 0 || ttl > tessera_core::client::MAX_ACCESS_TOKEN_TTL {
                 bail!("--ttl must be between 1s and 24h");
             }
-            let audience = authority
-                .audience_for(&c, &audiences)
-                .map_err(|e| anyhow::anyhow!("{}", e.description))?;
+            let audience = authority.audience_for(&c, &audiences).map_err(|e| anyhow::anyhow!("{}", e.description))?;
             let issued = authority
-                .issue_access_token(&c, c.id.clone(), scope, audience, ttl)
+                .issue_access_token(authority.generation(), &c, c.id.clone(), scope, audience, ttl)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.description))?;
             println!("{}", issued.token.expose());
         }
         TokenCmd::Inspect { token } => {
-            let i = authority
-                .inspect(token.trim())
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", e.description))?;
+            let i = authority.inspect(token.trim()).await.map_err(|e| anyhow::anyhow!("{}", e.description))?;
             println!("{}", serde_json::to_string_pretty(&i)?);
             if !i.valid {
                 bail!("token is not valid: {}", i.reason.unwrap_or_default());

@@ -40,20 +40,14 @@ impl IntoResponse for ApiError {
                 tracing::debug!(error = %e.code, description = %e.description, "request refused")
             }
         }
-        let body = ErrorResponse {
-            error: e.code,
-            error_description: Some(e.description),
-        };
+        let body = ErrorResponse { error: e.code, error_description: Some(e.description) };
         let mut resp = (status, axum::Json(body)).into_response();
         let h = resp.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         match e.code {
             ErrorCode::InvalidClient => {
-                h.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"tessera\""),
-                );
+                h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"tessera\""));
             }
             ErrorCode::TemporarilyUnavailable => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

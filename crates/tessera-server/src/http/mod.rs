@@ -56,9 +56,9 @@ pub fn router(state: AppState, https: bool) -> Router {
             HeaderValue::from_static("nosniff"),
         ))
         // Log the path only: a query string could carry a credential.
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())
-        }));
+        .layer(TraceLayer::new_for_http().make_span_with(
+            |req: &Request<_>| tracing::debug_span!("http", method = %req.method(), path = %req.uri().path()),
+        ));
     if https {
         r = r.layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("strict-transport-security"),
@@ -73,11 +73,7 @@ async fn not_found() -> Response {
 }
 
 async fn method_not_allowed() -> Response {
-    ApiError(OAuthError::new(
-        ErrorCode::MethodNotAllowed,
-        "method not allowed on this endpoint",
-    ))
-    .into_response()
+    ApiError(OAuthError::new(ErrorCode::MethodNotAllowed, "method not allowed on this endpoint")).into_response()
 }
 
 /// `tessera serve`.
@@ -92,22 +88,13 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen on {}", cfg.listen))?;
             let addr = listener.local_addr().unwrap_or(cfg.listen);
             tracing::info!(listen = %addr, issuer = %cfg.issuer, "tessera is serving");
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await
-                .context("server failed")
+            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("server failed")
         }
         Some((cert, key)) => {
             let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await
-                .with_context(|| {
-                    format!(
-                        "cannot load TLS certificate {} and key {}",
-                        cert.display(),
-                        key.display()
-                    )
-                })?;
+                .with_context(|| format!("cannot load TLS certificate {} and key {}", cert.display(), key.display()))?;
             let handle = axum_server::Handle::new();
             let h = handle.clone();
             tokio::spawn(async move {

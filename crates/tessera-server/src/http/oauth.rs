@@ -13,30 +13,19 @@ use super::request::OAuthRequest;
 /// Token, introspection and revocation answers are never cached (RFC 6749 §5.1).
 fn no_store(body: impl IntoResponse) -> Response {
     let mut r = body.into_response();
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r.headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     r
 }
 
 /// `POST /oauth2/token` (RFC 6749 §3.2).
 pub async fn token(State(s): State<AppState>, req: OAuthRequest) -> Result<Response, ApiError> {
-    Ok(no_store(Json(
-        s.authority.token(req.authorization(), &req.params).await?,
-    )))
+    Ok(no_store(Json(s.authority.token(req.authorization(), &req.params).await?)))
 }
 
 /// `POST /oauth2/introspect` (RFC 7662 §2).
-pub async fn introspect(
-    State(s): State<AppState>,
-    req: OAuthRequest,
-) -> Result<Response, ApiError> {
-    Ok(no_store(Json(
-        s.authority
-            .introspect(req.authorization(), &req.params)
-            .await?,
-    )))
+pub async fn introspect(State(s): State<AppState>, req: OAuthRequest) -> Result<Response, ApiError> {
+    Ok(no_store(Json(s.authority.introspect(req.authorization(), &req.params).await?)))
 }
 
 /// `POST /oauth2/revoke` (RFC 7009 §2): 200 with an empty body.
@@ -58,9 +47,6 @@ pub async fn jwks(State(s): State<AppState>) -> Result<Response, ApiError> {
 /// Public documents: short caching so key changes spread within a minute.
 fn cacheable(body: impl IntoResponse) -> Response {
     let mut r = body.into_response();
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=60"),
-    );
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
     r
 }

@@ -29,30 +29,21 @@ impl<S: Send + Sync> FromRequest<S> for OAuthRequest {
         let bad = |m: &str| ApiError(OAuthError::invalid_request(m));
         // RFC 6749 §2.3.1 / §3.2: credentials and parameters never in the URL.
         if req.uri().query().is_some_and(|q| !q.is_empty()) {
-            return Err(bad(
-                "parameters must be sent in the request body, not the URL",
-            ));
+            return Err(bad("parameters must be sent in the request body, not the URL"));
         }
         let is_form = req
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
-            .is_some_and(|v| {
-                v.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            });
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
         if !is_form {
             return Err(bad("the body must be application/x-www-form-urlencoded"));
         }
         let mut auth = req.headers().get_all(header::AUTHORIZATION).iter();
         let authorization = match (auth.next(), auth.next()) {
             (None, _) => None,
-            (Some(v), None) => Some(
-                v.to_str()
-                    .map_err(|_| bad("malformed Authorization header"))?
-                    .to_string(),
-            ),
+            (Some(v), None) => Some(v.to_str().map_err(|_| bad("malformed Authorization header"))?.to_string()),
             (Some(_), Some(_)) => return Err(bad("more than one Authorization header")),
         };
         let body = match Bytes::from_request(req, state).await {
@@ -66,9 +57,6 @@ impl<S: Send + Sync> FromRequest<S> for OAuthRequest {
             Err(_) => return Err(bad("could not read the request body")),
         };
         let params = Params::parse(&body)?;
-        Ok(Self {
-            authorization,
-            params,
-        })
+        Ok(Self { authorization, params })
     }
 }

@@ -20,11 +20,7 @@ pub struct Server {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl Server {
@@ -41,10 +37,7 @@ impl Server {
             dir,
             child: None,
             log,
-            extra: env
-                .iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect(),
+            extra: env.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
         };
         s.spawn();
         s
@@ -64,11 +57,7 @@ impl Server {
 
     /// Starts (or restarts) the server process and waits until it answers.
     pub fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
         let mut cmd = Command::new(BIN);
         cmd.args(["serve", "--listen", &format!("127.0.0.1:{}", self.port)])
             .env("TESSERA_DATA_DIR", self.data_dir())
@@ -83,17 +72,14 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(r) = reqwest::blocking_get(&self.url("/healthz"))
-                && r == 200 {
-                    return;
-                }
+                && r == 200
+            {
+                return;
+            }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
                 panic!("server exited with {status}: {}", self.logs());
             }
-            assert!(
-                Instant::now() < deadline,
-                "server did not start: {}",
-                self.logs()
-            );
+            assert!(Instant::now() < deadline, "server did not start: {}", self.logs());
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -116,27 +102,12 @@ impl Server {
 
     /// `tessera client create … --json`, returning (client_id, client_secret).
     pub fn create_client(&self, extra: &[&str]) -> (String, String) {
-        let mut args = vec![
-            "client",
-            "create",
-            "--name",
-            "test",
-            "--grant-type",
-            "client_credentials",
-            "--json",
-        ];
+        let mut args = vec!["client", "create", "--name", "test", "--grant-type", "client_credentials", "--json"];
         args.extend_from_slice(extra);
         let out = self.cli(&args);
-        assert!(
-            out.status.success(),
-            "client create failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "client create failed: {}", String::from_utf8_lossy(&out.stderr));
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        (
-            v["client_id"].as_str().unwrap().into(),
-            v["client_secret"].as_str().unwrap().into(),
-        )
+        (v["client_id"].as_str().unwrap().into(), v["client_secret"].as_str().unwrap().into())
     }
 }
 
@@ -164,44 +135,25 @@ mod reqwest {
     use std::io::{Read, Write};
     pub fn blocking_get(url: &str) -> std::io::Result<u16> {
         let rest = url.strip_prefix("http://").unwrap_or(url);
-        let (host, path) = rest
-            .split_once('/')
-            .map(|(h, p)| (h, format!("/{p}")))
-            .unwrap_or((rest, "/".into()));
+        let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
         let mut s = std::net::TcpStream::connect(host)?;
         s.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-        )?;
+        write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")?;
         let mut buf = String::new();
         s.read_to_string(&mut buf)?;
-        Ok(buf
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0))
+        Ok(buf.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0))
     }
 }
 
 /// An async HTTP client for the tests.
 pub fn http() -> ::reqwest::Client {
-    ::reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap()
+    ::reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap()
 }
 
 pub async fn token(s: &Server, id: &str, secret: &str, form: &[(&str, &str)]) -> (u16, Value) {
     let mut f = vec![("grant_type", "client_credentials")];
     f.extend_from_slice(form);
-    let r = http()
-        .post(s.url("/oauth2/token"))
-        .basic_auth(id, Some(secret))
-        .form(&f)
-        .send()
-        .await
-        .unwrap();
+    let r = http().post(s.url("/oauth2/token")).basic_auth(id, Some(secret)).form(&f).send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
@@ -225,12 +177,7 @@ pub async fn introspect(s: &Server, id: &str, secret: &str, tok: &str) -> Value 
 }
 
 pub async fn revoke(s: &Server, id: &str, secret: &str, tok: &str) -> u16 {
-    let r = http()
-        .post(s.url("/oauth2/revoke"))
-        .basic_auth(id, Some(secret))
-        .form(&[("token", tok)])
-        .send()
-        .await
-        .unwrap();
+    let r =
+        http().post(s.url("/oauth2/revoke")).basic_auth(id, Some(secret)).form(&[("token", tok)]).send().await.unwrap();
     r.status().as_u16()
 }

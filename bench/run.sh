@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Tessera load benchmark: one command.
+#   bench/run.sh                  # all scenarios, 10 s each, 32 connections
+#   DURATION=5s CONNS=64 bench/run.sh
+#   PEER=1 bench/run.sh           # also run node-oidc-provider (../shared/peers/oidc-provider) in the same run
+# Builds release, starts `tessera serve` pinned to CPU 0, drives it with wrk
+# pinned to CPU 1 (loopback only), prints req/s, p50, p99 and the server's RSS.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+
+DURATION="${DURATION:-10s}"
+CONNS="${CONNS:-32}"
+PORT="${PORT:-18080}"
+URL="http://127.0.0.1:$PORT"
+OUT="$ROOT/bench/results/$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$OUT"
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+srv_pin=(); cli_pin=()
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then srv_pin=(taskset -c 0); cli_pin=(taskset -c 1); fi
+
+cargo build --release -q -p tessera-server
+BIN="$ROOT/target/release/tessera"
+DATA="$(mktemp -d)"
+export TESSERA_DATA_DIR="$DATA" TESSERA_ISSUER="$URL" TESSERA_LOG=warn
+
+secret_of() { sed -E 's/.*"client_secret":"([^"]+)".*/\1/'; }
+JWT_SECRET=$("$BIN" client create --id bench-jwt --name bench --grant-type client_credentials --scope "inventory:read inventory:write" --json | secret_of)
+OPQ_SECRET=$("$BIN" client create --id bench-opaque --name bench --grant-type client_credentials --scope "inventory:read inventory:write" --token-format opaque --json | secret_of)
+JWT_AUTH=$(printf 'bench-jwt:%s' "$JWT_SECRET" | base64 -w0)
+OPQ_AUTH=$(printf 'bench-opaque:%s' "$OPQ_SECRET" | base64 -w0)
+
+SRV=""
+stop() { [ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null; SRV=""; rm -rf "$DATA"; }
+trap stop EXIT
+"${srv_pin[@]}" "$BIN" serve --listen "127.0.0.1:$PORT" ${SERVE_ARGS:-} >"$OUT/server.log" 2>&1 &
+SRV=$!
+for _ in $(seq 1 100); do curl -fsS "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+rss() { awk '/VmRSS/ {print $2}' "/proc/$SRV/status"; }
+hwm() { awk '/VmHWM/ {print $2}' "/proc/$SRV/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SRV/stat"; }
+
+printf '%-34s %10s %9s %9s %9s %8s\n' scenario req/s p50 p99 "srv CPU" "RSS MB" | tee "$OUT/summary.txt"
+run() { # label, auth, body
+  local label="$1" f="$OUT/$(printf '%s' "$1" | tr -c 'A-Za-z0-9' '_').txt"
+  local t0; t0=$(cpu_ticks)
+  AUTH="$2" BODY="$3" "${cli_pin[@]}" wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s bench/post_form.lua "$URL${4:-/oauth2/token}" >"$f"
+  local t1; t1=$(cpu_ticks)
+  local secs; secs=$(awk '/requests in/ {gsub("s,","",$4); print $4}' "$f")
+  local rps p50 p99 non200
+  rps=$(awk '/Requests\/sec/ {printf "%d", $2}' "$f")
+  p50=$(awk '$1=="50%" {print $2}' "$f"); p99=$(awk '$1=="99%" {print $2}' "$f")
+  non200=$(awk '/non-200/ {print $3}' "$f")
+  local cpu; cpu=$(awk -v a="$t0" -v b="$t1" -v s="$secs" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%d%%", 100*(b-a)/hz/s}')
+  printf '%-34s %10s %9s %9s %9s %8s%s\n' "$label" "$rps" "$p50" "$p99" "$cpu" "$(( $(rss) / 1024 ))" \
+    "$([ "${non200:-0}" != 0 ] && echo "  ($non200 non-200!)")" | tee -a "$OUT/summary.txt"
+}
+
+# Warm-up: fills caches and lets the allocator settle.
+AUTH="$JWT_AUTH" BODY="grant_type=client_credentials" "${cli_pin[@]}" wrk -t1 -c"$CONNS" -d3s -s bench/post_form.lua "$URL/oauth2/token" >/dev/null
+
+run "client_credentials JWT (EdDSA)" "$JWT_AUTH" "grant_type=client_credentials&scope=inventory:read"
+run "client_credentials opaque" "$OPQ_AUTH" "grant_type=client_credentials&scope=inventory:read"
+TOKEN=$(curl -s -u "bench-opaque:$OPQ_SECRET" -d grant_type=client_credentials "$URL/oauth2/token" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+run "introspection (opaque)" "$OPQ_AUTH" "token=$TOKEN" /oauth2/introspect
+JWT=$(curl -s -u "bench-jwt:$JWT_SECRET" -d grant_type=client_credentials "$URL/oauth2/token" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+run "introspection (JWT)" "$JWT_AUTH" "token=$JWT" /oauth2/introspect
+echo "peak RSS: $(( $(hwm) / 1024 )) MB; opaque tokens stored: $(sqlite3 "$DATA/tessera.db" 'select count(*) from access_tokens' 2>/dev/null || echo '?')" | tee -a "$OUT/summary.txt"
+stop
+
+if [ "${PEER:-0}" = 1 ]; then
+  PEER_DIR="$(mktemp -d)"
+  cp -r "$ROOT/../shared/peers/oidc-provider/." "$PEER_DIR/"
+  chmod -R u+w "$PEER_DIR"
+  (cd "$PEER_DIR" && DURATION="$DURATION" CONNS="$CONNS" ./run.sh) | tee "$OUT/peer.txt"
+fi
+echo "machine: $(nproc) CPUs, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | xargs); results in $OUT"
