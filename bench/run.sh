@@ -2,6 +2,7 @@
 # Tessera load benchmark: one command.
 #   bench/run.sh                  # all scenarios, 10 s each, 32 connections
 #   DURATION=5s CONNS=64 bench/run.sh
+#   ONLY=JWT bench/run.sh         # only scenarios whose label matches
 #   PEER=1 bench/run.sh           # also run node-oidc-provider (../shared/peers/oidc-provider) in the same run
 # Builds release, starts `tessera serve` pinned to CPU 0, drives it with wrk
 # pinned to CPU 1 (loopback only), prints req/s, p50, p99 and the server's RSS.
@@ -43,7 +44,8 @@ hwm() { awk '/VmHWM/ {print $2}' "/proc/$SRV/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SRV/stat"; }
 
 printf '%-34s %10s %9s %9s %9s %8s\n' scenario req/s p50 p99 "srv CPU" "RSS MB" | tee "$OUT/summary.txt"
-run() { # label, auth, body
+run() { # label, auth, body [, path]
+  [[ "$1" =~ ${ONLY:-.} ]] || return 0
   local label="$1" f="$OUT/$(printf '%s' "$1" | tr -c 'A-Za-z0-9' '_').txt"
   local t0; t0=$(cpu_ticks)
   AUTH="$2" BODY="$3" "${cli_pin[@]}" wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s bench/post_form.lua "$URL${4:-/oauth2/token}" >"$f"

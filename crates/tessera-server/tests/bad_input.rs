@@ -193,3 +193,25 @@ async fn garbage_never_causes_a_5xx() {
     assert_eq!(http().get(s.url("/healthz")).send().await.unwrap().status(), 200);
     assert!(!s.logs().contains("panicked"), "{}", s.logs());
 }
+
+/// A client that stops sending mid-body gets an answer after the body
+/// deadline, and holds up nobody else meanwhile.
+#[tokio::test]
+async fn a_stalled_body_does_not_hang_the_server() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Server::start();
+    let mut stalled = tokio::net::TcpStream::connect(("127.0.0.1", s.port)).await.unwrap();
+    stalled
+        .write_all(b"POST /oauth2/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let (id, secret) = s.create_client(&[]);
+    assert_eq!(token(&s, &id, &secret, &[]).await.0, 200, "other clients are served meanwhile");
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(20), stalled.read(&mut buf)).await.unwrap().unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("invalid_request"), "{answer}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+}

@@ -93,6 +93,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     writer: mpsc::Sender<Job>,
     generation_path: PathBuf,
+    /// Held open: `fstat` on it is cheaper than `stat` by path on every request.
+    generation_file: std::fs::File,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -149,7 +151,13 @@ impl SqliteStore {
         tokio::spawn(writer(conn, rx, opts.durability));
         let checkpointer = SqliteConnection::connect_with(&connect).await.map_err(unavailable)?;
         tokio::spawn(checkpoint(checkpointer, tx.downgrade()));
-        Ok(Self { pool, writer: tx, generation_path: generation_path(&opts.path) })
+        let generation_path = generation_path(&opts.path);
+        let generation_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&generation_path)
+            .map_err(|e| unavailable(format!("cannot open {}: {e}", generation_path.display())))?;
+        Ok(Self { pool, writer: tx, generation_path, generation_file })
     }
 
     async fn submit(&self, op: Op) -> Result<i64, StoreError> {
@@ -160,11 +168,9 @@ impl SqliteStore {
 
     /// Tells running servers (in any process) that clients or keys changed.
     fn bump_generation(&self) -> Result<(), StoreError> {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.generation_path)
-            .and_then(|mut f| f.write_all(b"."))
+        // O_APPEND: concurrent writers in other processes each add their byte.
+        (&self.generation_file)
+            .write_all(b".")
             .map_err(|e| unavailable(format!("committed, but could not signal running servers: {e}")))
     }
 }
@@ -457,7 +463,7 @@ impl Store for SqliteStore {
     }
 
     fn config_generation(&self) -> u64 {
-        std::fs::metadata(&self.generation_path).map(|m| m.len()).unwrap_or(0)
+        self.generation_file.metadata().map(|m| m.len()).unwrap_or(0)
     }
 
     async fn insert_token(&self, token: &OpaqueToken) -> Result<(), StoreError> {

@@ -12,15 +12,13 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tessera_core::{Authority, OAuthError};
 use tessera_proto::ErrorCode;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use error::ApiError;
@@ -50,14 +48,9 @@ pub fn router(state: AppState, https: bool) -> Router {
             tracing::error!("a request handler panicked");
             ApiError(OAuthError::server_error("handler panicked")).into_response()
         }))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
-        ))
-        // Log the path only: a query string could carry a credential.
-        .layer(TraceLayer::new_for_http().make_span_with(
-            |req: &Request<_>| tracing::debug_span!("http", method = %req.method(), path = %req.uri().path()),
         ));
     if https {
         r = r.layer(SetResponseHeaderLayer::if_not_present(
@@ -76,42 +69,47 @@ async fn method_not_allowed() -> Response {
     ApiError(OAuthError::new(ErrorCode::MethodNotAllowed, "method not allowed on this endpoint")).into_response()
 }
 
+/// Slow clients may take this long to send headers; a body gets
+/// [`request::BODY_DEADLINE`]. Nothing a client does can hold a request open forever.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// `tessera serve`.
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let (_store, authority) = crate::data::open(&cfg).await?;
     let bg = crate::background::spawn(authority.clone(), cfg.purge_interval);
-    let app = router(AppState { authority }, cfg.tls.is_some());
+    let app = router(AppState { authority }, cfg.tls.is_some()).into_make_service();
+    let handle = axum_server::Handle::new();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        h.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    let (h, issuer, tls) = (handle.clone(), cfg.issuer.clone(), cfg.tls.is_some());
+    tokio::spawn(async move {
+        if let Some(addr) = h.listening().await {
+            tracing::info!(listen = %addr, %issuer, tls, "tessera is serving");
+        }
+    });
     let r = match &cfg.tls {
         None => {
-            let listener = tokio::net::TcpListener::bind(cfg.listen)
-                .await
-                .with_context(|| format!("cannot listen on {}", cfg.listen))?;
-            let addr = listener.local_addr().unwrap_or(cfg.listen);
-            tracing::info!(listen = %addr, issuer = %cfg.issuer, "tessera is serving");
-            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("server failed")
+            let mut server = axum_server::bind(cfg.listen).handle(handle);
+            server.http_builder().http1().header_read_timeout(HEADER_READ_TIMEOUT);
+            server.serve(app).await
         }
         Some((cert, key)) => {
             let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await
                 .with_context(|| format!("cannot load TLS certificate {} and key {}", cert.display(), key.display()))?;
-            let handle = axum_server::Handle::new();
-            let h = handle.clone();
-            tokio::spawn(async move {
-                shutdown_signal().await;
-                h.graceful_shutdown(Some(Duration::from_secs(10)));
-            });
-            tracing::info!(listen = %cfg.listen, issuer = %cfg.issuer, "tessera is serving over TLS");
-            axum_server::bind_rustls(cfg.listen, tls)
-                .handle(handle)
-                .serve(app.into_make_service())
-                .await
-                .with_context(|| format!("cannot serve on {}", cfg.listen))
+            let mut server = axum_server::bind_rustls(cfg.listen, tls).handle(handle);
+            server.http_builder().http1().header_read_timeout(HEADER_READ_TIMEOUT);
+            server.serve(app).await
         }
     };
     bg.abort();
+    r.with_context(|| format!("cannot serve on {}", cfg.listen))?;
     tracing::info!("tessera stopped");
-    r
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -11,6 +11,9 @@ use tessera_proto::ErrorCode;
 
 use super::error::ApiError;
 
+/// How long a client may take to send its (at most 64 KiB) body.
+pub const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub struct OAuthRequest {
     pub authorization: Option<String>,
     pub params: Params,
