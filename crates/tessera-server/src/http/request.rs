@@ -49,15 +49,16 @@ impl<S: Send + Sync> FromRequest<S> for OAuthRequest {
             (Some(v), None) => Some(v.to_str().map_err(|_| bad("malformed Authorization header"))?.to_string()),
             (Some(_), Some(_)) => return Err(bad("more than one Authorization header")),
         };
-        let body = match Bytes::from_request(req, state).await {
-            Ok(b) => b,
-            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+        let body = match tokio::time::timeout(BODY_DEADLINE, Bytes::from_request(req, state)).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(r)) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 return Err(ApiError(OAuthError::new(
                     ErrorCode::RequestTooLarge,
                     "request body is larger than 64 KiB",
                 )));
             }
-            Err(_) => return Err(bad("could not read the request body")),
+            Ok(Err(_)) => return Err(bad("could not read the request body")),
+            Err(_) => return Err(bad("the request body did not arrive in time")),
         };
         let params = Params::parse(&body)?;
         Ok(Self { authorization, params })
