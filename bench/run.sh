@@ -69,7 +69,7 @@ TOKEN=$(curl -s -u "bench-opaque:$OPQ_SECRET" -d grant_type=client_credentials "
 run "introspection (opaque)" "$OPQ_AUTH" "token=$TOKEN" /oauth2/introspect
 JWT=$(curl -s -u "bench-jwt:$JWT_SECRET" -d grant_type=client_credentials "$URL/oauth2/token" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
 run "introspection (JWT)" "$JWT_AUTH" "token=$JWT" /oauth2/introspect
-echo "peak RSS: $(( $(hwm) / 1024 )) MB; opaque tokens stored: $(sqlite3 "$DATA/tessera.db" 'select count(*) from access_tokens' 2>/dev/null || echo '?')" | tee -a "$OUT/summary.txt"
+echo "peak RSS: $(( $(hwm) / 1024 )) MB; WAL now: $(( $(stat -c %s "$DATA/tessera.db-wal" 2>/dev/null || echo 0) / 1048576 )) MB" | tee -a "$OUT/summary.txt"
 stop
 
 if [ "${PEER:-0}" = 1 ]; then

@@ -5,18 +5,28 @@ mod memory {
     tessera_store::conformance_suite!(async { std::sync::Arc::new(tessera_store::MemoryStore::new()) });
 }
 
-mod sqlite {
-    use std::sync::Arc;
+/// SQLite in each durability mode: they differ only in when commits are fsynced.
+macro_rules! sqlite_suite {
+    ($name:ident, $durability:expr) => {
+        mod $name {
+            use std::sync::Arc;
 
-    use tessera_core::store::Store;
-    use tessera_store::{SqliteOptions, SqliteStore};
+            use tessera_core::store::Store;
+            use tessera_store::{Durability, SqliteOptions, SqliteStore};
 
-    async fn fresh() -> Arc<dyn Store> {
-        // The directory lives as long as the test process; tests are short.
-        let dir = tempfile::tempdir().expect("tempdir").keep();
-        let store = SqliteStore::open(&SqliteOptions::new(dir.join("tessera.db")), true).await.expect("open");
-        Arc::new(store)
-    }
+            async fn fresh() -> Arc<dyn Store> {
+                // The directory lives as long as the test process; tests are short.
+                let dir = tempfile::tempdir().expect("tempdir").keep();
+                let mut opts = SqliteOptions::new(dir.join("tessera.db"));
+                opts.durability = $durability;
+                Arc::new(SqliteStore::open(&opts, true).await.expect("open"))
+            }
 
-    tessera_store::conformance_suite!(fresh());
+            tessera_store::conformance_suite!(fresh());
+        }
+    };
 }
+
+sqlite_suite!(sqlite, Durability::Revocations);
+sqlite_suite!(sqlite_full, Durability::Full);
+sqlite_suite!(sqlite_normal, Durability::Normal);
