@@ -12,11 +12,12 @@ use tessera_core::keys::Algorithm;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
 
-/// `tessera.toml`: every key optional, unknown keys refused (a typo should
-/// not silently fall back to a default).
-#[derive(Debug, Default, Deserialize)]
+/// One layer of settings: `tessera.toml`, or the command line and environment
+/// (clap merges those two). Every key optional; in the file, unknown keys are
+/// refused, so a typo does not silently fall back to a default.
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FileConfig {
+pub struct Layer {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
     pub issuer: Option<String>,
@@ -32,7 +33,7 @@ pub struct FileConfig {
     pub log_format: Option<String>,
 }
 
-impl FileConfig {
+impl Layer {
     /// Reads `path` if given (it must exist), else `./tessera.toml` if present.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
         let (path, required) = match path {
@@ -45,22 +46,6 @@ impl FileConfig {
             Err(e) => Err(e).with_context(|| format!("cannot read config file {}", path.display())),
         }
     }
-}
-
-/// Values given on the command line or in the environment (clap merges the two).
-#[derive(Debug, Default, Clone)]
-pub struct Overrides {
-    pub data_dir: Option<PathBuf>,
-    pub listen: Option<String>,
-    pub issuer: Option<String>,
-    pub tls_cert: Option<PathBuf>,
-    pub tls_key: Option<PathBuf>,
-    pub signing_alg: Option<String>,
-    pub default_audience: Option<String>,
-    pub introspection_cache: Option<u64>,
-    pub sqlite_synchronous: Option<String>,
-    pub purge_interval: Option<String>,
-    pub master_key_file: Option<PathBuf>,
 }
 
 /// The resolved, checked configuration.
@@ -79,7 +64,8 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn resolve(o: Overrides, f: FileConfig) -> anyhow::Result<Self> {
+    /// `o` (flags and environment) wins over `f` (the file).
+    pub fn resolve(o: Layer, f: Layer) -> anyhow::Result<Self> {
         let data_dir = o.data_dir.or(f.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let listen_s = o.listen.or(f.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
         let listen: SocketAddr =
@@ -192,17 +178,17 @@ mod tests {
 
     #[test]
     fn precedence_and_defaults() {
-        let f = FileConfig {
+        let f = Layer {
             listen: Some("127.0.0.1:9000".into()),
             issuer: Some("http://127.0.0.1:1".into()),
             ..Default::default()
         };
-        let o = Overrides { issuer: Some("https://id.example".into()), ..Default::default() };
+        let o = Layer { issuer: Some("https://id.example".into()), ..Default::default() };
         let c = Config::resolve(o, f).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.issuer, "https://id.example");
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.default_audience, "https://id.example");
-        let open = Overrides { listen: Some("0.0.0.0:8080".into()), ..Default::default() };
-        assert!(Config::resolve(open, FileConfig::default()).is_err());
+        let open = Layer { listen: Some("0.0.0.0:8080".into()), ..Default::default() };
+        assert!(Config::resolve(open, Layer::default()).is_err());
     }
 }

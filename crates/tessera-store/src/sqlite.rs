@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, Connection, Executor, Row, SqlitePool};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, Row, SqlitePool};
 use tessera_core::client::{Client, ClientSettings};
 use tessera_core::secret::Digest;
 use tessera_core::store::{
@@ -153,9 +153,12 @@ impl SqliteStore {
             SqliteConnection::connect_with(&connect.clone().synchronous(writer_sync)).await.map_err(unavailable)?;
         let (tx, rx) = mpsc::channel(8 * MAX_BATCH);
         tokio::spawn(writer(conn, rx, opts.durability));
-        let checkpointer = SqliteConnection::connect_with(&connect.clone().busy_timeout(Duration::from_millis(20)))
-            .await
-            .map_err(unavailable)?;
+        // A checkpoint may legitimately take long under load: not worth a warning.
+        let checkpointer_opts = connect
+            .clone()
+            .busy_timeout(Duration::from_millis(20))
+            .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
+        let checkpointer = SqliteConnection::connect_with(&checkpointer_opts).await.map_err(unavailable)?;
         tokio::spawn(checkpoint(checkpointer, wal_path(&opts.path), tx.downgrade()));
         let generation_path = generation_path(&opts.path);
         let generation_file = std::fs::OpenOptions::new()

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, FileConfig, Overrides};
+use crate::config::{Config, Layer};
 
 #[derive(Debug, Parser)]
 #[command(name = "tessera", version, about = "Tessera: an OAuth 2.1 authorization server", long_about = None)]
@@ -104,12 +104,12 @@ fn fail(e: anyhow::Error) -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let file = FileConfig::load(cli.config.as_deref())?;
+    let file = Layer::load(cli.config.as_deref())?;
     // A server logs its life at info; a one-shot command only what went wrong.
     let default_log = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
     let filter = cli.log.clone().or(file.log.clone()).unwrap_or_else(|| default_log.into());
     init_logging(&filter, cli.log_format.clone().or(file.log_format.clone()))?;
-    let mut o = Overrides {
+    let mut o = Layer {
         data_dir: cli.data_dir,
         issuer: cli.issuer,
         signing_alg: cli.signing_alg,
