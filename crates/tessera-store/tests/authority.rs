@@ -1,0 +1,125 @@
+//! tessera-core's Authority on the memory store with an injected clock and
+//! seeded randomness: expiry, revocation and purging without a single sleep.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use base64ct::{Base64, Encoding};
+use tessera_core::client::{NewClient, TokenFormat};
+use tessera_core::clock::{Clock, ManualClock};
+use tessera_core::keys::{Algorithm, MasterKey};
+use tessera_core::params::Params;
+use tessera_core::random::SeededRandom;
+use tessera_core::store::Store;
+use tessera_core::{Authority, Settings};
+use tessera_proto::ErrorCode;
+use tessera_store::MemoryStore;
+
+const T0: i64 = 1_800_000_000;
+
+struct Fixture {
+    authority: Authority,
+    clock: Arc<ManualClock>,
+    store: Arc<MemoryStore>,
+}
+
+async fn fixture() -> Fixture {
+    let clock = Arc::new(ManualClock::new(T0));
+    let store = Arc::new(MemoryStore::new());
+    let settings = Settings {
+        issuer: "https://as.example".into(),
+        signing_alg: Algorithm::EdDSA,
+        default_audience: "https://as.example".into(),
+        introspection_cache_capacity: 100,
+    };
+    let authority = Authority::start(
+        settings,
+        store.clone(),
+        MasterKey::from_bytes([1; 32]),
+        clock.clone(),
+        Arc::new(SeededRandom::new(42)),
+    )
+    .await
+    .unwrap();
+    Fixture { authority, clock, store }
+}
+
+async fn client(f: &Fixture, format: TokenFormat, ttl: u64) -> (String, String) {
+    let (c, secret) = NewClient {
+        id: None,
+        name: "c".into(),
+        grant_types: vec!["client_credentials".into()],
+        scope: "a b".into(),
+        audiences: vec![],
+        token_format: format,
+        access_token_ttl: Some(ttl),
+        introspection: false,
+    }
+    .build(&SeededRandom::new(7), f.clock.now())
+    .unwrap();
+    f.store.insert_client(&c).await.unwrap();
+    (c.id, secret.expose().to_string())
+}
+
+fn basic(id: &str, secret: &str) -> String {
+    format!("Basic {}", Base64::encode_string(format!("{id}:{secret}").as_bytes()))
+}
+
+fn form(s: &str) -> Params {
+    Params::parse(s.as_bytes()).unwrap()
+}
+
+#[tokio::test]
+async fn tokens_expire_by_the_injected_clock() {
+    for format in [TokenFormat::Jwt, TokenFormat::Opaque] {
+        let f = fixture().await;
+        let (id, secret) = client(&f, format, 60).await;
+        let auth = basic(&id, &secret);
+        let t = f.authority.token(Some(&auth), &form("grant_type=client_credentials&scope=a")).await.unwrap();
+        assert_eq!((t.expires_in, t.scope.as_deref()), (60, Some("a")));
+        let introspect = format!("token={}", t.access_token);
+        let active = |r: tessera_proto::IntrospectionResponse| r.active;
+        assert!(active(f.authority.introspect(Some(&auth), &form(&introspect)).await.unwrap()));
+        f.clock.advance(59);
+        assert!(active(f.authority.introspect(Some(&auth), &form(&introspect)).await.unwrap()), "{format:?}");
+        f.clock.advance(1);
+        let r = f.authority.introspect(Some(&auth), &form(&introspect)).await.unwrap();
+        assert_eq!(r, tessera_proto::IntrospectionResponse::inactive(), "{format:?} must expire at exp");
+    }
+}
+
+#[tokio::test]
+async fn revocation_lasts_until_expiry_then_is_purged() {
+    let f = fixture().await;
+    let (id, secret) = client(&f, TokenFormat::Jwt, 300).await;
+    let auth = basic(&id, &secret);
+    let t = f.authority.token(Some(&auth), &form("grant_type=client_credentials")).await.unwrap();
+    let body = format!("token={}", t.access_token);
+    f.authority.revoke(Some(&auth), &form(&body)).await.unwrap();
+    assert!(!f.authority.introspect(Some(&auth), &form(&body)).await.unwrap().active);
+    assert_eq!(f.store.revocations_after(0, 10).await.unwrap().len(), 1);
+    // Not purged before the token's own expiry...
+    f.clock.advance(299);
+    assert_eq!(f.authority.purge_expired(100).await.unwrap().revocations, 0);
+    // ...and after it, the entry goes: the token is dead by `exp` anyway.
+    f.clock.advance(1);
+    assert_eq!(f.authority.purge_expired(100).await.unwrap().revocations, 1);
+    assert!(!f.authority.introspect(Some(&auth), &form(&body)).await.unwrap().active);
+}
+
+#[tokio::test]
+async fn wrong_secret_unknown_client_and_grant_rules() {
+    let f = fixture().await;
+    let (id, secret) = client(&f, TokenFormat::Jwt, 300).await;
+    let cases = [
+        (basic(&id, "nope"), "grant_type=client_credentials", ErrorCode::InvalidClient),
+        (basic("ghost", &secret), "grant_type=client_credentials", ErrorCode::InvalidClient),
+        (basic(&id, &secret), "grant_type=client_credentials&scope=c", ErrorCode::InvalidScope),
+        (basic(&id, &secret), "grant_type=refresh_token", ErrorCode::UnsupportedGrantType),
+        (basic(&id, &secret), "grant_type=client_credentials&resource=https://x.example", ErrorCode::InvalidTarget),
+    ];
+    for (auth, body, code) in cases {
+        let e = f.authority.token(Some(&auth), &form(body)).await.unwrap_err();
+        assert_eq!(e.code, code, "{body}");
+    }
+}
