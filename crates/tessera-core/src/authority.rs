@@ -96,21 +96,12 @@ impl Authority {
     ) -> Result<Self, StartError> {
         let generation = store.config_generation();
         let mut keys = load_keys(store.as_ref(), &master).await?;
-        if !keys.iter().any(|k| k.alg() == settings.signing_alg) {
-            let (key, der) = SigningKey::generate(settings.signing_alg, clock.now())?;
-            let sealed = master.seal(rng.as_ref(), &der, key.kid())?;
-            store
-                .insert_key(&StoredKey {
-                    kid: key.kid().to_string(),
-                    alg: key.alg().as_str().to_string(),
-                    sealed_private_key: sealed,
-                    created_at: key.created_at(),
-                })
-                .await?;
-            tracing::info!(kid = key.kid(), alg = key.alg().as_str(), "generated a new signing key");
-            keys.push(key);
+        let now = clock.now();
+        if !keys.iter().any(|k| k.alg() == settings.signing_alg && k.activates_at() <= now) {
+            // First start, or a new algorithm: a key that signs at once.
+            keys.push(create_key(store.as_ref(), &master, rng.as_ref(), settings.signing_alg, now, now).await?);
         }
-        let keyset = KeySet::new(keys, settings.signing_alg).ok_or(KeyError::Generate)?;
+        let keyset = KeySet::new(keys, settings.signing_alg);
         let opaque_cache = moka::sync::Cache::builder().max_capacity(settings.introspection_cache_capacity).build();
         let jwt_cache = moka::sync::Cache::builder().max_capacity(settings.introspection_cache_capacity).build();
         let a = Self {
@@ -163,10 +154,7 @@ impl Authority {
         }
         let keys =
             load_keys(self.store.as_ref(), &self.master).await.map_err(|e| OAuthError::server_error(e.to_string()))?;
-        let set = Arc::new(
-            KeySet::new(keys, self.settings.signing_alg)
-                .ok_or_else(|| OAuthError::server_error("no signing key for the configured algorithm"))?,
-        );
+        let set = Arc::new(KeySet::new(keys, self.settings.signing_alg));
         if let Ok(mut w) = self.keys.write()
             && w.0 <= generation
         {
@@ -257,7 +245,10 @@ impl Authority {
             TokenFormat::Jwt => {
                 let keys = self.keys_at(generation).await?;
                 let claims = jwt::claims_of(&self.settings.issuer, &facts);
-                Secret::new(jwt::encode(keys.active(), &claims).map_err(|e| OAuthError::server_error(e.to_string()))?)
+                let key = keys
+                    .active(now)
+                    .ok_or_else(|| OAuthError::server_error("no active signing key for the configured algorithm"))?;
+                Secret::new(jwt::encode(key, &claims).map_err(|e| OAuthError::server_error(e.to_string()))?)
             }
             TokenFormat::Opaque => {
                 let token = opaque::generate(self.rng.as_ref());
@@ -277,6 +268,24 @@ impl Authority {
             }
         };
         Ok(Issued { token, facts })
+    }
+
+    /// Key rotation: a new key of the configured algorithm, published at once
+    /// and signing from `activate_in` seconds on, so resource servers that
+    /// cache the JWKS learn it before any token carries it.
+    pub async fn rotate_key(&self, activate_in: i64) -> Result<String, OAuthError> {
+        let now = self.clock.now();
+        let key = create_key(
+            self.store.as_ref(),
+            &self.master,
+            self.rng.as_ref(),
+            self.settings.signing_alg,
+            now,
+            now.saturating_add(activate_in.max(0)),
+        )
+        .await
+        .map_err(|e| OAuthError::server_error(e.to_string()))?;
+        Ok(key.kid().to_string())
     }
 
     /// Applies revocations recorded since the last call (by this process or
@@ -307,11 +316,35 @@ async fn load_keys(store: &dyn Store, master: &MasterKey) -> Result<Vec<SigningK
     for k in store.list_keys().await? {
         let alg = Algorithm::parse(&k.alg).ok_or_else(|| KeyError::Algorithm(k.alg.clone()))?;
         let der = master.open(&k.sealed_private_key, &k.kid)?;
-        let key = SigningKey::from_pkcs8(alg, &der, k.created_at)?;
+        let key = SigningKey::from_pkcs8(alg, &der, k.activates_at)?;
         if key.kid() != k.kid {
             return Err(KeyError::Parse(k.kid).into());
         }
         out.push(key);
     }
     Ok(out)
+}
+
+/// Generates, seals and stores a key.
+async fn create_key(
+    store: &dyn Store,
+    master: &MasterKey,
+    rng: &dyn Random,
+    alg: Algorithm,
+    now: i64,
+    activates_at: i64,
+) -> Result<SigningKey, StartError> {
+    let (key, der) = SigningKey::generate(alg, activates_at)?;
+    let sealed = master.seal(rng, &der, key.kid())?;
+    store
+        .insert_key(&StoredKey {
+            kid: key.kid().to_string(),
+            alg: alg.as_str().to_string(),
+            sealed_private_key: sealed,
+            created_at: now,
+            activates_at,
+        })
+        .await?;
+    tracing::info!(kid = key.kid(), alg = alg.as_str(), activates_at, "generated a new signing key");
+    Ok(key)
 }

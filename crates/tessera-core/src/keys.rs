@@ -79,7 +79,7 @@ pub struct SigningKey {
     jwk: Jwk,
     /// base64url of `{"alg":…,"typ":"at+jwt","kid":…}`.
     at_jwt_header: String,
-    created_at: i64,
+    activates_at: i64,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -91,7 +91,7 @@ impl std::fmt::Debug for SigningKey {
 impl SigningKey {
     /// Generates a key; returns it and its PKCS#8 DER for sealing.
     /// (aws-lc draws key material from its own DRBG, not from [`Random`].)
-    pub fn generate(alg: Algorithm, now: i64) -> Result<(Self, Zeroizing<Vec<u8>>), KeyError> {
+    pub fn generate(alg: Algorithm, activates_at: i64) -> Result<(Self, Zeroizing<Vec<u8>>), KeyError> {
         let rng = aws_lc_rs::rand::SystemRandom::new();
         let der: Vec<u8> = match alg {
             Algorithm::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| KeyError::Generate)?.as_ref().to_vec(),
@@ -106,11 +106,11 @@ impl SigningKey {
                 .to_vec(),
         };
         let der = Zeroizing::new(der);
-        let key = Self::from_pkcs8(alg, &der, now)?;
+        let key = Self::from_pkcs8(alg, &der, activates_at)?;
         Ok((key, der))
     }
 
-    pub fn from_pkcs8(alg: Algorithm, der: &[u8], created_at: i64) -> Result<Self, KeyError> {
+    pub fn from_pkcs8(alg: Algorithm, der: &[u8], activates_at: i64) -> Result<Self, KeyError> {
         let perr = |_| KeyError::Parse(alg.as_str().into());
         let (pair, mut jwk) = match alg {
             Algorithm::EdDSA => {
@@ -138,7 +138,7 @@ impl SigningKey {
         };
         jwk.kid = thumbprint(&jwk);
         let header = format!(r#"{{"alg":"{}","typ":"at+jwt","kid":"{}"}}"#, alg.as_str(), jwk.kid);
-        Ok(Self { alg, pair, at_jwt_header: b64(header.as_bytes()), jwk, created_at })
+        Ok(Self { alg, pair, at_jwt_header: b64(header.as_bytes()), jwk, activates_at })
     }
 
     pub fn alg(&self) -> Algorithm {
@@ -150,8 +150,8 @@ impl SigningKey {
     pub fn jwk(&self) -> &Jwk {
         &self.jwk
     }
-    pub fn created_at(&self) -> i64 {
-        self.created_at
+    pub fn activates_at(&self) -> i64 {
+        self.activates_at
     }
     pub fn at_jwt_header(&self) -> &str {
         &self.at_jwt_header
@@ -282,43 +282,105 @@ impl MasterKey {
     }
 }
 
-/// The keys in use: the newest key of the configured algorithm signs; every
-/// key is published so tokens signed before a change stay verifiable.
+/// A superseded key stays published this long after its successor started
+/// signing: by then every token it signed has expired.
+pub const RETIRE_AFTER: i64 = crate::client::MAX_ACCESS_TOKEN_TTL as i64;
+
+/// Where a key is in its life, at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// Published, not signing yet: resource servers learn it first.
+    Next,
+    /// Signs new tokens.
+    Active,
+    /// Published so the tokens it signed still verify.
+    Previous,
+    /// No token it signed can still be valid; no longer published.
+    Retired,
+}
+
+impl KeyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Next => "next",
+            Self::Active => "active",
+            Self::Previous => "previous",
+            Self::Retired => "retired",
+        }
+    }
+}
+
+/// The signing keys and the algorithm new tokens use. At any time the key
+/// of that algorithm activated most recently signs; keys activating later
+/// are already published; older keys stay published until [`RETIRE_AFTER`]
+/// has passed since they were superseded.
 #[derive(Debug, Clone)]
 pub struct KeySet {
-    active: Arc<SigningKey>,
-    all: Vec<Arc<SigningKey>>,
+    alg: Algorithm,
+    /// Sorted by activation time.
+    keys: Vec<Arc<SigningKey>>,
 }
 
 impl KeySet {
-    /// `keys` must contain at least one key of `alg`.
-    pub fn new(keys: Vec<SigningKey>, alg: Algorithm) -> Option<Self> {
-        let all: Vec<Arc<SigningKey>> = keys.into_iter().map(Arc::new).collect();
-        let active = all.iter().filter(|k| k.alg == alg).max_by_key(|k| k.created_at)?.clone();
-        Some(Self { active, all })
+    /// `keys` in the store's order; ties in activation time keep it, so the
+    /// key inserted last wins.
+    pub fn new(mut keys: Vec<SigningKey>, alg: Algorithm) -> Self {
+        keys.sort_by_key(|k| k.activates_at); // stable
+        Self { alg, keys: keys.into_iter().map(Arc::new).collect() }
     }
 
-    pub fn active(&self) -> &SigningKey {
-        &self.active
+    /// The key that signs at `now`, if any is active yet.
+    pub fn active(&self, now: i64) -> Option<&SigningKey> {
+        self.keys.iter().rev().find(|k| k.alg == self.alg && k.activates_at <= now).map(|k| k.as_ref())
     }
 
-    pub fn get(&self, kid: &str) -> Option<&SigningKey> {
-        self.all.iter().find(|k| k.kid() == kid).map(|k| k.as_ref())
+    pub fn status(&self, key: &SigningKey, now: i64) -> KeyStatus {
+        if key.activates_at > now {
+            return KeyStatus::Next;
+        }
+        if self.active(now).is_some_and(|a| a.kid() == key.kid()) {
+            return KeyStatus::Active;
+        }
+        // Superseded at the activation of the first later key of the signing algorithm.
+        let superseded = self
+            .keys
+            .iter()
+            .filter(|k| k.alg == self.alg && k.activates_at > key.activates_at && k.activates_at <= now)
+            .map(|k| k.activates_at)
+            .min();
+        match superseded {
+            Some(t) if now >= t.saturating_add(RETIRE_AFTER) => KeyStatus::Retired,
+            _ => KeyStatus::Previous,
+        }
     }
 
-    pub fn jwks(&self) -> JwkSet {
-        JwkSet { keys: self.all.iter().map(|k| k.jwk.clone()).collect() }
+    /// A published key by `kid`, for verification.
+    pub fn get(&self, kid: &str, now: i64) -> Option<&SigningKey> {
+        self.keys.iter().find(|k| k.kid() == kid && self.status(k, now) != KeyStatus::Retired).map(|k| k.as_ref())
     }
 
-    pub fn algorithms(&self) -> Vec<String> {
+    pub fn jwks(&self, now: i64) -> JwkSet {
+        JwkSet { keys: self.published(now).map(|k| k.jwk.clone()).collect() }
+    }
+
+    pub fn algorithms(&self, now: i64) -> Vec<String> {
         let mut v: Vec<String> = Vec::new();
-        for k in &self.all {
+        for k in self.published(now) {
             let a = k.alg.as_str().to_string();
             if !v.contains(&a) {
                 v.push(a);
             }
         }
         v
+    }
+
+    /// Every key with its status, oldest first (for `tessera key list`).
+    pub fn describe(&self, now: i64) -> Vec<(&SigningKey, KeyStatus)> {
+        self.keys.iter().map(|k| (k.as_ref(), self.status(k, now))).collect()
+    }
+
+    fn published(&self, now: i64) -> impl Iterator<Item = &SigningKey> {
+        self.keys.iter().filter(move |k| self.status(k, now) != KeyStatus::Retired).map(|k| k.as_ref())
     }
 }
 
@@ -347,6 +409,24 @@ mod tests {
         assert!(mk.open(&sealed, "kid-2").is_err());
         assert!(MasterKey::from_bytes([8; 32]).open(&sealed, "kid-1").is_err());
         assert!(mk.open(&sealed[..10], "kid-1").is_err());
+    }
+
+    #[test]
+    fn rotation_publishes_first_signs_later_and_retires_a_day_after() {
+        let key = |t| SigningKey::generate(Algorithm::EdDSA, t).map(|k| k.0).unwrap_or_else(|e| panic!("{e}"));
+        let (a, b) = (key(100), key(1000));
+        let (ka, kb) = (a.kid().to_string(), b.kid().to_string());
+        let set = KeySet::new(vec![b, a], Algorithm::EdDSA);
+        let active = |t| set.active(t).map(|k| k.kid().to_string());
+        assert_eq!(active(50), None);
+        assert_eq!(active(500), Some(ka.clone()));
+        assert_eq!(set.jwks(500).keys.len(), 2, "the next key is published before it signs");
+        assert_eq!(active(1000), Some(kb.clone()));
+        assert!(set.get(&ka, 1000 + RETIRE_AFTER - 1).is_some(), "old tokens still verify");
+        assert!(set.get(&ka, 1000 + RETIRE_AFTER).is_none(), "retired a day after being superseded");
+        assert_eq!(set.jwks(1000 + RETIRE_AFTER).keys.len(), 1);
+        let statuses: Vec<KeyStatus> = set.describe(500).into_iter().map(|(_, s)| s).collect();
+        assert_eq!(statuses, vec![KeyStatus::Active, KeyStatus::Next]);
     }
 
     #[test]

@@ -70,6 +70,9 @@ pub struct StoredKey {
     pub alg: String,
     pub sealed_private_key: Vec<u8>,
     pub created_at: i64,
+    /// Published in the JWKS from creation, signs from this time on, so
+    /// resource servers see a new key before any token carries it.
+    pub activates_at: i64,
 }
 
 impl std::fmt::Debug for StoredKey {
@@ -98,6 +101,8 @@ pub trait Store: Send + Sync + 'static {
 
     // Signing keys.
     async fn insert_key(&self, key: &StoredKey) -> Result<(), StoreError>;
+    /// Ordered by activation time; keys activating at the same second in the
+    /// order they were inserted (the later one signs).
     async fn list_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
 
     /// A number that changes whenever a client or key changes, in this

@@ -84,10 +84,23 @@ pub async fn clients_round_trip(s: Arc<dyn Store>) {
 }
 
 pub async fn keys_round_trip(s: Arc<dyn Store>) {
-    let k = StoredKey { kid: "k1".into(), alg: "EdDSA".into(), sealed_private_key: vec![1, 2, 3], created_at: 5 };
+    let k = StoredKey {
+        kid: "k1".into(),
+        alg: "EdDSA".into(),
+        sealed_private_key: vec![1, 2, 3],
+        created_at: 5,
+        activates_at: 65,
+    };
     s.insert_key(&k).await.unwrap();
     assert_eq!(s.insert_key(&k).await, Err(StoreError::Conflict));
-    assert_eq!(s.list_keys().await.unwrap(), vec![k]);
+    assert_eq!(s.list_keys().await.unwrap(), vec![k.clone()]);
+    // Same activation second: insertion order decides; earlier activation first.
+    let later = StoredKey { kid: "a-later".into(), ..k.clone() };
+    let earlier = StoredKey { kid: "z-earlier".into(), activates_at: 10, ..k.clone() };
+    s.insert_key(&later).await.unwrap();
+    s.insert_key(&earlier).await.unwrap();
+    let kids: Vec<String> = s.list_keys().await.unwrap().into_iter().map(|k| k.kid).collect();
+    assert_eq!(kids, vec!["z-earlier", "k1", "a-later"]);
 }
 
 pub async fn generation_moves_on_every_config_change(s: Arc<dyn Store>) {
@@ -103,7 +116,8 @@ pub async fn generation_moves_on_every_config_change(s: Arc<dyn Store>) {
     moved(&s, "set_client_secret");
     s.delete_client("c1").await.unwrap();
     moved(&s, "delete_client");
-    let k = StoredKey { kid: "k".into(), alg: "EdDSA".into(), sealed_private_key: vec![1], created_at: 1 };
+    let k =
+        StoredKey { kid: "k".into(), alg: "EdDSA".into(), sealed_private_key: vec![1], created_at: 1, activates_at: 1 };
     s.insert_key(&k).await.unwrap();
     moved(&s, "insert_key");
     // Token writes are not configuration: caches must not be flushed by them.

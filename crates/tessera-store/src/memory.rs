@@ -104,7 +104,9 @@ impl Store for MemoryStore {
     }
 
     async fn list_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
-        self.with(|i| i.keys.clone())
+        let mut keys = self.with(|i| i.keys.clone())?;
+        keys.sort_by_key(|k| k.activates_at); // stable: ties stay in insertion order
+        Ok(keys)
     }
 
     fn config_generation(&self) -> u64 {

@@ -460,11 +460,14 @@ impl Store for SqliteStore {
     }
 
     async fn insert_key(&self, k: &StoredKey) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO signing_keys (kid, alg, sealed_private_key, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&k.kid)
-            .bind(&k.alg)
-            .bind(&k.sealed_private_key)
-            .bind(k.created_at)
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, sealed_private_key, created_at, activates_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&k.kid)
+        .bind(&k.alg)
+        .bind(&k.sealed_private_key)
+        .bind(k.created_at)
+        .bind(k.activates_at)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
@@ -473,7 +476,7 @@ impl Store for SqliteStore {
 
     async fn list_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
         let rows =
-            sqlx::query("SELECT kid, alg, sealed_private_key, created_at FROM signing_keys ORDER BY created_at, kid")
+            sqlx::query("SELECT kid, alg, sealed_private_key, created_at, activates_at FROM signing_keys ORDER BY activates_at, rowid")
                 .fetch_all(&self.pool)
                 .await
                 .map_err(map_err)?;
@@ -484,6 +487,7 @@ impl Store for SqliteStore {
                     alg: r.try_get("alg").map_err(map_err)?,
                     sealed_private_key: r.try_get("sealed_private_key").map_err(map_err)?,
                     created_at: r.try_get("created_at").map_err(map_err)?,
+                    activates_at: r.try_get("activates_at").map_err(map_err)?,
                 })
             })
             .collect()

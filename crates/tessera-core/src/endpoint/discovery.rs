@@ -26,11 +26,11 @@ impl Authority {
             revocation_endpoint_auth_methods_supported: methods,
             scopes_supported: vec![],
             authorization_response_iss_parameter_supported: None,
-            access_token_signing_alg_values_supported: self.keys().await?.algorithms(),
+            access_token_signing_alg_values_supported: self.keys().await?.algorithms(self.now()),
         })
     }
 
     pub async fn jwks(&self) -> Result<JwkSet, OAuthError> {
-        Ok(self.keys().await?.jwks())
+        Ok(self.keys().await?.jwks(self.now()))
     }
 }

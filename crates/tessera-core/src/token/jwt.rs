@@ -89,7 +89,7 @@ pub fn verify(
     if header.crit.is_some() {
         return Err((Rejection::Critical, None));
     }
-    let key = header.kid.as_deref().and_then(|k| keys.get(k)).ok_or((Rejection::UnknownKey, None))?;
+    let key = header.kid.as_deref().and_then(|k| keys.get(k, now)).ok_or((Rejection::UnknownKey, None))?;
     if header.alg != key.alg().jsonwebtoken() {
         return Err((Rejection::AlgorithmMismatch, None));
     }
@@ -141,14 +141,15 @@ mod tests {
 
     fn keyset(alg: Algorithm) -> KeySet {
         let (k, _) = SigningKey::generate(alg, 1).unwrap_or_else(|e| panic!("{e}"));
-        KeySet::new(vec![k], alg).unwrap_or_else(|| panic!("no key"))
+        KeySet::new(vec![k], alg)
     }
 
     #[test]
     fn round_trip_each_algorithm_and_small() {
         for alg in [Algorithm::EdDSA, Algorithm::ES256, Algorithm::RS256] {
             let ks = keyset(alg);
-            let t = encode(ks.active(), &claims_of("https://as", &facts())).unwrap_or_default();
+            let t = encode(ks.active(1).unwrap_or_else(|| panic!("no key")), &claims_of("https://as", &facts()))
+                .unwrap_or_default();
             if alg != Algorithm::RS256 {
                 assert!(t.len() < 1024, "{alg:?} token is {} bytes", t.len());
             }
@@ -160,7 +161,8 @@ mod tests {
     #[test]
     fn rejections() {
         let ks = keyset(Algorithm::EdDSA);
-        let t = encode(ks.active(), &claims_of("https://as", &facts())).unwrap_or_default();
+        let t = encode(ks.active(1).unwrap_or_else(|| panic!("no key")), &claims_of("https://as", &facts()))
+            .unwrap_or_default();
         let r = |tok: &str, iss: &str, now: i64| verify(&ks, iss, tok, now).err().map(|e| e.0);
         assert_eq!(r(&t, "https://as", 1900), Some(Rejection::Expired(1900)));
         assert_eq!(r(&t, "https://other", 1500), Some(Rejection::WrongIssuer));
@@ -174,7 +176,8 @@ mod tests {
         assert_eq!(r(&parts.join("."), "https://as", 1500), Some(Rejection::BadSignature));
         // Another server's key.
         let other = keyset(Algorithm::EdDSA);
-        let t2 = encode(other.active(), &claims_of("https://as", &facts())).unwrap_or_default();
+        let t2 = encode(other.active(1).unwrap_or_else(|| panic!("no key")), &claims_of("https://as", &facts()))
+            .unwrap_or_default();
         assert_eq!(r(&t2, "https://as", 1500), Some(Rejection::UnknownKey));
         // alg none.
         let none = format!("{}.{}.", Base64UrlUnpadded::encode_string(br#"{"alg":"none","typ":"at+jwt"}"#), parts[1]);

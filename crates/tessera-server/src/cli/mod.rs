@@ -2,6 +2,7 @@
 //! code 1 (2 for usage errors, from clap).
 
 mod client;
+mod key;
 mod token;
 
 use std::path::PathBuf;
@@ -49,6 +50,9 @@ enum Command {
     /// Issue and inspect tokens without the network (staging and tests).
     #[command(subcommand)]
     Token(token::TokenCmd),
+    /// List and rotate signing keys.
+    #[command(subcommand)]
+    Key(key::KeyCmd),
 }
 
 #[derive(Debug, clap::Args)]
@@ -130,6 +134,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(_) => crate::http::serve(cfg).await,
         Command::Client(c) => client::run(&cfg, c).await,
         Command::Token(t) => token::run(&cfg, t).await,
+        Command::Key(k) => key::run(&cfg, k).await,
     }
 }
 

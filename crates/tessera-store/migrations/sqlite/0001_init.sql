@@ -14,7 +14,8 @@ CREATE TABLE signing_keys (
     kid                TEXT PRIMARY KEY NOT NULL,
     alg                TEXT NOT NULL,
     sealed_private_key BLOB NOT NULL,
-    created_at         INTEGER NOT NULL
+    created_at         INTEGER NOT NULL,
+    activates_at       INTEGER NOT NULL    -- signs from then on; published from creation
 );
 
 CREATE TABLE access_tokens (

@@ -1,0 +1,61 @@
+//! `tessera key list|rotate`: the signing keys in the data directory.
+
+use anyhow::Context;
+use clap::Subcommand;
+use serde_json::json;
+
+use crate::config::{Config, parse_duration};
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCmd {
+    /// List signing keys with their status: next, active, previous, retired.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a key of the configured algorithm. It is published in the JWKS at
+    /// once and signs from --activate-in on, so APIs that cache the JWKS
+    /// learn it first; the previous key stays published for 24 hours after.
+    Rotate {
+        /// Delay before the new key signs [default: 2m, twice the JWKS cache lifetime].
+        #[arg(long, default_value = "2m")]
+        activate_in: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(cfg: &Config, cmd: KeyCmd) -> anyhow::Result<()> {
+    let (_, authority) = crate::data::open(cfg).await?;
+    let err = |e: tessera_core::OAuthError| anyhow::anyhow!("{}", e.cause.unwrap_or(e.description));
+    match cmd {
+        KeyCmd::List { json } => {
+            let keys = authority.keys().await.map_err(err)?;
+            let now = authority.now();
+            let rows: Vec<_> = keys.describe(now);
+            if json {
+                let v: Vec<_> = rows
+                    .iter()
+                    .map(|(k, s)| json!({"kid": k.kid(), "alg": k.alg().as_str(), "status": s.as_str(), "activates_at": k.activates_at()}))
+                    .collect();
+                println!("{}", serde_json::Value::Array(v));
+            } else {
+                println!("{:<44} {:<6} {:<9} ACTIVATES_AT", "KID", "ALG", "STATUS");
+                for (k, s) in rows {
+                    println!("{:<44} {:<6} {:<9} {}", k.kid(), k.alg().as_str(), s.as_str(), k.activates_at());
+                }
+            }
+        }
+        KeyCmd::Rotate { activate_in, json } => {
+            let secs = parse_duration(&activate_in).context("--activate-in")?;
+            let secs = i64::try_from(secs).context("--activate-in is too large")?;
+            let kid = authority.rotate_key(secs).await.map_err(err)?;
+            if json {
+                println!("{}", json!({"kid": kid, "activates_at": authority.now() + secs}));
+            } else {
+                println!("new key {kid}: published now, signs in {secs}s");
+            }
+        }
+    }
+    Ok(())
+}

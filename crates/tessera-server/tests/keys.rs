@@ -1,0 +1,54 @@
+//! Key rotation: a new key is published before it signs, the old one keeps
+//! verifying the tokens it signed, and a running server follows at once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn kid_of(jwt: &str) -> String {
+    let header = jwt.split('.').next().unwrap();
+    let header = <base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(header).unwrap();
+    serde_json::from_slice::<Value>(&header).unwrap()["kid"].as_str().unwrap().to_string()
+}
+
+async fn jwks_kids(s: &Server) -> Vec<String> {
+    let v: Value = http().get(s.url("/oauth2/jwks")).send().await.unwrap().json().await.unwrap();
+    v["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect()
+}
+
+fn rotate(s: &Server, activate_in: &str) -> String {
+    let out = s.cli(&["key", "rotate", "--activate-in", activate_in, "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice::<Value>(&out.stdout).unwrap()["kid"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn rotation_publishes_first_and_keeps_old_tokens_valid() {
+    let s = Server::start();
+    let (id, secret) = s.create_client(&[]);
+    let t1 = access_token(&s, &id, &secret).await;
+    let a = kid_of(&t1);
+
+    // Immediate rotation: the next token is signed by the new key.
+    let b = rotate(&s, "0s");
+    let t2 = access_token(&s, &id, &secret).await;
+    assert_eq!(kid_of(&t2), b);
+    assert_eq!(jwks_kids(&s).await, vec![a.clone(), b.clone()]);
+    assert_eq!(introspect(&s, &id, &secret, &t1).await["active"], true, "tokens of the previous key stay valid");
+
+    // A delayed rotation: published now, not signing yet.
+    let c = rotate(&s, "1h");
+    assert_eq!(jwks_kids(&s).await, vec![a.clone(), b.clone(), c.clone()]);
+    assert_eq!(kid_of(&access_token(&s, &id, &secret).await), b);
+
+    let out = s.cli(&["key", "list", "--json"]);
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let status: Vec<(&str, &str)> =
+        list.as_array().unwrap().iter().map(|k| (k["kid"].as_str().unwrap(), k["status"].as_str().unwrap())).collect();
+    assert_eq!(status, vec![(a.as_str(), "previous"), (b.as_str(), "active"), (c.as_str(), "next")]);
+
+    let out = s.cli(&["key", "rotate", "--activate-in", "soon"]);
+    assert_eq!(out.status.code(), Some(1));
+}
