@@ -461,25 +461,28 @@ impl Store for SqliteStore {
 
     async fn insert_key(&self, k: &StoredKey) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO signing_keys (kid, alg, sealed_private_key, created_at, activates_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO signing_keys (kid, alg, sealed_private_key, created_at, activates_at) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&k.kid)
         .bind(&k.alg)
         .bind(&k.sealed_private_key)
         .bind(k.created_at)
         .bind(k.activates_at)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
         self.bump_generation()
     }
 
     async fn list_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
-        let rows =
-            sqlx::query("SELECT kid, alg, sealed_private_key, created_at, activates_at FROM signing_keys ORDER BY activates_at, rowid")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(map_err)?;
+        let rows = sqlx::query(
+            "SELECT kid, alg, sealed_private_key, created_at, activates_at FROM signing_keys \
+             ORDER BY activates_at, rowid",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
         rows.iter()
             .map(|r| {
                 Ok(StoredKey {

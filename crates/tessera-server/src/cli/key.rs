@@ -36,7 +36,14 @@ pub async fn run(cfg: &Config, cmd: KeyCmd) -> anyhow::Result<()> {
             if json {
                 let v: Vec<_> = rows
                     .iter()
-                    .map(|(k, s)| json!({"kid": k.kid(), "alg": k.alg().as_str(), "status": s.as_str(), "activates_at": k.activates_at()}))
+                    .map(|(k, s)| {
+                        json!({
+                            "kid": k.kid(),
+                            "alg": k.alg().as_str(),
+                            "status": s.as_str(),
+                            "activates_at": k.activates_at(),
+                        })
+                    })
                     .collect();
                 println!("{}", serde_json::Value::Array(v));
             } else {
