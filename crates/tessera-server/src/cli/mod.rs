@@ -30,7 +30,7 @@ pub struct Cli {
     /// File holding the 32-byte master key [default: DIR/master.key].
     #[arg(long, global = true, env = "TESSERA_MASTER_KEY_FILE", value_name = "FILE")]
     master_key_file: Option<PathBuf>,
-    /// Log filter, e.g. `info` or `tessera=debug` [default: info].
+    /// Log filter, e.g. `info` or `tessera_server=debug` [default: info for serve, warn otherwise].
     #[arg(long, global = true, env = "TESSERA_LOG", value_name = "FILTER")]
     log: Option<String>,
     /// Log format: text or json [default: text].
