@@ -11,14 +11,17 @@ use crate::client::Client;
 use crate::client::TokenFormat;
 use crate::client_auth::{self, AuthenticatedClient};
 use crate::clock::Clock;
+use crate::csrf::CsrfKey;
 use crate::error::OAuthError;
 use crate::grant::{self, TokenRequest};
 use crate::keys::{Algorithm, KeyError, KeySet, MasterKey, SigningKey};
 use crate::params::Params;
+use crate::password::PasswordHashing;
 use crate::random::Random;
 use crate::scope::ScopeSet;
 use crate::secret::{Digest, Secret};
 use crate::store::{OpaqueToken, Purged, Store, StoreError, StoredKey};
+use crate::throttle::Throttle;
 use crate::token::{TokenFacts, jwt, opaque};
 
 /// Server-wide settings the protocol logic needs.
@@ -32,7 +35,29 @@ pub struct Settings {
     pub default_audience: String,
     /// How many opaque-token lookups introspection keeps in memory.
     pub introspection_cache_capacity: u64,
+    /// How long a browser session lasts after sign-in, in seconds.
+    pub session_ttl: i64,
+    /// Password hashes computed at once (each ~19 MiB and one core).
+    pub password_hash_concurrency: usize,
 }
+
+impl Settings {
+    /// Defaults for everything but the issuer.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        let issuer = issuer.into();
+        Self {
+            default_audience: issuer.clone(),
+            issuer,
+            signing_alg: Algorithm::EdDSA,
+            introspection_cache_capacity: 10_000,
+            session_ttl: DEFAULT_SESSION_TTL,
+            password_hash_concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        }
+    }
+}
+
+/// Ten hours, Keycloak's default SSO session maximum: one working day.
+pub const DEFAULT_SESSION_TTL: i64 = 10 * 60 * 60;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -58,6 +83,7 @@ impl Issued {
             expires_in: ttl,
             scope: (!self.facts.scope.is_empty()).then(|| self.facts.scope.clone()),
             refresh_token: None,
+            id_token: None,
         }
     }
 }
@@ -76,6 +102,9 @@ pub struct Authority {
     /// key set, by digest; expiry, revocation and the client are still
     /// checked on every use. Emptied whenever the key set is reloaded.
     pub(crate) jwt_cache: moka::sync::Cache<Digest, Arc<tessera_proto::AccessTokenClaims>>,
+    pub(crate) passwords: PasswordHashing,
+    pub(crate) throttle: Throttle,
+    csrf: CsrfKey,
 }
 
 impl std::fmt::Debug for Authority {
@@ -97,15 +126,19 @@ impl Authority {
         let generation = store.config_generation();
         let mut keys = load_keys(store.as_ref(), &master).await?;
         let now = clock.now();
-        if !keys.iter().any(|k| k.alg() == settings.signing_alg && k.activates_at() <= now) {
-            // First start, or a new algorithm: a key that signs at once.
-            keys.push(create_key(store.as_ref(), &master, rng.as_ref(), settings.signing_alg, now, now).await?);
+        // Access tokens use the configured algorithm; ID tokens the client's
+        // choice (RS256 by default): keep a signing key of each.
+        for alg in [settings.signing_alg, Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA] {
+            if !keys.iter().any(|k| k.alg() == alg && k.activates_at() <= now) {
+                // First start, or a new algorithm: a key that signs at once.
+                keys.push(create_key(store.as_ref(), &master, rng.as_ref(), alg, now, now).await?);
+            }
         }
         let keyset = KeySet::new(keys, settings.signing_alg);
         let opaque_cache = moka::sync::Cache::builder().max_capacity(settings.introspection_cache_capacity).build();
         let jwt_cache = moka::sync::Cache::builder().max_capacity(settings.introspection_cache_capacity).build();
+        let csrf = CsrfKey::new(&master);
         let a = Self {
-            settings,
             store,
             master,
             clock,
@@ -115,6 +148,10 @@ impl Authority {
             revoked: RevokedSet::default(),
             opaque_cache,
             jwt_cache,
+            passwords: PasswordHashing::new(settings.password_hash_concurrency),
+            throttle: Throttle::default(),
+            csrf,
+            settings,
         };
         a.sync_revocations().await?;
         Ok(a)
@@ -131,6 +168,12 @@ impl Authority {
     }
     pub fn rng(&self) -> &dyn Random {
         self.rng.as_ref()
+    }
+    pub fn csrf(&self) -> &CsrfKey {
+        &self.csrf
+    }
+    pub fn passwords(&self) -> &PasswordHashing {
+        &self.passwords
     }
 
     /// The store's configuration generation: read once per request and
@@ -189,12 +232,12 @@ impl Authority {
     pub async fn token(&self, authorization: Option<&str>, params: &Params) -> Result<TokenResponse, OAuthError> {
         let generation = self.generation();
         let client = self.authenticate(generation, authorization, params).await?;
-        let issued = match TokenRequest::parse(params)? {
+        match TokenRequest::parse(params)? {
             TokenRequest::ClientCredentials(r) => {
-                grant::client_credentials::handle(self, generation, &client, r).await?
+                Ok(grant::client_credentials::handle(self, generation, &client, r).await?.into_response())
             }
-        };
-        Ok(issued.into_response())
+            TokenRequest::AuthorizationCode(r) => grant::authorization_code::handle(self, generation, &client, r).await,
+        }
     }
 
     /// RFC 8707 / RFC 9068 §3: the requested resources, each registered for
@@ -229,7 +272,39 @@ impl Authority {
         audience: Vec<String>,
         ttl: u64,
     ) -> Result<Issued, OAuthError> {
+        self.issue(generation, client, subject, scope, audience, ttl, None).await
+    }
+
+    /// An access token for a user, carrying the grant it belongs to.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn issue_user_access_token(
+        &self,
+        generation: u64,
+        client: &Client,
+        user_id: &str,
+        scope: ScopeSet,
+        audience: Vec<String>,
+        auth_time: i64,
+        grant_id: &str,
+    ) -> Result<Issued, OAuthError> {
+        let ttl = client.settings.access_token_ttl;
+        let user = Some((auth_time, grant_id.to_string()));
+        self.issue(generation, client, user_id.to_string(), scope, audience, ttl, user).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn issue(
+        &self,
+        generation: u64,
+        client: &Client,
+        subject: String,
+        scope: ScopeSet,
+        audience: Vec<String>,
+        ttl: u64,
+        user: Option<(i64, String)>,
+    ) -> Result<Issued, OAuthError> {
         let now = self.clock.now();
+        let (auth_time, grant_id) = user.map_or((None, None), |(t, g)| (Some(t), Some(g)));
         let mut jti = [0u8; 16];
         self.rng.fill(&mut jti);
         let facts = TokenFacts {
@@ -240,6 +315,8 @@ impl Authority {
             audience,
             issued_at: now,
             expires_at: now.saturating_add(ttl as i64),
+            auth_time,
+            grant_id,
         };
         let token = match client.settings.token_format {
             TokenFormat::Jwt => {
@@ -262,6 +339,8 @@ impl Authority {
                         audience: facts.audience.clone(),
                         issued_at: facts.issued_at,
                         expires_at: facts.expires_at,
+                        auth_time: facts.auth_time,
+                        grant_id: facts.grant_id.clone(),
                     })
                     .await?;
                 token
@@ -270,22 +349,33 @@ impl Authority {
         Ok(Issued { token, facts })
     }
 
-    /// Key rotation: a new key of the configured algorithm, published at once
-    /// and signing from `activate_in` seconds on, so resource servers that
-    /// cache the JWKS learn it before any token carries it.
-    pub async fn rotate_key(&self, activate_in: i64) -> Result<String, OAuthError> {
+    /// Key rotation: a new key of each algorithm, published at once and
+    /// signing from `activate_in` seconds on, so resource servers and relying
+    /// parties that cache the JWKS learn it before any token carries it.
+    /// Returns the new key ids, the access-token algorithm's first.
+    pub async fn rotate_key(&self, activate_in: i64) -> Result<Vec<String>, OAuthError> {
         let now = self.clock.now();
-        let key = create_key(
-            self.store.as_ref(),
-            &self.master,
-            self.rng.as_ref(),
-            self.settings.signing_alg,
-            now,
-            now.saturating_add(activate_in.max(0)),
-        )
-        .await
-        .map_err(|e| OAuthError::server_error(e.to_string()))?;
-        Ok(key.kid().to_string())
+        let mut kids = Vec::new();
+        let mut algs = vec![self.settings.signing_alg];
+        algs.extend(
+            [Algorithm::EdDSA, Algorithm::ES256, Algorithm::RS256]
+                .into_iter()
+                .filter(|a| *a != self.settings.signing_alg),
+        );
+        for alg in algs {
+            let key = create_key(
+                self.store.as_ref(),
+                &self.master,
+                self.rng.as_ref(),
+                alg,
+                now,
+                now.saturating_add(activate_in.max(0)),
+            )
+            .await
+            .map_err(|e| OAuthError::server_error(e.to_string()))?;
+            kids.push(key.kid().to_string());
+        }
+        Ok(kids)
     }
 
     /// Applies revocations recorded since the last call (by this process or

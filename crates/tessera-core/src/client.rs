@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::OAuthError;
+use crate::keys::Algorithm;
 use crate::random::Random;
+use crate::redirect_uri;
 use crate::scope::ScopeSet;
 use crate::secret::{CLIENT_SECRET_PREFIX, Digest, Secret};
 
@@ -12,18 +14,21 @@ use crate::secret::{CLIENT_SECRET_PREFIX, Digest, Secret};
 #[serde(rename_all = "snake_case")]
 pub enum GrantType {
     ClientCredentials,
+    AuthorizationCode,
 }
 
 impl GrantType {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ClientCredentials => "client_credentials",
+            Self::AuthorizationCode => "authorization_code",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "client_credentials" => Some(Self::ClientCredentials),
+            "authorization_code" => Some(Self::AuthorizationCode),
             _ => None,
         }
     }
@@ -67,6 +72,19 @@ pub struct ClientSettings {
     /// May introspect tokens issued to other clients (a resource server).
     #[serde(default)]
     pub introspection: bool,
+    /// Exact redirect URIs for the authorization code flow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may send the browser back to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Browser origins (SPAs) that may call the token endpoint (CORS).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
+    /// `id_token_signed_response_alg` (OpenID Connect Registration §2);
+    /// `None` is RS256, which every OpenID library supports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_alg: Option<String>,
 }
 
 /// A registered client as the store holds it.
@@ -74,7 +92,7 @@ pub struct ClientSettings {
 pub struct Client {
     pub id: String,
     pub name: String,
-    /// `None` for a public client (none yet can be registered).
+    /// `None` for a public client (`token_endpoint_auth_method=none`).
     pub secret_digest: Option<Digest>,
     pub settings: ClientSettings,
     pub created_at: i64,
@@ -90,6 +108,18 @@ impl Client {
         self.settings.grant_types.contains(&g)
     }
 
+    pub fn is_public(&self) -> bool {
+        self.secret_digest.is_none()
+    }
+
+    pub fn auth_method(&self) -> &'static str {
+        if self.is_public() { "none" } else { "client_secret_basic" }
+    }
+
+    pub fn id_token_alg(&self) -> Algorithm {
+        self.settings.id_token_alg.as_deref().and_then(Algorithm::parse).unwrap_or(Algorithm::RS256)
+    }
+
     /// Constant-time check of a presented secret.
     pub fn secret_matches(&self, presented: &Secret) -> bool {
         match &self.secret_digest {
@@ -100,7 +130,7 @@ impl Client {
 }
 
 /// A registration request, validated before anything is stored.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewClient {
     pub id: Option<String>,
     pub name: String,
@@ -110,12 +140,19 @@ pub struct NewClient {
     pub token_format: TokenFormat,
     pub access_token_ttl: Option<u64>,
     pub introspection: bool,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    /// No secret: `token_endpoint_auth_method=none` (SPAs, native apps).
+    pub public: bool,
+    pub id_token_alg: Option<String>,
 }
 
 impl NewClient {
-    /// Checks every field and returns the client to store and its secret,
-    /// which exists only here and is shown to the operator once.
-    pub fn build(self, rng: &dyn Random, now: i64) -> Result<(Client, Secret), OAuthError> {
+    /// Checks every field and returns the client to store and its secret
+    /// (`None` for a public client), which exists only here and is shown to
+    /// the operator once.
+    pub fn build(self, rng: &dyn Random, now: i64) -> Result<(Client, Option<Secret>), OAuthError> {
         let bad = |m: String| OAuthError::invalid_request(m);
         let name = self.name.trim().to_string();
         if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
@@ -133,8 +170,9 @@ impl NewClient {
         }
         let mut grant_types = Vec::new();
         for g in &self.grant_types {
-            let gt = GrantType::parse(g)
-                .ok_or_else(|| bad(format!("grant type {g:?} is not supported (supported: client_credentials)")))?;
+            let gt = GrantType::parse(g).ok_or_else(|| {
+                bad(format!("grant type {g:?} is not supported (supported: client_credentials, authorization_code)"))
+            })?;
             if !grant_types.contains(&gt) {
                 grant_types.push(gt);
             }
@@ -151,11 +189,34 @@ impl NewClient {
         if ttl == 0 || ttl > MAX_ACCESS_TOKEN_TTL {
             return Err(bad(format!("access token lifetime must be between 1 s and {MAX_ACCESS_TOKEN_TTL} s")));
         }
-        let secret = Secret::generate(rng, CLIENT_SECRET_PREFIX);
+        if self.public && grant_types.contains(&GrantType::ClientCredentials) {
+            return Err(bad("a public client cannot use client_credentials: it has no secret".into()));
+        }
+        let redirect_uris = dedup_checked(self.redirect_uris, |u| {
+            redirect_uri::validate_registration(u).map_err(|e| format!("redirect URI {u:?}: {e}"))
+        })
+        .map_err(bad)?;
+        if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
+            return Err(bad("authorization_code needs at least one --redirect-uri".into()));
+        }
+        if !redirect_uris.is_empty() && !grant_types.contains(&GrantType::AuthorizationCode) {
+            return Err(bad("--redirect-uri is only for clients with the authorization_code grant".into()));
+        }
+        let post_logout_redirect_uris = dedup_checked(self.post_logout_redirect_uris, |u| {
+            redirect_uri::validate_registration(u).map_err(|e| format!("post-logout redirect URI {u:?}: {e}"))
+        })
+        .map_err(bad)?;
+        let allowed_origins = dedup_checked(self.allowed_origins, validate_origin).map_err(bad)?;
+        if let Some(a) = &self.id_token_alg
+            && Algorithm::parse(a).is_none()
+        {
+            return Err(bad(format!("ID token algorithm {a:?} is not one of EdDSA, ES256, RS256")));
+        }
+        let secret = (!self.public).then(|| Secret::generate(rng, CLIENT_SECRET_PREFIX));
         let client = Client {
             id,
             name,
-            secret_digest: Some(secret.digest()),
+            secret_digest: secret.as_ref().map(Secret::digest),
             settings: ClientSettings {
                 grant_types,
                 scope: scope.to_string(),
@@ -163,11 +224,43 @@ impl NewClient {
                 token_format: self.token_format,
                 access_token_ttl: ttl,
                 introspection: self.introspection,
+                redirect_uris,
+                post_logout_redirect_uris,
+                allowed_origins,
+                id_token_alg: self.id_token_alg,
             },
             created_at: now,
             updated_at: now,
         };
         Ok((client, secret))
+    }
+}
+
+fn dedup_checked(items: Vec<String>, check: impl Fn(&str) -> Result<(), String>) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for i in items {
+        check(&i)?;
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    Ok(out)
+}
+
+/// An allowed CORS origin is `scheme://host[:port]` exactly as browsers send
+/// it: https, or http on loopback.
+fn validate_origin(o: &str) -> Result<(), String> {
+    let bad = || format!("allowed origin {o:?} must look like https://app.example.com (scheme, host, port only)");
+    let u = url::Url::parse(o).map_err(|_| bad())?;
+    let origin = u.origin().ascii_serialization();
+    if origin != o {
+        return Err(bad());
+    }
+    let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match u.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(format!("allowed origin {o:?} must be https (http only on loopback)")),
     }
 }
 
@@ -210,6 +303,11 @@ mod tests {
             token_format: TokenFormat::Jwt,
             access_token_ttl: None,
             introspection: false,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            allowed_origins: vec![],
+            public: false,
+            id_token_alg: None,
         }
     }
 
@@ -217,9 +315,24 @@ mod tests {
     fn build_generates_id_and_checks_secret() {
         let (c, secret) = new_client().build(&SeededRandom::new(1), 100).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.id.len(), 36);
+        let secret = secret.unwrap_or_else(|| panic!("confidential clients get a secret"));
         assert!(c.secret_matches(&secret));
         assert!(!c.secret_matches(&Secret::new("nope")));
         assert_eq!(c.settings.access_token_ttl, DEFAULT_ACCESS_TOKEN_TTL);
+    }
+
+    #[test]
+    fn public_spa_client() {
+        let mut n = new_client();
+        n.grant_types = vec!["authorization_code".into()];
+        n.redirect_uris = vec!["https://app.example.com/cb".into(), "https://app.example.com/cb".into()];
+        n.allowed_origins = vec!["https://app.example.com".into()];
+        n.public = true;
+        let (c, secret) = n.build(&SeededRandom::new(1), 0).unwrap_or_else(|e| panic!("{e}"));
+        assert!(secret.is_none() && c.is_public());
+        assert_eq!(c.auth_method(), "none");
+        assert_eq!(c.settings.redirect_uris.len(), 1);
+        assert_eq!(c.id_token_alg(), Algorithm::RS256);
     }
 
     #[test]
@@ -236,6 +349,16 @@ mod tests {
             Box::new(|c| c.access_token_ttl = Some(MAX_ACCESS_TOKEN_TTL + 1)),
             Box::new(|c| c.id = Some("has space".into())),
             Box::new(|c| c.name = " ".into()),
+            Box::new(|c| c.public = true),
+            Box::new(|c| c.grant_types = vec!["authorization_code".into()]),
+            Box::new(|c| c.redirect_uris = vec!["https://app.example.com/cb".into()]),
+            Box::new(|c| {
+                c.grant_types = vec!["authorization_code".into()];
+                c.redirect_uris = vec!["javascript:alert(1)".into()];
+            }),
+            Box::new(|c| c.allowed_origins = vec!["https://app.example.com/path".into()]),
+            Box::new(|c| c.allowed_origins = vec!["http://app.example.com".into()]),
+            Box::new(|c| c.id_token_alg = Some("HS256".into())),
         ];
         for (i, f) in cases.iter().enumerate() {
             let mut c = new_client();

@@ -1,6 +1,7 @@
 //! Client authentication at the token, introspection and revocation
 //! endpoints (RFC 6749 §2.3.1): `client_secret_basic` or `client_secret_post`,
-//! never both in one request.
+//! never both in one request; or, for a public client only, `none`: its
+//! `client_id` alone, the code being bound to it by PKCE (OAuth 2.1 §2.4).
 
 use std::sync::Arc;
 
@@ -16,13 +17,16 @@ use crate::secret::Secret;
 pub enum AuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
+    /// A public client: `client_id` only.
+    None,
 }
 
 /// Credentials as presented, not yet checked.
 #[derive(Debug)]
 pub struct PresentedCredentials {
     pub client_id: String,
-    pub secret: Secret,
+    /// `None` with [`AuthMethod::None`].
+    pub secret: Option<Secret>,
     pub method: AuthMethod,
 }
 
@@ -56,17 +60,24 @@ pub fn extract(authorization: Option<&str>, params: &Params) -> Result<Option<Pr
         if body_id.is_some_and(|b| b != id) {
             return Err(OAuthError::invalid_request("client_id in the body does not match the Authorization header"));
         }
-        return Ok(Some(PresentedCredentials { client_id: id, secret, method: AuthMethod::ClientSecretBasic }));
+        return Ok(Some(PresentedCredentials {
+            client_id: id,
+            secret: Some(secret),
+            method: AuthMethod::ClientSecretBasic,
+        }));
     }
     match (body_id, body_secret) {
         (Some(id), Some(secret)) => Ok(Some(PresentedCredentials {
             client_id: id.to_string(),
-            secret: Secret::new(secret),
+            secret: Some(Secret::new(secret)),
             method: AuthMethod::ClientSecretPost,
         })),
         (None, Some(_)) => Err(OAuthError::invalid_request("client_secret sent without client_id")),
-        // Only a public client may identify itself without a secret; none can be registered yet.
-        (Some(_), None) | (None, None) => Ok(None),
+        // Only a public client may identify itself without a secret; `authenticate` checks that.
+        (Some(id), None) => {
+            Ok(Some(PresentedCredentials { client_id: id.to_string(), secret: None, method: AuthMethod::None }))
+        }
+        (None, None) => Ok(None),
     }
 }
 
@@ -80,10 +91,18 @@ pub fn authenticate(
     let failed = || OAuthError::invalid_client("client authentication failed");
     let Some(client) = client else {
         // Spend the same work as a real check, so timing does not tell either.
-        let _ = crate::secret::Digest::of(creds.secret.expose().as_bytes());
+        if let Some(s) = &creds.secret {
+            let _ = crate::secret::Digest::of(s.expose().as_bytes());
+        }
         return Err(failed());
     };
-    if !client.secret_matches(&creds.secret) {
+    let ok = match (&creds.secret, client.is_public()) {
+        (Some(secret), false) => client.secret_matches(secret),
+        (None, true) => true,
+        // A confidential client must prove itself; a public one has nothing to prove with.
+        (None, false) | (Some(_), true) => false,
+    };
+    if !ok {
         return Err(failed());
     }
     Ok(AuthenticatedClient { client, method: creds.method })
@@ -132,7 +151,7 @@ mod tests {
         let c = extract(Some(&basic("my%20client", "a%2Bb")), &p).ok().flatten();
         let c = c.unwrap_or_else(|| panic!("no creds"));
         assert_eq!(c.client_id, "my client");
-        assert_eq!(c.secret.expose(), "a+b");
+        assert_eq!(c.secret.as_ref().map(|s| s.expose()), Some("a+b"));
         assert_eq!(c.method, AuthMethod::ClientSecretBasic);
     }
 
@@ -154,5 +173,7 @@ mod tests {
         let p = Params::parse(b"client_id=a&client_secret=b").unwrap_or_default();
         assert_eq!(extract(None, &p).ok().flatten().map(|c| c.method), Some(AuthMethod::ClientSecretPost));
         assert!(extract(None, &Params::default()).ok().flatten().is_none());
+        let public = Params::parse(b"client_id=spa").unwrap_or_default();
+        assert_eq!(extract(None, &public).ok().flatten().map(|c| c.method), Some(AuthMethod::None));
     }
 }

@@ -79,6 +79,8 @@ pub struct SigningKey {
     jwk: Jwk,
     /// base64url of `{"alg":…,"typ":"at+jwt","kid":…}`.
     at_jwt_header: String,
+    /// base64url of `{"alg":…,"typ":"JWT","kid":…}` for ID tokens.
+    id_token_header: String,
     activates_at: i64,
 }
 
@@ -138,7 +140,15 @@ impl SigningKey {
         };
         jwk.kid = thumbprint(&jwk);
         let header = format!(r#"{{"alg":"{}","typ":"at+jwt","kid":"{}"}}"#, alg.as_str(), jwk.kid);
-        Ok(Self { alg, pair, at_jwt_header: b64(header.as_bytes()), jwk, activates_at })
+        let id_header = format!(r#"{{"alg":"{}","typ":"JWT","kid":"{}"}}"#, alg.as_str(), jwk.kid);
+        Ok(Self {
+            alg,
+            pair,
+            at_jwt_header: b64(header.as_bytes()),
+            id_token_header: b64(id_header.as_bytes()),
+            jwk,
+            activates_at,
+        })
     }
 
     pub fn alg(&self) -> Algorithm {
@@ -155,6 +165,9 @@ impl SigningKey {
     }
     pub fn at_jwt_header(&self) -> &str {
         &self.at_jwt_header
+    }
+    pub fn id_token_header(&self) -> &str {
+        &self.id_token_header
     }
 
     /// Signs a JWS signing input; ES256 signatures are the fixed `r || s` form.
@@ -247,6 +260,16 @@ impl MasterKey {
         Self(Zeroizing::new(b))
     }
 
+    /// A 256-bit key for one purpose (HMAC-SHA256 of the label), so the
+    /// master key itself only ever encrypts.
+    pub fn derive(&self, label: &str) -> Zeroizing<[u8; 32]> {
+        let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, self.0.as_ref());
+        let tag = aws_lc_rs::hmac::sign(&k, label.as_bytes());
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(tag.as_ref());
+        out
+    }
+
     fn aead(&self) -> Result<LessSafeKey, KeyError> {
         UnboundKey::new(&AES_256_GCM, self.0.as_ref()).map(LessSafeKey::new).map_err(|_| KeyError::Generate)
     }
@@ -329,23 +352,28 @@ impl KeySet {
         Self { alg, keys: keys.into_iter().map(Arc::new).collect() }
     }
 
-    /// The key that signs at `now`, if any is active yet.
+    /// The key that signs access tokens at `now`, if any is active yet.
     pub fn active(&self, now: i64) -> Option<&SigningKey> {
-        self.keys.iter().rev().find(|k| k.alg == self.alg && k.activates_at <= now).map(|k| k.as_ref())
+        self.active_for(self.alg, now)
+    }
+
+    /// The key of `alg` that signs at `now` (ID tokens choose their algorithm per client).
+    pub fn active_for(&self, alg: Algorithm, now: i64) -> Option<&SigningKey> {
+        self.keys.iter().rev().find(|k| k.alg == alg && k.activates_at <= now).map(|k| k.as_ref())
     }
 
     pub fn status(&self, key: &SigningKey, now: i64) -> KeyStatus {
         if key.activates_at > now {
             return KeyStatus::Next;
         }
-        if self.active(now).is_some_and(|a| a.kid() == key.kid()) {
+        if self.active_for(key.alg, now).is_some_and(|a| a.kid() == key.kid()) {
             return KeyStatus::Active;
         }
-        // Superseded at the activation of the first later key of the signing algorithm.
+        // Superseded at the activation of the first later key of its algorithm.
         let superseded = self
             .keys
             .iter()
-            .filter(|k| k.alg == self.alg && k.activates_at > key.activates_at && k.activates_at <= now)
+            .filter(|k| k.alg == key.alg && k.activates_at > key.activates_at && k.activates_at <= now)
             .map(|k| k.activates_at)
             .min();
         match superseded {

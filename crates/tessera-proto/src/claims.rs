@@ -43,4 +43,11 @@ pub struct AccessTokenClaims {
     pub client_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// When the user signed in (RFC 9068 §2.2.1); absent for machine tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// The authorization (grant) this token came from: revoking the grant
+    /// revokes every token carrying its id. Absent for client credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
 }

@@ -20,6 +20,13 @@ pub enum ErrorCode {
     /// RFC 6750 §3.1.
     InvalidToken,
     InsufficientScope,
+    /// RFC 6749 §4.1.2.1: the user or server denied the request.
+    AccessDenied,
+    UnsupportedResponseType,
+    /// OpenID Connect Core §3.1.2.6 (`prompt=none`).
+    LoginRequired,
+    ConsentRequired,
+    InteractionRequired,
     ServerError,
     TemporarilyUnavailable,
     /// Not an RFC code: an unknown route. Kept in the same JSON shape.
@@ -43,6 +50,11 @@ impl ErrorCode {
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
+            Self::AccessDenied => "access_denied",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::InteractionRequired => "interaction_required",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::NotFound => "not_found",
@@ -78,6 +90,9 @@ mod tests {
             ErrorCode::InvalidTarget,
             ErrorCode::TemporarilyUnavailable,
             ErrorCode::UnsupportedGrantType,
+            ErrorCode::UnsupportedResponseType,
+            ErrorCode::LoginRequired,
+            ErrorCode::AccessDenied,
         ] {
             let json = serde_json::to_string(&code).unwrap_or_default();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -11,6 +11,9 @@ pub struct TokenResponse {
     pub scope: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// OpenID Connect Core §3.1.3.3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 // Tokens are credentials: never let `{:?}` print one.
@@ -22,6 +25,7 @@ impl std::fmt::Debug for TokenResponse {
             .field("expires_in", &self.expires_in)
             .field("scope", &self.scope)
             .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
             .finish()
     }
 }
@@ -38,6 +42,7 @@ mod tests {
             expires_in: 60,
             scope: None,
             refresh_token: Some("secret-refresh".into()),
+            id_token: None,
         };
         let s = format!("{r:?}");
         assert!(!s.contains("secret-token") && !s.contains("secret-refresh"), "{s}");

@@ -28,6 +28,7 @@ pub struct Layer {
     pub introspection_cache: Option<u64>,
     pub sqlite_synchronous: Option<String>,
     pub purge_interval: Option<String>,
+    pub session_ttl: Option<String>,
     pub master_key_file: Option<PathBuf>,
     pub log: Option<String>,
     pub log_format: Option<String>,
@@ -61,6 +62,8 @@ pub struct Config {
     pub durability: tessera_store::Durability,
     pub purge_interval: Duration,
     pub master_key_file: PathBuf,
+    /// Browser sessions last this long after sign-in, in seconds.
+    pub session_ttl: i64,
 }
 
 impl Config {
@@ -94,6 +97,11 @@ impl Config {
             .with_context(|| format!("sqlite synchronous mode {sync:?} is not 'full', 'revocations' or 'normal'"))?;
         let purge = o.purge_interval.or(f.purge_interval).unwrap_or_else(|| "60s".into());
         let purge_interval = Duration::from_secs(parse_duration(&purge)?.max(1));
+        let ttl = o.session_ttl.or(f.session_ttl).unwrap_or_else(|| "10h".into());
+        let session_ttl = parse_duration(&ttl).context("session ttl")?;
+        if !(60..=30 * 24 * 3600).contains(&session_ttl) {
+            bail!("session ttl {ttl:?} must be between 1m and 30d");
+        }
         let master_key_file = o.master_key_file.or(f.master_key_file).unwrap_or_else(|| data_dir.join("master.key"));
         Ok(Self {
             data_dir,
@@ -106,6 +114,7 @@ impl Config {
             durability,
             purge_interval,
             master_key_file,
+            session_ttl: session_ttl as i64,
         })
     }
 }

@@ -69,10 +69,11 @@ pub async fn open(cfg: &Config) -> anyhow::Result<(Arc<SqliteStore>, Arc<Authori
             .with_context(|| format!("cannot open database in {}", cfg.data_dir.display()))?,
     );
     let settings = Settings {
-        issuer: cfg.issuer.clone(),
         signing_alg: cfg.signing_alg,
         default_audience: cfg.default_audience.clone(),
         introspection_cache_capacity: cfg.introspection_cache,
+        session_ttl: cfg.session_ttl,
+        ..Settings::new(cfg.issuer.clone())
     };
     let authority =
         Authority::start(settings, store.clone(), master, Arc::new(SystemClock), rng).await.context("cannot start")?;

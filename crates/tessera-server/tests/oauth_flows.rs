@@ -178,15 +178,25 @@ async fn discovery_and_jwks() {
         http().get(s.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
     assert_eq!(m["issuer"], Value::String(s.issuer()));
     assert_eq!(m["token_endpoint"], Value::String(s.url("/oauth2/token")));
-    assert_eq!(m["grant_types_supported"], serde_json::json!(["client_credentials"]));
+    assert_eq!(m["grant_types_supported"], serde_json::json!(["authorization_code", "client_credentials"]));
+    assert_eq!(m["authorization_endpoint"], Value::String(s.url("/oauth2/authorize")));
+    assert_eq!(m["userinfo_endpoint"], Value::String(s.url("/oauth2/userinfo")));
+    assert_eq!(m["end_session_endpoint"], Value::String(s.url("/oauth2/logout")));
+    assert_eq!(m["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(m["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(m["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(m["scopes_supported"], serde_json::json!(["openid", "profile", "email", "offline_access"]));
     let o: Value = http().get(s.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
     assert_eq!(o, m);
     let jwks: Value = http().get(s.url("/oauth2/jwks")).send().await.unwrap().json().await.unwrap();
     let keys = jwks["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 1);
-    assert_eq!(keys[0]["kty"], "OKP");
-    for private in ["d", "p", "q", "dp", "dq", "qi"] {
-        assert!(keys[0].get(private).is_none(), "JWKS leaks private member {private}");
+    // EdDSA signs access tokens; RS256 (the OpenID default), ES256 and EdDSA sign ID tokens.
+    let kty: Vec<&str> = keys.iter().map(|k| k["kty"].as_str().unwrap()).collect();
+    assert_eq!(kty, vec!["OKP", "RSA", "EC"]);
+    for k in keys {
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(k.get(private).is_none(), "JWKS leaks private member {private}");
+        }
     }
     assert_eq!(http().get(s.url("/readyz")).send().await.unwrap().status(), 200);
 }
@@ -212,7 +222,7 @@ async fn signing_key_survives_restart_and_algorithm_change_keeps_old_key() {
     assert!(String::from_utf8(header.unwrap()).unwrap().contains("ES256"));
     s2.spawn(); // back on EdDSA; both keys published, both tokens verify
     let jwks: Value = http().get(s2.url("/oauth2/jwks")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 3, "one key per algorithm, none added");
     assert_eq!(introspect(&s2, &id, &secret, &es).await["active"], true);
     assert_eq!(introspect(&s2, &id, &secret, &before).await["active"], true);
 }

@@ -9,6 +9,8 @@ use tessera_core::client::{Client, ClientSettings, GrantType, TokenFormat};
 use tessera_core::secret::Digest;
 use tessera_core::store::{OpaqueToken, Revocation, RevokedToken, Store, StoreError, StoredKey};
 
+pub use crate::conformance_accounts::*;
+
 /// Expands to one `#[tokio::test]` per case, each on a fresh store made by
 /// `$make` (an async expression yielding `Arc<dyn Store>`).
 #[macro_export]
@@ -17,7 +19,10 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@cases $make;
             clients_round_trip, keys_round_trip, generation_moves_on_every_config_change,
             tokens_round_trip, revoking_opaque_deletes_it_and_feeds, revocation_feed_orders_and_pages,
-            purge_removes_only_expired, concurrent_writes_all_land);
+            purge_removes_only_expired, concurrent_writes_all_land,
+            users_round_trip, scopes_round_trip, sessions_round_trip, consent_is_replaced,
+            codes_redeem_once, concurrent_redemptions_exactly_one, revoking_a_grant_deletes_its_tokens,
+            grants_filter_and_purge, deleting_a_client_forgets_its_grants);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(
@@ -42,6 +47,10 @@ pub fn client(id: &str, created_at: i64) -> Client {
             token_format: TokenFormat::Opaque,
             access_token_ttl: 900,
             introspection: false,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            allowed_origins: vec![],
+            id_token_alg: None,
         },
         created_at,
         updated_at: created_at,
@@ -58,10 +67,12 @@ pub fn token(n: u32, expires_at: i64) -> OpaqueToken {
         audience: vec!["https://api.example".into(), "urn:x".into()],
         issued_at: 100,
         expires_at,
+        auth_time: (n % 2 == 1).then_some(90),
+        grant_id: (n % 2 == 1).then(|| format!("g{}", n % 4)),
     }
 }
 
-fn revocation(token: RevokedToken, expires_at: i64) -> Revocation {
+pub(crate) fn revocation(token: RevokedToken, expires_at: i64) -> Revocation {
     Revocation { token, client_id: "c1".into(), expires_at, revoked_at: 100 }
 }
 

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod conformance;
+mod conformance_accounts;
 pub mod memory;
 pub mod sqlite;
 

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use tessera_core::client::Client;
 use tessera_core::secret::Digest;
 use tessera_core::store::{
-    OpaqueToken, Purged, Revocation, RevocationEntry, RevokedToken, Store, StoreError, StoredKey,
+    AccountStore, AuthCode, Consent, Grant, GrantFilter, OpaqueToken, Purged, Redemption, Revocation, RevocationEntry,
+    RevokedToken, ScopeInfo, Session, Store, StoreError, StoredKey, User,
 };
 
 #[derive(Default)]
@@ -19,6 +20,13 @@ struct Inner {
     tokens: HashMap<Digest, OpaqueToken>,
     revocations: BTreeMap<i64, Revocation>,
     next_seq: i64,
+    users: HashMap<String, User>,
+    scopes: BTreeMap<String, ScopeInfo>,
+    sessions: HashMap<Digest, Session>,
+    consents: HashMap<(String, String), Consent>,
+    /// With the time it was used.
+    codes: HashMap<Digest, (AuthCode, Option<i64>)>,
+    grants: HashMap<String, Grant>,
 }
 
 #[derive(Default)]
@@ -86,7 +94,12 @@ impl Store for MemoryStore {
     }
 
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
-        let found = self.with(|i| i.clients.remove(id).is_some())?;
+        let found = self.with(|i| {
+            i.grants.retain(|_, g| g.client_id != id);
+            i.consents.retain(|k, _| k.1 != id);
+            i.codes.retain(|_, c| c.0.client_id != id);
+            i.clients.remove(id).is_some()
+        })?;
         self.bump();
         Ok(found)
     }
@@ -129,8 +142,15 @@ impl Store for MemoryStore {
 
     async fn revoke(&self, revocation: &Revocation) -> Result<i64, StoreError> {
         self.with(|i| {
-            if let RevokedToken::Opaque(d) = &revocation.token {
-                i.tokens.remove(d);
+            match &revocation.token {
+                RevokedToken::Opaque(d) => {
+                    i.tokens.remove(d);
+                }
+                RevokedToken::Grant(g) => {
+                    i.tokens.retain(|_, t| t.grant_id.as_ref() != Some(g));
+                    i.grants.remove(g);
+                }
+                RevokedToken::Jti(_) => {}
             }
             i.next_seq += 1;
             let seq = i.next_seq;
@@ -166,11 +186,192 @@ impl Store for MemoryStore {
             for s in &dead_rev {
                 i.revocations.remove(s);
             }
-            Purged { tokens: dead.len() as u64, revocations: dead_rev.len() as u64 }
+            let before = i.codes.len() + i.sessions.len() + i.grants.len();
+            i.codes.retain(|_, c| c.0.expires_at > now - CODE_REPLAY_MEMORY);
+            i.sessions.retain(|_, s| s.expires_at > now);
+            i.grants.retain(|_, g| g.expires_at > now);
+            let other = (before - (i.codes.len() + i.sessions.len() + i.grants.len())) as u64;
+            Purged { tokens: dead.len() as u64, revocations: dead_rev.len() as u64, other }
         })
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.with(|_| ())
+    }
+}
+
+/// As in SQLite: used codes are remembered a day past expiry to catch late replays.
+const CODE_REPLAY_MEMORY: i64 = 24 * 60 * 60;
+
+#[async_trait]
+impl AccountStore for MemoryStore {
+    async fn insert_user(&self, u: &User) -> Result<(), StoreError> {
+        self.with(|i| {
+            if i.users.contains_key(&u.id) || i.users.values().any(|x| x.username == u.username) {
+                return Err(StoreError::Conflict);
+            }
+            i.users.insert(u.id.clone(), u.clone());
+            Ok(())
+        })?
+    }
+
+    async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        self.with(|i| i.users.get(id).cloned())
+    }
+
+    async fn find_user(&self, username: &str) -> Result<Option<User>, StoreError> {
+        self.with(|i| i.users.values().find(|u| u.username == username).cloned())
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let mut v = self.with(|i| i.users.values().cloned().collect::<Vec<_>>())?;
+        v.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(v)
+    }
+
+    async fn update_user(&self, u: &User) -> Result<bool, StoreError> {
+        self.with(|i| match i.users.get_mut(&u.id) {
+            Some(x) => {
+                x.email = u.email.clone();
+                x.name = u.name.clone();
+                x.password_hash = u.password_hash.clone();
+                x.disabled = u.disabled;
+                x.updated_at = u.updated_at;
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
+        self.with(|i| {
+            i.sessions.retain(|_, s| s.user_id != id);
+            i.consents.retain(|k, _| k.0 != id);
+            i.codes.retain(|_, c| c.0.user_id != id);
+            i.users.remove(id).is_some()
+        })
+    }
+
+    async fn insert_scope(&self, s: &ScopeInfo) -> Result<(), StoreError> {
+        self.with(|i| {
+            if i.scopes.contains_key(&s.name) {
+                return Err(StoreError::Conflict);
+            }
+            i.scopes.insert(s.name.clone(), s.clone());
+            Ok(())
+        })?
+    }
+
+    async fn list_scopes(&self) -> Result<Vec<ScopeInfo>, StoreError> {
+        self.with(|i| i.scopes.values().cloned().collect())
+    }
+
+    async fn delete_scope(&self, name: &str) -> Result<bool, StoreError> {
+        self.with(|i| i.scopes.remove(name).is_some())
+    }
+
+    async fn insert_session(&self, s: &Session) -> Result<(), StoreError> {
+        self.with(|i| {
+            if i.sessions.contains_key(&s.digest) {
+                return Err(StoreError::Conflict);
+            }
+            i.sessions.insert(s.digest, s.clone());
+            Ok(())
+        })?
+    }
+
+    async fn get_session(&self, digest: &Digest) -> Result<Option<Session>, StoreError> {
+        self.with(|i| i.sessions.get(digest).cloned())
+    }
+
+    async fn delete_session(&self, digest: &Digest) -> Result<bool, StoreError> {
+        self.with(|i| i.sessions.remove(digest).is_some())
+    }
+
+    async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>, StoreError> {
+        let mut v = self.with(|i| i.sessions.values().filter(|s| s.user_id == user_id).cloned().collect::<Vec<_>>())?;
+        v.sort_by_key(|s| s.created_at);
+        Ok(v)
+    }
+
+    async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+        self.with(|i| {
+            let before = i.sessions.len();
+            i.sessions.retain(|_, s| s.user_id != user_id);
+            (before - i.sessions.len()) as u64
+        })
+    }
+
+    async fn put_consent(&self, c: &Consent) -> Result<(), StoreError> {
+        self.with(|i| {
+            i.consents.insert((c.user_id.clone(), c.client_id.clone()), c.clone());
+        })
+    }
+
+    async fn get_consent(&self, user_id: &str, client_id: &str) -> Result<Option<Consent>, StoreError> {
+        self.with(|i| i.consents.get(&(user_id.to_string(), client_id.to_string())).cloned())
+    }
+
+    async fn insert_code(&self, c: &AuthCode) -> Result<(), StoreError> {
+        self.with(|i| {
+            if i.codes.contains_key(&c.digest) {
+                return Err(StoreError::Conflict);
+            }
+            i.codes.insert(c.digest, (c.clone(), None));
+            Ok(())
+        })?
+    }
+
+    async fn redeem_code(
+        &self,
+        digest: &Digest,
+        client_id: &str,
+        now: i64,
+        grant_expires_at: i64,
+    ) -> Result<Redemption, StoreError> {
+        self.with(|i| {
+            let Some((code, used)) = i.codes.get_mut(digest) else { return Redemption::Unknown };
+            if used.is_some() {
+                return Redemption::Replayed(code.clone());
+            }
+            if code.client_id != client_id {
+                return Redemption::WrongClient;
+            }
+            if now >= code.expires_at {
+                return Redemption::Unknown;
+            }
+            *used = Some(now);
+            let code = code.clone();
+            i.grants.insert(
+                code.grant_id.clone(),
+                Grant {
+                    id: code.grant_id.clone(),
+                    user_id: code.user_id.clone(),
+                    client_id: code.client_id.clone(),
+                    scope: code.scope.clone(),
+                    session_id: Some(code.session_id.clone()),
+                    created_at: now,
+                    expires_at: grant_expires_at,
+                },
+            );
+            Redemption::Redeemed(code)
+        })
+    }
+
+    async fn get_grant(&self, id: &str) -> Result<Option<Grant>, StoreError> {
+        self.with(|i| i.grants.get(id).cloned())
+    }
+
+    async fn list_grants(&self, f: &GrantFilter) -> Result<Vec<Grant>, StoreError> {
+        let mut v = self.with(|i| {
+            i.grants
+                .values()
+                .filter(|g| f.user_id.as_ref().is_none_or(|u| *u == g.user_id))
+                .filter(|g| f.client_id.as_ref().is_none_or(|c| *c == g.client_id))
+                .cloned()
+                .collect::<Vec<_>>()
+        })?;
+        v.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(v)
     }
 }

@@ -27,10 +27,9 @@ async fn fixture() -> Fixture {
     let clock = Arc::new(ManualClock::new(T0));
     let store = Arc::new(MemoryStore::new());
     let settings = Settings {
-        issuer: "https://as.example".into(),
         signing_alg: Algorithm::EdDSA,
-        default_audience: "https://as.example".into(),
         introspection_cache_capacity: 100,
+        ..Settings::new("https://as.example")
     };
     let authority = Authority::start(
         settings,
@@ -53,12 +52,12 @@ async fn client(f: &Fixture, format: TokenFormat, ttl: u64) -> (String, String) 
         audiences: vec![],
         token_format: format,
         access_token_ttl: Some(ttl),
-        introspection: false,
+        ..Default::default()
     }
     .build(&SeededRandom::new(7), f.clock.now())
     .unwrap();
     f.store.insert_client(&c).await.unwrap();
-    (c.id, secret.expose().to_string())
+    (c.id, secret.unwrap().expose().to_string())
 }
 
 fn basic(id: &str, secret: &str) -> String {

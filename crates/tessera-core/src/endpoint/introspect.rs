@@ -55,6 +55,9 @@ impl Authority {
     ) -> Result<IntrospectionResponse, OAuthError> {
         let generation = self.generation();
         let caller = self.authenticate(generation, authorization, params).await?;
+        if caller.method() == crate::client_auth::AuthMethod::None {
+            return Err(OAuthError::invalid_client("public clients cannot introspect tokens"));
+        }
         let token = params.require("token")?;
         let response = match self.lookup_at(generation, token).await? {
             Lookup::Active(f, _) if f.client_id == caller.client().id || caller.client().settings.introspection => {
@@ -90,11 +93,13 @@ impl Authority {
                 audience: record.audience.clone(),
                 issued_at: record.issued_at,
                 expires_at: record.expires_at,
+                auth_time: record.auth_time,
+                grant_id: record.grant_id.clone(),
             };
             if now >= record.expires_at {
                 return Ok(Lookup::Inactive(format!("expired at {}", record.expires_at), Some(facts)));
             }
-            if self.revoked.contains(&RevokedToken::Opaque(digest)) {
+            if self.revoked.contains(&RevokedToken::Opaque(digest)) || self.grant_revoked(&facts) {
                 return Ok(Lookup::Inactive("revoked".into(), Some(facts)));
             }
             if self.client_at(generation, &record.client_id).await?.is_none() {
@@ -115,13 +120,17 @@ impl Authority {
             }
         };
         let facts = facts_of(&claims);
-        if self.revoked.contains(&RevokedToken::Jti(claims.jti.clone())) {
+        if self.revoked.contains(&RevokedToken::Jti(claims.jti.clone())) || self.grant_revoked(&facts) {
             return Ok(Lookup::Inactive("revoked".into(), Some(facts)));
         }
         if self.client_at(generation, &claims.client_id).await?.is_none() {
             return Ok(Lookup::Inactive("its client was deleted".into(), Some(facts)));
         }
         Ok(Lookup::Active(facts, TokenKind::Jwt))
+    }
+
+    fn grant_revoked(&self, f: &TokenFacts) -> bool {
+        f.grant_id.as_ref().is_some_and(|g| self.revoked.contains(&RevokedToken::Grant(g.clone())))
     }
 
     /// Verifies a JWT, from the verified-token cache when it was seen before.
@@ -187,5 +196,7 @@ fn facts_of(c: &AccessTokenClaims) -> TokenFacts {
         audience: c.aud.to_vec(),
         issued_at: c.iat,
         expires_at: c.exp,
+        auth_time: c.auth_time,
+        grant_id: c.grant_id.clone(),
     }
 }

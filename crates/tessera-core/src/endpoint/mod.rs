@@ -1,7 +1,10 @@
 //! One file per endpoint, each an `impl Authority` block.
 
+pub mod authorize;
 pub mod discovery;
 pub mod introspect;
 pub mod revoke;
+pub mod session;
+pub mod userinfo;
 
 pub use introspect::{Inspection, Lookup, TokenKind};

@@ -1,6 +1,7 @@
 //! The token endpoint's request, parsed into one variant per grant
 //! (RFC 6749 §4), each handled in its own file.
 
+pub mod authorization_code;
 pub mod client_credentials;
 
 use crate::error::OAuthError;
@@ -11,12 +12,13 @@ use tessera_proto::ErrorCode;
 pub enum TokenRequest {
     /// RFC 6749 §4.4.
     ClientCredentials(client_credentials::Request),
+    /// RFC 6749 §4.1.3.
+    AuthorizationCode(authorization_code::Request),
 }
 
 /// Grants defined by RFCs that this server does not (yet) offer; named so the
 /// error says "unsupported", not "unknown".
 const KNOWN_UNSUPPORTED: &[&str] = &[
-    "authorization_code",
     "refresh_token",
     "password",
     "urn:ietf:params:oauth:grant-type:device_code",
@@ -29,6 +31,7 @@ impl TokenRequest {
         let grant = params.require("grant_type")?;
         match grant {
             "client_credentials" => Ok(Self::ClientCredentials(client_credentials::Request::parse(params)?)),
+            "authorization_code" => Ok(Self::AuthorizationCode(authorization_code::Request::parse(params)?)),
             g if KNOWN_UNSUPPORTED.contains(&g) => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
                 format!("grant type '{g}' is not supported by this server"),

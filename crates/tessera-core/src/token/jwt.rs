@@ -24,12 +24,19 @@ pub fn claims_of(issuer: &str, f: &TokenFacts) -> AccessTokenClaims {
         jti: f.jti.clone(),
         client_id: f.client_id.clone(),
         scope: (!f.scope.is_empty()).then(|| f.scope.clone()),
+        auth_time: f.auth_time,
+        grant_id: f.grant_id.clone(),
     }
 }
 
 pub fn encode(key: &SigningKey, claims: &AccessTokenClaims) -> Result<String, KeyError> {
+    sign_compact(key, key.at_jwt_header(), claims)
+}
+
+/// JWS compact serialization (RFC 7515 §7.1) of `claims` under a
+/// precomputed base64url header.
+pub fn sign_compact(key: &SigningKey, header: &str, claims: &impl serde::Serialize) -> Result<String, KeyError> {
     let payload = serde_json::to_vec(claims).map_err(|_| KeyError::Sign)?;
-    let header = key.at_jwt_header();
     let mut out = String::with_capacity(header.len() + payload.len() * 4 / 3 + 360);
     out.push_str(header);
     out.push('.');
@@ -64,6 +71,18 @@ pub enum Rejection {
     IssuedInFuture(i64),
 }
 
+/// Signature and issuer only, with the key's own algorithm: time comes from
+/// our clock, not jsonwebtoken's, and audience is the API's business.
+pub(crate) fn validation(key: &SigningKey, issuer: &str) -> jsonwebtoken::Validation {
+    let mut v = jsonwebtoken::Validation::new(key.alg().jsonwebtoken());
+    v.validate_exp = false;
+    v.validate_nbf = false;
+    v.validate_aud = false;
+    v.required_spec_claims.clear();
+    v.set_issuer(&[issuer]);
+    v
+}
+
 /// Allowed clock skew for `iat` in the future, in seconds.
 const LEEWAY: i64 = 60;
 
@@ -94,13 +113,7 @@ pub fn verify(
         return Err((Rejection::AlgorithmMismatch, None));
     }
     let dk = key.decoding_key().map_err(|_| (Rejection::UnknownKey, None))?;
-    let mut v = jsonwebtoken::Validation::new(key.alg().jsonwebtoken());
-    // Time comes from our clock, not jsonwebtoken's; audience is the API's business.
-    v.validate_exp = false;
-    v.validate_nbf = false;
-    v.validate_aud = false;
-    v.required_spec_claims.clear();
-    v.set_issuer(&[issuer]);
+    let v = validation(key, issuer);
     let claims = match jsonwebtoken::decode::<AccessTokenClaims>(token, &dk, &v) {
         Ok(d) => d.claims,
         Err(e) => {
@@ -136,6 +149,8 @@ mod tests {
             audience: vec!["https://api".into()],
             issued_at: 1000,
             expires_at: 1900,
+            auth_time: None,
+            grant_id: None,
         }
     }
 

@@ -1,6 +1,8 @@
-//! Access-token formats. A client picks one at registration
+//! Token formats: `jwt.rs` (RFC 9068 access tokens), `opaque.rs`,
+//! `id_token.rs` (OpenID Connect Core §2). Access-token formats. A client picks one at registration
 //! ([`crate::client::TokenFormat`]); both carry the same facts.
 
+pub mod id_token;
 pub mod jwt;
 pub mod opaque;
 
@@ -14,4 +16,8 @@ pub struct TokenFacts {
     pub audience: Vec<String>,
     pub issued_at: i64,
     pub expires_at: i64,
+    /// When the user signed in; `None` for machine tokens.
+    pub auth_time: Option<i64>,
+    /// The grant the token belongs to; `None` for client credentials.
+    pub grant_id: Option<String>,
 }

@@ -13,6 +13,8 @@ use tessera_core::store::{Store, StoreError};
 
 use crate::config::{Config, parse_duration};
 
+// Parsed once per process: the size of one variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum ClientCmd {
     /// Register a client; prints its secret once.
@@ -23,9 +25,25 @@ pub enum ClientCmd {
         /// Choose the client id yourself [default: a random UUID].
         #[arg(long)]
         id: Option<String>,
-        /// A grant the client may use (repeatable). Supported: client_credentials.
+        /// A grant the client may use (repeatable): client_credentials, authorization_code.
         #[arg(long = "grant-type", required = true)]
         grant_types: Vec<String>,
+        /// An exact redirect URI for authorization_code (repeatable): https, http on
+        /// loopback, or a private-use scheme like com.example.app:/cb.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Where RP-initiated logout may return the browser (repeatable).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A browser origin (SPA) allowed to call the token endpoint (repeatable).
+        #[arg(long = "allowed-origin")]
+        allowed_origins: Vec<String>,
+        /// A public client: no secret (token_endpoint_auth_method=none), PKCE only.
+        #[arg(long)]
+        public: bool,
+        /// ID token algorithm: RS256 (default), ES256 or EdDSA.
+        #[arg(long, value_parser = ["RS256", "ES256", "EdDSA"])]
+        id_token_alg: Option<String>,
         /// Space-separated scopes the client may ask for.
         #[arg(long, default_value = "")]
         scope: String,
@@ -76,6 +94,11 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
             name,
             id,
             grant_types,
+            redirect_uris,
+            post_logout_redirect_uris,
+            allowed_origins,
+            public,
+            id_token_alg,
             scope,
             audiences,
             token_format,
@@ -93,6 +116,11 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
                 token_format: if token_format == "opaque" { TokenFormat::Opaque } else { TokenFormat::Jwt },
                 access_token_ttl: ttl,
                 introspection,
+                redirect_uris,
+                post_logout_redirect_uris,
+                allowed_origins,
+                public,
+                id_token_alg,
             };
             let (client, secret) = new.build(&rng, now).map_err(|e| anyhow::anyhow!("{}", e.description))?;
             match store.insert_client(&client).await {
@@ -101,7 +129,7 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
                 }
                 r => r?,
             }
-            print(&client, Some(&secret), json);
+            print(&client, secret.as_ref(), json);
         }
         ClientCmd::List { json } => {
             let clients = store.list_clients().await?;
@@ -125,6 +153,9 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
         }
         ClientCmd::Show { id, json } => print(&get(store, &id).await?, None, json),
         ClientCmd::RotateSecret { id, json } => {
+            if get(store, &id).await?.is_public() {
+                bail!("client {id:?} is public: it has no secret to rotate");
+            }
             let secret = Secret::generate(&rng, CLIENT_SECRET_PREFIX);
             if !store.set_client_secret(&id, secret.digest(), now).await? {
                 bail!("no client with id {id:?}");
@@ -153,7 +184,11 @@ fn to_json(c: &Client, secret: Option<&Secret>) -> Value {
         "client_id_issued_at": c.created_at,
         "grant_types": c.settings.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "scope": c.settings.scope,
-        "token_endpoint_auth_method": "client_secret_basic",
+        "token_endpoint_auth_method": c.auth_method(),
+        "redirect_uris": c.settings.redirect_uris,
+        "post_logout_redirect_uris": c.settings.post_logout_redirect_uris,
+        "allowed_origins": c.settings.allowed_origins,
+        "id_token_signed_response_alg": c.id_token_alg().as_str(),
         "audience": c.settings.audiences,
         "access_token_format": c.settings.token_format.as_str(),
         "access_token_ttl": c.settings.access_token_ttl,
@@ -179,6 +214,16 @@ fn print(c: &Client, secret: Option<&Secret>, json: bool) {
     println!("name:              {}", c.name);
     println!("grant_types:       {}", c.settings.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(" "));
     println!("scope:             {}", c.settings.scope);
+    println!("auth method:       {}", c.auth_method());
+    for u in &c.settings.redirect_uris {
+        println!("redirect uri:      {u}");
+    }
+    for u in &c.settings.post_logout_redirect_uris {
+        println!("post-logout uri:   {u}");
+    }
+    for o in &c.settings.allowed_origins {
+        println!("allowed origin:    {o}");
+    }
     if !c.settings.audiences.is_empty() {
         println!("audience:          {}", c.settings.audiences.join(" "));
     }

@@ -56,11 +56,14 @@ pub async fn run(cfg: &Config, cmd: KeyCmd) -> anyhow::Result<()> {
         KeyCmd::Rotate { activate_in, json } => {
             let secs = parse_duration(&activate_in).context("--activate-in")?;
             let secs = i64::try_from(secs).context("--activate-in is too large")?;
-            let kid = authority.rotate_key(secs).await.map_err(err)?;
+            let kids = authority.rotate_key(secs).await.map_err(err)?;
             if json {
-                println!("{}", json!({"kid": kid, "activates_at": authority.now() + secs}));
+                let kid = kids.first().cloned().unwrap_or_default();
+                println!("{}", json!({"kid": kid, "kids": kids, "activates_at": authority.now() + secs}));
             } else {
-                println!("new key {kid}: published now, signs in {secs}s");
+                for kid in kids {
+                    println!("new key {kid}: published now, signs in {secs}s");
+                }
             }
         }
     }

@@ -80,6 +80,9 @@ pub struct ServeArgs {
     /// How often expired tokens and revocations are purged [default: 60s].
     #[arg(long, env = "TESSERA_PURGE_INTERVAL", value_name = "DURATION")]
     purge_interval: Option<String>,
+    /// How long a browser stays signed in [default: 10h].
+    #[arg(long, env = "TESSERA_SESSION_TTL", value_name = "DURATION")]
+    session_ttl: Option<String>,
 }
 
 pub fn main() -> ExitCode {
@@ -128,6 +131,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         o.introspection_cache = s.introspection_cache;
         o.sqlite_synchronous = s.sqlite_synchronous.clone();
         o.purge_interval = s.purge_interval.clone();
+        o.session_ttl = s.session_ttl.clone();
     }
     let cfg = Config::resolve(o, file)?;
     match cli.command {

@@ -25,6 +25,8 @@ use tessera_core::store::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+mod accounts;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// Most writes one transaction commits.
@@ -89,9 +91,17 @@ struct Job {
     done: oneshot::Sender<Result<i64, StoreError>>,
 }
 
+/// What the writer task receives.
+enum Msg {
+    Job(Job),
+    /// Any other write, run inside the batch under its own savepoint; it
+    /// answers its caller itself once the commit's fate is known.
+    Exec(accounts::WriteFn),
+}
+
 pub struct SqliteStore {
     pool: SqlitePool,
-    writer: mpsc::Sender<Job>,
+    writer: mpsc::Sender<Msg>,
     generation_path: PathBuf,
     /// Held open: `fstat` on it is cheaper than `stat` by path on every request.
     generation_file: std::fs::File,
@@ -171,7 +181,7 @@ impl SqliteStore {
 
     async fn submit(&self, op: Op) -> Result<i64, StoreError> {
         let (done, rx) = oneshot::channel();
-        self.writer.send(Job { op, done }).await.map_err(|_| unavailable("writer stopped"))?;
+        self.writer.send(Msg::Job(Job { op, done })).await.map_err(|_| unavailable("writer stopped"))?;
         rx.await.map_err(|_| unavailable("writer stopped"))?
     }
 
@@ -202,7 +212,7 @@ fn generation_path(db: &Path) -> PathBuf {
 /// Copies committed WAL frames into the database file four times a second
 /// with PASSIVE checkpoints, which never wait for, nor block, the writer or
 /// readers, and keeps the WAL bounded. Runs until the store is dropped.
-async fn checkpoint(mut conn: SqliteConnection, wal_path: PathBuf, alive: mpsc::WeakSender<Job>) {
+async fn checkpoint(mut conn: SqliteConnection, wal_path: PathBuf, alive: mpsc::WeakSender<Msg>) {
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -225,15 +235,19 @@ async fn checkpoint(mut conn: SqliteConnection, wal_path: PathBuf, alive: mpsc::
     }
 }
 
-async fn writer(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, durability: Durability) {
+async fn writer(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, durability: Durability) {
     let mut synced = durability == Durability::Full;
     let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    let mut execs: Vec<accounts::WriteFn> = Vec::new();
     while let Some(first) = rx.recv().await {
-        jobs.push(first);
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
+        let mut next = Some(first);
+        while let Some(m) = next.take() {
+            match m {
+                Msg::Job(j) => jobs.push(j),
+                Msg::Exec(f) => execs.push(f),
+            }
+            if jobs.len() + execs.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
             }
         }
         // Revocations are fsynced under `Durability::Revocations`.
@@ -242,20 +256,25 @@ async fn writer(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, durabil
             if want != synced {
                 let pragma = if want { "PRAGMA synchronous = FULL" } else { "PRAGMA synchronous = NORMAL" };
                 if let Err(e) = conn.execute(pragma).await {
-                    fail_all(&mut jobs, &unavailable(e));
+                    fail_all(&mut jobs, &mut execs, &unavailable(e));
                     continue;
                 }
                 synced = want;
             }
         }
-        let results = commit_batch(&mut conn, &jobs).await;
+        let (results, finishers, committed) = commit_batch(&mut conn, &jobs, std::mem::take(&mut execs)).await;
         for (job, r) in jobs.drain(..).zip(results) {
             let _ = job.done.send(r);
+        }
+        for f in finishers {
+            f(committed.clone());
         }
     }
 }
 
-fn fail_all(jobs: &mut Vec<Job>, e: &StoreError) {
+/// Dropping an unrun [`Msg::Exec`] drops its reply channel: its caller sees an error.
+fn fail_all(jobs: &mut Vec<Job>, execs: &mut Vec<accounts::WriteFn>, e: &StoreError) {
+    execs.clear();
     for job in jobs.drain(..) {
         let _ = job.done.send(Err(e.clone()));
     }
@@ -264,7 +283,7 @@ fn fail_all(jobs: &mut Vec<Job>, e: &StoreError) {
 /// Token inserts go in multi-row statements of these sizes (largest first),
 /// so a batch costs a handful of statements, each prepared once and cached.
 const CHUNKS: [usize; 4] = [64, 16, 4, 1];
-const TOKEN_COLUMNS: usize = 8;
+const TOKEN_COLUMNS: usize = 10;
 
 static INSERT_TOKENS_SQL: LazyLock<Vec<(usize, Arc<str>)>> = LazyLock::new(|| {
     CHUNKS
@@ -277,7 +296,8 @@ static INSERT_TOKENS_SQL: LazyLock<Vec<(usize, Arc<str>)>> = LazyLock::new(|| {
                 })
                 .collect();
             let sql = format!(
-                "INSERT INTO access_tokens (digest, jti, client_id, subject, scope, audience, issued_at, expires_at) VALUES {}",
+                "INSERT INTO access_tokens (digest, jti, client_id, subject, scope, audience, issued_at, expires_at, \
+                 auth_time, grant_id) VALUES {}",
                 rows.join(", ")
             );
             (n, Arc::from(sql))
@@ -285,12 +305,20 @@ static INSERT_TOKENS_SQL: LazyLock<Vec<(usize, Arc<str>)>> = LazyLock::new(|| {
         .collect()
 });
 
+type Finisher = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
 /// One transaction for the whole batch. A failing statement fails only its
 /// own jobs (SQLite rolls back just that statement; a failed multi-row insert
-/// is retried row by row); a failed COMMIT fails all.
-async fn commit_batch(conn: &mut SqliteConnection, jobs: &[Job]) -> Vec<Result<i64, StoreError>> {
+/// is retried row by row; an [`Op::Exec`] rolls back to its savepoint); a
+/// failed COMMIT fails all.
+async fn commit_batch(
+    conn: &mut SqliteConnection,
+    jobs: &[Job],
+    execs: Vec<accounts::WriteFn>,
+) -> (Vec<Result<i64, StoreError>>, Vec<Finisher>, Result<(), StoreError>) {
+    let mut finishers: Vec<Finisher> = Vec::new();
     if let Err(e) = conn.execute("BEGIN IMMEDIATE").await {
-        return jobs.iter().map(|_| Err(unavailable(&e))).collect();
+        return (jobs.iter().map(|_| Err(unavailable(&e))).collect(), finishers, Err(unavailable(&e)));
     }
     let mut results: Vec<Result<i64, StoreError>> = jobs.iter().map(|_| Ok(0)).collect();
     let tokens: Vec<(usize, &OpaqueToken)> = jobs
@@ -322,11 +350,14 @@ async fn commit_batch(conn: &mut SqliteConnection, jobs: &[Job]) -> Vec<Result<i
             results[i] = revoke_one(conn, r).await;
         }
     }
+    for f in execs {
+        finishers.push(accounts::run_exec(conn, f).await);
+    }
     if let Err(e) = conn.execute("COMMIT").await {
         let _ = conn.execute("ROLLBACK").await;
-        return jobs.iter().map(|_| Err(unavailable(&e))).collect();
+        return (jobs.iter().map(|_| Err(unavailable(&e))).collect(), finishers, Err(unavailable(&e)));
     }
-    results
+    (results, finishers, Ok(()))
 }
 
 async fn insert_tokens(
@@ -345,7 +376,9 @@ async fn insert_tokens(
             .bind(t.scope.clone())
             .bind(aud)
             .bind(t.issued_at)
-            .bind(t.expires_at);
+            .bind(t.expires_at)
+            .bind(t.auth_time)
+            .bind(t.grant_id.clone());
     }
     q.execute(&mut *conn).await.map_err(map_err)?;
     Ok(0)
@@ -354,6 +387,12 @@ async fn insert_tokens(
 async fn revoke_one(conn: &mut SqliteConnection, r: &Revocation) -> Result<i64, StoreError> {
     let (kind, key) = match &r.token {
         RevokedToken::Jti(j) => ("jti", j.clone()),
+        RevokedToken::Grant(g) => {
+            for sql in ["DELETE FROM access_tokens WHERE grant_id = $1", "DELETE FROM grants WHERE id = $1"] {
+                sqlx::query(sql).bind(g).execute(&mut *conn).await.map_err(map_err)?;
+            }
+            ("grant", g.clone())
+        }
         RevokedToken::Opaque(d) => {
             sqlx::query("DELETE FROM access_tokens WHERE digest = $1")
                 .bind(&d.0[..])
@@ -450,11 +489,20 @@ impl Store for SqliteStore {
     }
 
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        for sql in [
+            "DELETE FROM grants WHERE client_id = $1",
+            "DELETE FROM consents WHERE client_id = $1",
+            "DELETE FROM auth_codes WHERE client_id = $1",
+        ] {
+            sqlx::query(sql).bind(id).execute(&mut *tx).await.map_err(map_err)?;
+        }
         let r = sqlx::query("DELETE FROM clients WHERE client_id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
         self.bump_generation()?;
         Ok(r.rows_affected() == 1)
     }
@@ -506,7 +554,8 @@ impl Store for SqliteStore {
 
     async fn get_token(&self, digest: &Digest) -> Result<Option<OpaqueToken>, StoreError> {
         let row = sqlx::query(
-            "SELECT jti, client_id, subject, scope, audience, issued_at, expires_at FROM access_tokens WHERE digest = $1",
+            "SELECT jti, client_id, subject, scope, audience, issued_at, expires_at, auth_time, grant_id \
+             FROM access_tokens WHERE digest = $1",
         )
         .bind(&digest.0[..])
         .fetch_optional(&self.pool)
@@ -523,6 +572,8 @@ impl Store for SqliteStore {
             audience: serde_json::from_str(&aud).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             issued_at: r.try_get("issued_at").map_err(map_err)?,
             expires_at: r.try_get("expires_at").map_err(map_err)?,
+            auth_time: r.try_get("auth_time").map_err(map_err)?,
+            grant_id: r.try_get("grant_id").map_err(map_err)?,
         }))
     }
 
@@ -546,6 +597,7 @@ impl Store for SqliteStore {
                 let key: String = r.try_get("token_key").map_err(map_err)?;
                 let token = match kind.as_str() {
                     "jti" => RevokedToken::Jti(key),
+                    "grant" => RevokedToken::Grant(key),
                     _ => RevokedToken::Opaque(
                         hex::decode(&key)
                             .ok()
@@ -586,7 +638,8 @@ impl Store for SqliteStore {
         .await
         .map_err(map_err)?
         .rows_affected();
-        Ok(Purged { tokens, revocations })
+        let other = accounts::purge(&self.pool, now, batch).await?;
+        Ok(Purged { tokens, revocations, other })
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -7,7 +7,11 @@
 //! - [`Store::config_generation`] changes after every client or key change,
 //!   whichever process made it, so caches in a running server never go stale.
 
+pub mod accounts;
+
 use async_trait::async_trait;
+
+pub use accounts::{AccountStore, AuthCode, Consent, Grant, GrantFilter, Redemption, ScopeInfo, Session, User};
 
 use crate::client::Client;
 use crate::secret::Digest;
@@ -36,6 +40,8 @@ pub struct OpaqueToken {
     pub audience: Vec<String>,
     pub issued_at: i64,
     pub expires_at: i64,
+    pub auth_time: Option<i64>,
+    pub grant_id: Option<String>,
 }
 
 /// What a revocation names.
@@ -45,6 +51,9 @@ pub enum RevokedToken {
     Jti(String),
     /// An opaque access token, by digest; revoking it also deletes the token.
     Opaque(Digest),
+    /// Every token of a grant; revoking it also deletes the grant and its
+    /// opaque tokens.
+    Grant(String),
 }
 
 /// A revocation, kept until the token it names would have expired anyway.
@@ -86,10 +95,12 @@ impl std::fmt::Debug for StoredKey {
 pub struct Purged {
     pub tokens: u64,
     pub revocations: u64,
+    /// Codes, sessions and grants.
+    pub other: u64,
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AccountStore + Send + Sync + 'static {
     // Clients.
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError>;
     async fn get_client(&self, id: &str) -> Result<Option<Client>, StoreError>;
@@ -120,8 +131,8 @@ pub trait Store: Send + Sync + 'static {
     /// Entries with `seq > after`, oldest first, at most `limit`.
     async fn revocations_after(&self, after: i64, limit: u32) -> Result<Vec<RevocationEntry>, StoreError>;
 
-    /// Deletes up to `batch` expired tokens and up to `batch` expired
-    /// revocations, in short transactions.
+    /// Deletes up to `batch` expired rows of each kind (tokens, revocations,
+    /// codes, sessions, grants), in short transactions.
     async fn purge_expired(&self, now: i64, batch: u32) -> Result<Purged, StoreError>;
 
     /// Whether the database answers (for `/readyz`).

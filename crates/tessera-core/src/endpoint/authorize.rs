@@ -1,0 +1,358 @@
+//! The authorization endpoint, RFC 6749 §4.1.1 as OAuth 2.1 §4.1 tightens
+//! it, with OpenID Connect Core §3.1.2 (`nonce`, `prompt`, `max_age`,
+//! `login_hint`) and RFC 9207 (`iss` in every response).
+//!
+//! The checks run in the order RFC 6749 §4.1.2.1 demands: until the client
+//! and its redirect URI are verified nothing may be sent to the redirect URI
+//! (an open redirector otherwise), so those failures are [`AuthorizeError::Page`];
+//! every later failure goes back to the client as
+//! [`AuthorizeError::Redirect`] with `error`, `state` and `iss`.
+
+use std::sync::Arc;
+
+use tessera_proto::ErrorCode;
+
+use crate::authority::Authority;
+use crate::client::{Client, GrantType, validate_resource_uri};
+use crate::error::OAuthError;
+use crate::params::Params;
+use crate::pkce;
+use crate::redirect_uri::{self, VerifiedRedirectUri};
+use crate::scope::ScopeSet;
+use crate::secret::{CODE_PREFIX, Secret};
+use crate::store::{AuthCode, Consent, Session, User};
+
+/// How long a code lives (RFC 6749 §4.1.2 recommends at most ten minutes).
+pub const CODE_TTL: i64 = 60;
+const MAX_STATE: usize = 2048;
+const MAX_NONCE: usize = 512;
+
+/// A request whose client and redirect URI are verified and whose every
+/// parameter is well-formed.
+#[derive(Debug, Clone)]
+pub struct AuthorizationRequest {
+    /// The parameters as received, carried through the login and consent pages.
+    pub raw: String,
+    pub client: Arc<Client>,
+    pub redirect_uri: VerifiedRedirectUri,
+    pub state: Option<String>,
+    pub scope: ScopeSet,
+    pub audience: Vec<String>,
+    pub code_challenge: String,
+    pub nonce: Option<String>,
+    pub prompt: Prompt,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+}
+
+/// OpenID Connect Core §3.1.2.1 `prompt`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prompt {
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
+}
+
+/// Where the browser goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect(pub String);
+
+#[derive(Debug, Clone)]
+pub enum AuthorizeError {
+    /// Shown to the person; never redirected (unknown client, bad redirect URI).
+    Page(OAuthError),
+    /// Sent to the client's verified redirect URI.
+    Redirect(Redirect, OAuthError),
+}
+
+/// A browser with a live session of an enabled user.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub session: Session,
+    pub user: User,
+}
+
+/// What the person did on our pages during this request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Interaction {
+    /// They signed in (or confirmed consent right after signing in) just now.
+    pub fresh_login: bool,
+    /// Their answer on the consent page.
+    pub consent: Option<bool>,
+}
+
+/// A scope with the sentence the consent page shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeLine {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Step {
+    Login(Box<AuthorizationRequest>),
+    Consent { request: Box<AuthorizationRequest>, user: Box<User>, scopes: Vec<ScopeLine> },
+    Done(Redirect),
+}
+
+/// The OpenID Connect scopes every server knows, with what they let a client see.
+pub const BUILTIN_SCOPES: &[(&str, &str)] = &[
+    ("openid", "Confirm who you are (your account identifier)"),
+    ("profile", "See your name and username"),
+    ("email", "See your email address"),
+    ("offline_access", "Stay connected while you are away (refresh tokens)"),
+];
+
+impl Authority {
+    /// Parses and checks an authorization request (GET query or POST form).
+    pub async fn parse_authorization(&self, raw: &[u8]) -> Result<AuthorizationRequest, AuthorizeError> {
+        let page = AuthorizeError::Page;
+        let params = Params::parse(raw).map_err(page)?;
+        let client_id = params.require("client_id").map_err(page)?;
+        let client = self
+            .client(client_id)
+            .await
+            .map_err(page)?
+            .ok_or_else(|| page(OAuthError::invalid_request("unknown client_id")))?;
+        let requested = params.require("redirect_uri").map_err(page)?;
+        let redirect_uri = redirect_uri::match_registered(&client.settings.redirect_uris, requested)
+            .ok_or_else(|| page(OAuthError::invalid_request("redirect_uri is not registered for this client")))?;
+        // From here on, errors go back to the client.
+        let state = params.get("state").map(str::to_string);
+        let back = |e: OAuthError| AuthorizeError::Redirect(self.error_redirect(&redirect_uri, state.as_deref()), e);
+        if state.as_ref().is_some_and(|s| s.len() > MAX_STATE) {
+            return Err(back(OAuthError::invalid_request("state is too long")));
+        }
+        match params.get("response_type") {
+            Some("code") => {}
+            None => return Err(back(OAuthError::invalid_request("missing required parameter 'response_type'"))),
+            Some(_) => {
+                return Err(back(OAuthError::new(
+                    ErrorCode::UnsupportedResponseType,
+                    "only response_type=code is supported",
+                )));
+            }
+        }
+        if !client.allows_grant(GrantType::AuthorizationCode) {
+            return Err(back(OAuthError::unauthorized_client("this client may not use the authorization code flow")));
+        }
+        if params.get("request").is_some() || params.get("request_uri").is_some() {
+            return Err(back(OAuthError::invalid_request("request objects are not supported")));
+        }
+        if let Some(m) = params.get("response_mode")
+            && m != "query"
+        {
+            return Err(back(OAuthError::invalid_request("only response_mode=query is supported")));
+        }
+        let code_challenge =
+            pkce::check_challenge(params.get("code_challenge"), params.get("code_challenge_method")).map_err(back)?;
+        let allowed = client.scope();
+        let scope = match params.get("scope") {
+            None => allowed.clone(),
+            Some(s) => ScopeSet::parse(s).map_err(back)?,
+        };
+        if !scope.is_subset_of(&allowed) {
+            return Err(back(OAuthError::invalid_scope(format!(
+                "scope not allowed for this client: {}",
+                scope.not_in(&allowed).join(" ")
+            ))));
+        }
+        let resources: Vec<String> = params.get_all("resource").into_iter().map(String::from).collect();
+        for r in &resources {
+            validate_resource_uri(r).map_err(back)?;
+        }
+        let audience = self.audience_for(&client, &resources).map_err(back)?;
+        let nonce = params.get("nonce").map(str::to_string);
+        if nonce.as_ref().is_some_and(|n| n.len() > MAX_NONCE) {
+            return Err(back(OAuthError::invalid_request("nonce is too long")));
+        }
+        let prompt = parse_prompt(params.get("prompt")).map_err(back)?;
+        let max_age = match params.get("max_age") {
+            None => None,
+            Some(v) => Some(
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| back(OAuthError::invalid_request("max_age must be a non-negative integer")))?,
+            ),
+        };
+        let login_hint = params.get("login_hint").filter(|h| h.len() <= 256).map(str::to_string);
+        Ok(AuthorizationRequest {
+            raw: params.encode(),
+            client,
+            redirect_uri,
+            state,
+            scope,
+            audience,
+            code_challenge,
+            nonce,
+            prompt,
+            max_age,
+            login_hint,
+        })
+    }
+
+    /// Decides the next step for a checked request: sign in, ask consent,
+    /// or issue a code.
+    pub async fn authorize(
+        &self,
+        req: AuthorizationRequest,
+        signed_in: Option<SignedIn>,
+        ix: Interaction,
+    ) -> Result<Step, AuthorizeError> {
+        let now = self.now();
+        let to = self.error_redirect(&req.redirect_uri, req.state.as_deref());
+        let back = |e: OAuthError| AuthorizeError::Redirect(to.clone(), e);
+        let stale = |s: &SignedIn| req.max_age.is_some_and(|m| now.saturating_sub(s.session.auth_time) > m);
+        let must_login = match &signed_in {
+            None => true,
+            Some(s) => !ix.fresh_login && (req.prompt.login || stale(s)),
+        };
+        let Some(signed_in) = signed_in.filter(|_| !must_login) else {
+            if req.prompt.none {
+                return Err(back(OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in")));
+            }
+            return Ok(Step::Login(Box::new(req)));
+        };
+        if ix.consent == Some(false) {
+            return Err(back(OAuthError::new(ErrorCode::AccessDenied, "the user denied the request")));
+        }
+        let user_id = signed_in.user.id.clone();
+        let remembered = self.store().get_consent(&user_id, &req.client.id).await.map_err(|e| back(e.into()))?;
+        let covered = remembered
+            .as_ref()
+            .and_then(|c| ScopeSet::parse(&c.scope).ok())
+            .is_some_and(|granted| req.scope.is_subset_of(&granted));
+        if ix.consent != Some(true) && (!covered || req.prompt.consent) {
+            if req.prompt.none {
+                return Err(back(OAuthError::new(ErrorCode::ConsentRequired, "the user has not consented")));
+            }
+            let scopes = self.describe_scopes(&req.scope).await.map_err(|e| back(e.into()))?;
+            return Ok(Step::Consent { request: Box::new(req), user: Box::new(signed_in.user), scopes });
+        }
+        if ix.consent == Some(true) {
+            // Remember the union, so a later request for fewer scopes is not asked again.
+            let mut all = remembered.map(|c| c.scope).unwrap_or_default();
+            for s in req.scope.iter() {
+                if !all.split(' ').any(|t| t == s) {
+                    all = if all.is_empty() { s.to_string() } else { format!("{all} {s}") };
+                }
+            }
+            let c = Consent { user_id: user_id.clone(), client_id: req.client.id.clone(), scope: all, granted_at: now };
+            self.store().put_consent(&c).await.map_err(|e| back(e.into()))?;
+        }
+        self.issue_code(&req, &signed_in).await.map(Step::Done).map_err(back)
+    }
+
+    async fn issue_code(&self, req: &AuthorizationRequest, s: &SignedIn) -> Result<Redirect, OAuthError> {
+        let now = self.now();
+        let code = Secret::generate(self.rng(), CODE_PREFIX);
+        let mut gid = [0u8; 16];
+        self.rng().fill(&mut gid);
+        self.store()
+            .insert_code(&AuthCode {
+                digest: code.digest(),
+                client_id: req.client.id.clone(),
+                user_id: s.user.id.clone(),
+                grant_id: hex::encode(gid),
+                redirect_uri: req.redirect_uri.as_str().to_string(),
+                code_challenge: req.code_challenge.clone(),
+                scope: req.scope.to_string(),
+                audience: req.audience.clone(),
+                nonce: req.nonce.clone(),
+                auth_time: s.session.auth_time,
+                amr: s.session.amr.clone(),
+                session_id: s.session.id.clone(),
+                created_at: now,
+                expires_at: now + CODE_TTL,
+            })
+            .await?;
+        let mut pairs = vec![("code", code.expose())];
+        if let Some(st) = &req.state {
+            pairs.push(("state", st));
+        }
+        pairs.push(("iss", &self.settings().issuer));
+        Ok(Redirect(with_query(req.redirect_uri.as_str(), &pairs)))
+    }
+
+    /// The registered scopes' descriptions, built-in ones first.
+    pub async fn describe_scopes(&self, scope: &ScopeSet) -> Result<Vec<ScopeLine>, crate::store::StoreError> {
+        let registry = self.store().list_scopes().await?;
+        Ok(scope
+            .iter()
+            .map(|name| {
+                let description = BUILTIN_SCOPES
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, d)| d.to_string())
+                    .or_else(|| registry.iter().find(|s| s.name == name).map(|s| s.description.clone()))
+                    .unwrap_or_else(|| format!("Use the \"{name}\" permission"));
+                ScopeLine { name: name.to_string(), description }
+            })
+            .collect())
+    }
+
+    /// The redirect for an error; the error itself is appended by
+    /// [`Self::error_redirect_url`] once it is known.
+    fn error_redirect(&self, uri: &VerifiedRedirectUri, state: Option<&str>) -> Redirect {
+        let mut pairs: Vec<(&str, &str)> = Vec::new();
+        if let Some(s) = state {
+            pairs.push(("state", s));
+        }
+        pairs.push(("iss", &self.settings().issuer));
+        Redirect(with_query(uri.as_str(), &pairs))
+    }
+}
+
+/// The final URL of an error redirect: RFC 6749 §4.1.2.1 `error` and
+/// `error_description` added to the redirect built by the endpoint.
+pub fn error_redirect_url(r: &Redirect, e: &OAuthError) -> String {
+    with_query(&r.0, &[("error", e.code.as_str()), ("error_description", &e.description)])
+}
+
+/// Appends parameters to a URI that may already have a query (§3.1.2).
+pub fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        ser.append_pair(k, v);
+    }
+    let extra = ser.finish();
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    format!("{uri}{sep}{extra}")
+}
+
+fn parse_prompt(p: Option<&str>) -> Result<Prompt, OAuthError> {
+    let mut out = Prompt::default();
+    let Some(p) = p else { return Ok(out) };
+    for v in p.split(' ').filter(|v| !v.is_empty()) {
+        match v {
+            "none" => out.none = true,
+            "login" | "select_account" => out.login = true,
+            "consent" => out.consent = true,
+            other => return Err(OAuthError::invalid_request(format!("unsupported prompt value {other:?}"))),
+        }
+    }
+    if out.none && (out.login || out.consent) {
+        return Err(OAuthError::invalid_request("prompt=none cannot be combined with other values"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompt_values() {
+        assert_eq!(parse_prompt(None), Ok(Prompt::default()));
+        assert_eq!(parse_prompt(Some("login consent")), Ok(Prompt { none: false, login: true, consent: true }));
+        assert!(parse_prompt(Some("none login")).is_err());
+        assert!(parse_prompt(Some("bogus")).is_err());
+    }
+
+    #[test]
+    fn query_appending() {
+        assert_eq!(with_query("https://a/cb", &[("code", "x y")]), "https://a/cb?code=x+y");
+        assert_eq!(with_query("https://a/cb?k=1", &[("state", "s&t")]), "https://a/cb?k=1&state=s%26t");
+    }
+}

@@ -1,0 +1,146 @@
+//! Human passwords: the policy (NIST SP 800-63B §5.1.1.2: length, not
+//! composition rules; no commonly used passwords) and argon2id hashing with
+//! OWASP's parameters (19 MiB, t=2, p=1), run on blocking threads behind a
+//! semaphore so a burst of logins cannot starve the server or its memory.
+
+use std::sync::{Arc, LazyLock};
+
+use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use tokio::sync::Semaphore;
+use zeroize::Zeroizing;
+
+use crate::random::Random;
+
+pub const MIN_LEN: usize = 12;
+/// Argon2 takes any length; a cap stops a megabyte "password" being hashed.
+pub const MAX_LEN: usize = 1024;
+
+/// Every password of 12 or more characters among the million most common,
+/// lower-case and byte-sorted (provenance in `common_passwords.SOURCE.md`).
+static COMMON: &str = include_str!("common_passwords.txt");
+static COMMON_LINES: LazyLock<Vec<&'static str>> = LazyLock::new(|| COMMON.lines().collect());
+
+/// Why a new password was refused; the message is shown to the person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("the password must be at least {MIN_LEN} characters long")]
+    TooShort,
+    #[error("the password must be at most {MAX_LEN} characters long")]
+    TooLong,
+    #[error("the password is in a list of commonly used passwords; choose another")]
+    Common,
+}
+
+pub fn check_policy(password: &str) -> Result<(), PolicyError> {
+    let n = password.chars().count();
+    if n < MIN_LEN {
+        return Err(PolicyError::TooShort);
+    }
+    if password.len() > MAX_LEN {
+        return Err(PolicyError::TooLong);
+    }
+    if is_common(password) {
+        return Err(PolicyError::Common);
+    }
+    Ok(())
+}
+
+fn is_common(password: &str) -> bool {
+    let lower = password.to_lowercase();
+    COMMON_LINES.binary_search(&lower.as_str()).is_ok()
+}
+
+/// Hashes and verifies passwords, at most `permits` at a time.
+#[derive(Debug, Clone)]
+pub struct PasswordHashing {
+    permits: Arc<Semaphore>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HashError {
+    #[error("password hashing failed")]
+    Failed,
+}
+
+impl PasswordHashing {
+    /// `permits`: concurrent hashes; each holds ~19 MiB and one core for ~20–40 ms.
+    pub fn new(permits: usize) -> Self {
+        Self { permits: Arc::new(Semaphore::new(permits.max(1))) }
+    }
+
+    /// An argon2id PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
+    pub async fn hash(&self, rng: &dyn Random, password: &str) -> Result<String, HashError> {
+        let mut salt = [0u8; 16];
+        rng.fill(&mut salt);
+        let pw = Zeroizing::new(password.as_bytes().to_vec());
+        self.blocking(move || {
+            Argon2::default().hash_password_with_salt(&pw, &salt).map(|h| h.to_string()).map_err(|_| HashError::Failed)
+        })
+        .await?
+    }
+
+    /// Constant-time inside argon2. A malformed stored hash is `false`.
+    pub async fn verify(&self, password: &str, phc: &str) -> Result<bool, HashError> {
+        let pw = Zeroizing::new(password.as_bytes().to_vec());
+        let phc = phc.to_string();
+        self.blocking(move || Argon2::default().verify_password(&pw, phc.as_str()).is_ok()).await
+    }
+
+    /// Spends the same work as a real verification, so an unknown username
+    /// answers as slowly as a wrong password.
+    pub async fn verify_dummy(&self, password: &str) -> Result<(), HashError> {
+        let pw = Zeroizing::new(password.as_bytes().to_vec());
+        self.blocking(move || {
+            let _ = Argon2::default().verify_password(&pw, DUMMY_HASH.as_str());
+        })
+        .await
+    }
+
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+        let _permit = self.permits.acquire().await.map_err(|_| HashError::Failed)?;
+        tokio::task::spawn_blocking(f).await.map_err(|_| HashError::Failed)
+    }
+}
+
+/// A hash with the default parameters of a password nobody knows.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    Argon2::default()
+        .hash_password_with_salt(b"tessera dummy password, never a real one", b"tessera-dummy-salt")
+        .map(|h| h.to_string())
+        .unwrap_or_default()
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::SeededRandom;
+
+    #[test]
+    fn policy() {
+        assert_eq!(check_policy("short"), Err(PolicyError::TooShort));
+        assert_eq!(check_policy("ççççççççççç"), Err(PolicyError::TooShort), "counts characters, not bytes");
+        assert_eq!(check_policy("Password1234"), Err(PolicyError::Common), "case-insensitive list");
+        assert_eq!(check_policy("qwertyuiopasdfgh"), Err(PolicyError::Common));
+        assert_eq!(check_policy(&"x".repeat(MAX_LEN + 1)), Err(PolicyError::TooLong));
+        assert_eq!(check_policy("correct horse battery staple"), Ok(()));
+    }
+
+    #[test]
+    fn common_list_is_sorted_for_binary_search() {
+        let lines: Vec<&str> = COMMON.lines().collect();
+        assert!(lines.len() >= 40_000);
+        assert!(lines.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[tokio::test]
+    async fn hash_and_verify() {
+        let h = PasswordHashing::new(2);
+        let phc = h.hash(&SeededRandom::new(1), "correct horse battery staple").await.unwrap_or_default();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert_eq!(h.verify("correct horse battery staple", &phc).await, Ok(true));
+        assert_eq!(h.verify("correct horse battery stable", &phc).await, Ok(false));
+        assert_eq!(h.verify("x", "not a hash").await, Ok(false));
+        assert_eq!(h.verify_dummy("anything").await, Ok(()));
+        assert!(DUMMY_HASH.starts_with("$argon2id$"), "the dummy must cost a real verification");
+    }
+}
