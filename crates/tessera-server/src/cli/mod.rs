@@ -4,6 +4,7 @@
 mod client;
 mod key;
 mod token;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +54,15 @@ enum Command {
     /// List and rotate signing keys.
     #[command(subcommand)]
     Key(key::KeyCmd),
+    /// Manage the people who sign in.
+    #[command(subcommand)]
+    User(user::UserCmd),
+    /// Register the scopes users are asked to allow.
+    #[command(subcommand)]
+    Scope(user::ScopeCmd),
+    /// List and revoke what users have allowed applications.
+    #[command(subcommand)]
+    Grant(user::GrantCmd),
 }
 
 #[derive(Debug, clap::Args)]
@@ -139,6 +149,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Client(c) => client::run(&cfg, c).await,
         Command::Token(t) => token::run(&cfg, t).await,
         Command::Key(k) => key::run(&cfg, k).await,
+        Command::User(u) => user::run_user(&cfg, u).await,
+        Command::Scope(c) => user::run_scope(&cfg, c).await,
+        Command::Grant(g) => user::run_grant(&cfg, g).await,
     }
 }
 

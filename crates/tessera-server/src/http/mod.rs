@@ -1,11 +1,14 @@
 //! The HTTP layer: routes, cross-cutting layers, and serving over HTTP or
 //! HTTPS (rustls) with graceful shutdown on SIGTERM or Ctrl-C.
 
+pub mod browser;
 pub mod error;
 pub mod health;
 pub mod oauth;
+pub mod pages;
 pub mod request;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,11 +32,25 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub authority: Arc<Authority>,
+    pub cookies: Arc<pages::Cookies>,
+}
+
+impl AppState {
+    pub fn new(authority: Arc<Authority>) -> Self {
+        let cookies = Arc::new(pages::Cookies::new(&authority.settings().issuer));
+        Self { authority, cookies }
+    }
 }
 
 pub fn router(state: AppState, https: bool) -> Router {
     let mut r = Router::new()
-        .route("/oauth2/token", post(oauth::token))
+        .route("/oauth2/token", post(oauth::token).options(oauth::preflight))
+        .route("/oauth2/authorize", get(browser::authorize_get).post(browser::authorize_post))
+        .route("/oauth2/userinfo", get(oauth::userinfo).post(oauth::userinfo).options(oauth::preflight))
+        .route("/oauth2/logout", get(browser::logout_get).post(browser::logout_post))
+        .route("/login", get(browser::login_get).post(browser::login))
+        .route("/consent", post(browser::consent))
+        .route("/assets/tessera.css", get(browser::css))
         .route("/oauth2/introspect", post(oauth::introspect))
         .route("/oauth2/revoke", post(oauth::revoke))
         .route("/oauth2/jwks", get(oauth::jwks))
@@ -77,7 +94,8 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let (_store, authority) = crate::data::open(&cfg).await?;
     let bg = crate::background::spawn(authority.clone(), cfg.purge_interval);
-    let app = router(AppState { authority }, cfg.tls.is_some()).into_make_service();
+    // The peer address keys the sign-in throttle.
+    let app = router(AppState::new(authority), cfg.tls.is_some()).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     let h = handle.clone();
     tokio::spawn(async move {

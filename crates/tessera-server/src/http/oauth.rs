@@ -2,9 +2,14 @@
 //! [`tessera_core::Authority`] and its answer back to the client.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use tessera_core::OAuthError;
+use tessera_core::client_auth;
+use tessera_core::endpoint::userinfo::BearerError;
+use tessera_proto::ErrorCode;
 
 use super::AppState;
 use super::error::ApiError;
@@ -18,9 +23,112 @@ fn no_store(body: impl IntoResponse) -> Response {
     r
 }
 
-/// `POST /oauth2/token` (RFC 6749 §3.2).
-pub async fn token(State(s): State<AppState>, req: OAuthRequest) -> Result<Response, ApiError> {
-    Ok(no_store(Json(s.authority.token(req.authorization(), &req.params).await?)))
+/// `POST /oauth2/token` (RFC 6749 §3.2). A browser app (SPA) may call it
+/// cross-origin when the client it names registered its origin: the answer,
+/// success or error, then carries CORS headers for that origin only.
+pub async fn token(State(s): State<AppState>, headers: HeaderMap, req: OAuthRequest) -> Response {
+    let mut r = match s.authority.token(req.authorization(), &req.params).await {
+        Ok(t) => no_store(Json(t)),
+        Err(e) => ApiError(e).into_response(),
+    };
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        let client_id = client_auth::extract(req.authorization(), &req.params).ok().flatten().map(|c| c.client_id);
+        let allowed = match client_id {
+            Some(id) => s
+                .authority
+                .client(&id)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|c| c.settings.allowed_origins.iter().any(|o| o == origin)),
+            None => false,
+        };
+        if allowed {
+            allow_origin(&mut r, origin);
+        }
+    }
+    r
+}
+
+/// CORS preflight for the token and userinfo endpoints: answered for
+/// origins some client registered, refused (no CORS headers) for others.
+pub async fn preflight(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())
+        && origin_registered(&s, origin).await
+    {
+        allow_origin(&mut r, origin);
+        let h = r.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST"));
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("authorization, content-type, dpop"));
+        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    }
+    r.headers_mut().insert(header::VARY, HeaderValue::from_static("Origin"));
+    r
+}
+
+async fn origin_registered(s: &AppState, origin: &str) -> bool {
+    match s.authority.store().list_clients().await {
+        Ok(clients) => clients.iter().any(|c| c.settings.allowed_origins.iter().any(|o| o == origin)),
+        Err(_) => false,
+    }
+}
+
+fn allow_origin(r: &mut Response, origin: &str) {
+    if let Ok(v) = HeaderValue::from_str(origin) {
+        let h = r.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("www-authenticate"));
+    }
+}
+
+/// `GET/POST /oauth2/userinfo` (OpenID Connect Core §5.3). The access token
+/// only in the `Authorization` header: a token in the URL or the body is
+/// refused (RFC 6750 §2.2–2.3 would allow them; they leak into logs).
+pub async fn userinfo(State(s): State<AppState>, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
+    let in_body = form_urlencoded::parse(&body).any(|(k, _)| k == "access_token");
+    let mut r = if uri.query().is_some_and(|q| !q.is_empty()) || in_body {
+        let e = OAuthError::invalid_request("send the access token in the Authorization header only");
+        bearer_error(BearerError(Some(e)))
+    } else {
+        let mut auth = headers.get_all(header::AUTHORIZATION).iter();
+        match (auth.next().map(|v| v.to_str()), auth.next()) {
+            (Some(Err(_)), _) | (Some(_), Some(_)) => {
+                bearer_error(BearerError(Some(OAuthError::invalid_request("one valid Authorization header"))))
+            }
+            (Some(Ok(h)), None) => match s.authority.userinfo(Some(h)).await {
+                Ok(info) => no_store(Json(info)),
+                Err(e) => bearer_error(e),
+            },
+            (None, _) => bearer_error(BearerError(None)),
+        }
+    };
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())
+        && origin_registered(&s, origin).await
+    {
+        allow_origin(&mut r, origin);
+    }
+    r
+}
+
+/// RFC 6750 §3: the challenge names the error; no token at all gets a bare challenge.
+fn bearer_error(e: BearerError) -> Response {
+    let Some(e) = e.0 else {
+        let mut r = StatusCode::UNAUTHORIZED.into_response();
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"tessera\""));
+        return r;
+    };
+    let code = e.code;
+    let mut challenge = format!("Bearer realm=\"tessera\", error=\"{}\"", code.as_str());
+    if code == ErrorCode::InsufficientScope {
+        challenge.push_str(", scope=\"openid\"");
+    }
+    let mut r = ApiError(e).into_response();
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    r
 }
 
 /// `POST /oauth2/introspect` (RFC 7662 §2).

@@ -1,0 +1,355 @@
+//! What a browser sees: the authorization endpoint (RFC 6749 §4.1.1), the
+//! sign-in and consent forms it leads to, and sign-out (OpenID Connect
+//! RP-Initiated Logout 1.0). Thin: every decision is in
+//! [`tessera_core::endpoint::authorize`] and [`tessera_core::endpoint::session`].
+//!
+//! The authorization request travels through the forms as one hidden field
+//! and is checked again on every step, so nothing on the page is trusted.
+//! Every form carries a CSRF token bound to a per-browser cookie.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::Response;
+use tessera_core::OAuthError;
+use tessera_core::endpoint::authorize::{
+    AuthorizationRequest, AuthorizeError, Interaction, SignedIn, Step, error_redirect_url, with_query,
+};
+use tessera_core::endpoint::session::LoginError;
+use tessera_core::params::Params;
+use tessera_proto::ErrorCode;
+
+use super::AppState;
+use super::pages::{self, ConsentPage, LoginPage, LogoutForm, MessagePage, cookie, error_page, html, see_other};
+
+/// `GET /oauth2/authorize`.
+pub async fn authorize_get(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let raw = uri.query().unwrap_or("").to_string();
+    authorize(&s, &headers, raw.as_bytes()).await
+}
+
+/// `POST /oauth2/authorize` (OpenID Connect Core §3.1.2.1: form-encoded).
+pub async fn authorize_post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    authorize(&s, &headers, &body).await
+}
+
+async fn authorize(s: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
+    let req = match s.authority.parse_authorization(raw).await {
+        Ok(r) => r,
+        Err(e) => return authorize_error(s, e),
+    };
+    let signed_in = match session(s, headers).await {
+        Ok(x) => x,
+        Err(e) => return error_page(issuer(s), &e),
+    };
+    let step = s.authority.authorize(req, signed_in, Interaction::default()).await;
+    render_step(s, headers, step, None, None)
+}
+
+/// `POST /login`: the sign-in form, standalone or inside an authorization.
+pub async fn login(State(s): State<AppState>, headers: HeaderMap, ext: Extensions, body: Bytes) -> Response {
+    let form = match Params::parse(&body) {
+        Ok(f) => f,
+        Err(e) => return error_page(issuer(&s), &e),
+    };
+    if !csrf_ok(&s, &headers, "login", &form) {
+        return csrf_failed(&s);
+    }
+    let req = match form.get("request") {
+        Some(r) => match s.authority.parse_authorization(r.as_bytes()).await {
+            Ok(r) => Some(r),
+            Err(e) => return authorize_error(&s, e),
+        },
+        None => None,
+    };
+    let username = form.get("username").unwrap_or("");
+    let password = form.get("password").unwrap_or("");
+    let ip = ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default();
+    let (secret, signed_in) = match s.authority.login(username, password, &ip).await {
+        Ok(ok) => ok,
+        Err(LoginError::Unavailable(cause)) => {
+            let mut e = OAuthError::new(ErrorCode::TemporarilyUnavailable, "sign-in is temporarily unavailable");
+            e.cause = Some(cause);
+            return error_page(issuer(&s), &e);
+        }
+        Err(err) => {
+            let (status, msg) = match err {
+                LoginError::Throttled(secs) => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("Too many failed sign-in attempts. Try again in {secs} seconds."),
+                ),
+                _ => (StatusCode::OK, "Invalid username or password.".to_string()),
+            };
+            return login_page(&s, &headers, req.as_ref(), username, Some(msg), status);
+        }
+    };
+    // A new session every time: a session fixed before sign-in is never promoted.
+    if let Some(old) = cookie(&headers, s.cookies.session) {
+        let _ = s.authority.end_session(old).await;
+    }
+    let set = s.cookies.set(s.cookies.session, secret.expose(), s.authority.settings().session_ttl);
+    let Some(req) = req else {
+        let mut r = message(&s, "Signed in", &format!("You are signed in as {}.", signed_in.user.username));
+        add_cookie(&mut r, &set);
+        return r;
+    };
+    let fresh = Interaction { fresh_login: true, consent: None };
+    let step = s.authority.authorize(req, Some(signed_in), fresh).await;
+    render_step(&s, &headers, step, Some(set), None)
+}
+
+/// `GET /login`: sign in without an application asking.
+pub async fn login_get(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    match session(&s, &headers).await {
+        Ok(Some(si)) => message(&s, "Signed in", &format!("You are signed in as {}.", si.user.username)),
+        Ok(None) => login_page(&s, &headers, None, "", None, StatusCode::OK),
+        Err(e) => error_page(issuer(&s), &e),
+    }
+}
+
+/// `POST /consent`: allow or deny.
+pub async fn consent(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = match Params::parse(&body) {
+        Ok(f) => f,
+        Err(e) => return error_page(issuer(&s), &e),
+    };
+    if !csrf_ok(&s, &headers, "consent", &form) {
+        return csrf_failed(&s);
+    }
+    let req = match s.authority.parse_authorization(form.get("request").unwrap_or("").as_bytes()).await {
+        Ok(r) => r,
+        Err(e) => return authorize_error(&s, e),
+    };
+    let decision = match form.get("decision") {
+        Some("allow") => true,
+        Some("deny") => false,
+        _ => return error_page(issuer(&s), &OAuthError::invalid_request("choose Allow or Deny")),
+    };
+    let signed_in = match session(&s, &headers).await {
+        Ok(Some(x)) => x,
+        // The session ended while the page was open: sign in again.
+        Ok(None) => return login_page(&s, &headers, Some(&req), "", None, StatusCode::OK),
+        Err(e) => return error_page(issuer(&s), &e),
+    };
+    // The form is ours (CSRF-checked) and was shown only after the sign-in checks passed.
+    let ix = Interaction { fresh_login: true, consent: Some(decision) };
+    let step = s.authority.authorize(req, Some(signed_in), ix).await;
+    render_step(&s, &headers, step, None, None)
+}
+
+/// `GET /oauth2/logout` (RP-Initiated Logout §2): asks before signing out.
+pub async fn logout_get(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let raw = uri.query().unwrap_or("").to_string();
+    logout(&s, &headers, raw.as_bytes()).await
+}
+
+/// `POST /oauth2/logout`: the relying party's form post, or our confirmation.
+pub async fn logout_post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    logout(&s, &headers, &body).await
+}
+
+async fn logout(s: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
+    let p = match Params::parse(raw) {
+        Ok(p) => p,
+        Err(e) => return error_page(issuer(s), &e),
+    };
+    let target = match s
+        .authority
+        .logout_target(p.get("client_id"), p.get("id_token_hint"), p.get("post_logout_redirect_uri"))
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => return error_page(issuer(s), &e),
+    };
+    let back = |state: Option<&str>| {
+        target.as_ref().map(|t| match state {
+            Some(st) => with_query(t.as_str(), &[("state", st)]),
+            None => t.as_str().to_string(),
+        })
+    };
+    let confirmed = p.get("csrf").is_some();
+    let current = cookie(headers, s.cookies.session);
+    if confirmed {
+        if !csrf_ok(s, headers, "logout", &p) {
+            return csrf_failed(s);
+        }
+        if let Some(c) = current
+            && let Err(e) = s.authority.end_session(c).await
+        {
+            return error_page(issuer(s), &e);
+        }
+        let mut r = match back(p.get("state")) {
+            Some(url) => see_other(&url),
+            None => message(s, "Signed out", "You are signed out."),
+        };
+        add_cookie(&mut r, &s.cookies.set(s.cookies.session, "", 0));
+        return r;
+    }
+    let signed_in = match current {
+        Some(c) => s.authority.session(c).await.ok().flatten(),
+        None => None,
+    };
+    if signed_in.is_none() {
+        return match back(p.get("state")) {
+            Some(url) => see_other(&url),
+            None => message(s, "Signed out", "You are signed out."),
+        };
+    }
+    let (binding, set) = csrf_binding(s, headers);
+    let mut fields = Vec::new();
+    for k in ["client_id", "id_token_hint", "post_logout_redirect_uri", "state"] {
+        if let Some(v) = p.get(k) {
+            fields.push((k.to_string(), v.to_string()));
+        }
+    }
+    let form = LogoutForm { csrf: s.authority.csrf().token("logout", &binding), fields };
+    let page = MessagePage {
+        issuer: issuer(s),
+        title: "Sign out?",
+        message: "You will be signed out of every application that uses this account on this browser.",
+        error: false,
+        code: None,
+        logout: Some(form),
+    };
+    let mut r = html(StatusCode::OK, &page);
+    if let Some(c) = set {
+        add_cookie(&mut r, &c);
+    }
+    r
+}
+
+fn issuer(s: &AppState) -> &str {
+    &s.authority.settings().issuer
+}
+
+async fn session(s: &AppState, headers: &HeaderMap) -> Result<Option<SignedIn>, OAuthError> {
+    match cookie(headers, s.cookies.session) {
+        Some(c) => s.authority.session(c).await,
+        None => Ok(None),
+    }
+}
+
+fn authorize_error(s: &AppState, e: AuthorizeError) -> Response {
+    match e {
+        AuthorizeError::Page(e) => error_page(issuer(s), &e),
+        AuthorizeError::Redirect(r, e) => {
+            if let Some(cause) = &e.cause {
+                tracing::warn!(error = %e.code, %cause, "authorization failed");
+            }
+            see_other(&error_redirect_url(&r, &e))
+        }
+    }
+}
+
+fn render_step(
+    s: &AppState,
+    headers: &HeaderMap,
+    step: Result<Step, AuthorizeError>,
+    set_session: Option<String>,
+    login_error: Option<String>,
+) -> Response {
+    let mut r = match step {
+        Err(e) => authorize_error(s, e),
+        Ok(Step::Done(redirect)) => see_other(&redirect.0),
+        Ok(Step::Login(req)) => {
+            let hint = req.login_hint.clone().unwrap_or_default();
+            login_page(s, headers, Some(&req), &hint, login_error, StatusCode::OK)
+        }
+        Ok(Step::Consent { request, user, scopes }) => {
+            let (binding, set) = csrf_binding(s, headers);
+            let host = url::Url::parse(request.redirect_uri.as_str())
+                .ok()
+                .map(|u| u.host_str().map(str::to_string).unwrap_or_else(|| u.scheme().to_string()))
+                .unwrap_or_default();
+            let page = ConsentPage {
+                issuer: issuer(s),
+                csrf: s.authority.csrf().token("consent", &binding),
+                request: &request.raw,
+                client_name: &request.client.name,
+                username: &user.username,
+                scopes: &scopes,
+                redirect_host: host,
+            };
+            let mut r = html(StatusCode::OK, &page);
+            if let Some(c) = set {
+                add_cookie(&mut r, &c);
+            }
+            r
+        }
+    };
+    if let Some(c) = set_session {
+        add_cookie(&mut r, &c);
+    }
+    r
+}
+
+fn login_page(
+    s: &AppState,
+    headers: &HeaderMap,
+    req: Option<&AuthorizationRequest>,
+    username: &str,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let (binding, set) = csrf_binding(s, headers);
+    let page = LoginPage {
+        issuer: issuer(s),
+        csrf: s.authority.csrf().token("login", &binding),
+        request: req.map(|r| r.raw.as_str()),
+        client_name: req.map(|r| r.client.name.as_str()),
+        username,
+        error,
+    };
+    let mut r = html(status, &page);
+    if let Some(c) = set {
+        add_cookie(&mut r, &c);
+    }
+    r
+}
+
+fn message(s: &AppState, title: &str, text: &str) -> Response {
+    let page = MessagePage { issuer: issuer(s), title, message: text, error: false, code: None, logout: None };
+    html(StatusCode::OK, &page)
+}
+
+/// The browser's CSRF binding value, and a `Set-Cookie` if it needs one.
+fn csrf_binding(s: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+    match cookie(headers, s.cookies.csrf).filter(|v| v.len() >= 16 && v.len() <= 64) {
+        Some(v) => (v.to_string(), None),
+        None => {
+            let v = tessera_core::csrf::CsrfKey::binding(s.authority.rng());
+            let set = s.cookies.set(s.cookies.csrf, &v, 24 * 3600);
+            (v, Some(set))
+        }
+    }
+}
+
+fn csrf_ok(s: &AppState, headers: &HeaderMap, purpose: &str, form: &Params) -> bool {
+    s.authority.csrf().verify(purpose, cookie(headers, s.cookies.csrf), form.get("csrf"))
+}
+
+fn csrf_failed(s: &AppState) -> Response {
+    let e = OAuthError::new(
+        ErrorCode::InvalidRequest,
+        "This form has expired or did not come from this site. Go back, reload the page and try again.",
+    );
+    let mut r = error_page(issuer(s), &e);
+    *r.status_mut() = StatusCode::FORBIDDEN;
+    r
+}
+
+fn add_cookie(r: &mut Response, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// `GET /assets/tessera.css`.
+pub async fn css() -> Response {
+    let mut r = Response::new(axum::body::Body::from(pages::CSS));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    r
+}
