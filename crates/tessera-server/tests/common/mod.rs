@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod signin;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_tessera");
 
 pub struct Server {
