@@ -61,7 +61,8 @@ async fn later_errors_go_back_with_state_and_iss() {
     let (app, _) = s.create_app(&[]);
     let (_, challenge) = pkce(2);
     let b = Browser::new(&s);
-    let cases: Vec<(&str, Box<dyn Fn(&mut Vec<(&'static str, String)>)>)> = vec![
+    type Mutation = Box<dyn Fn(&mut Vec<(&'static str, String)>)>;
+    let cases: Vec<(&str, Mutation)> = vec![
         ("invalid_request", Box::new(|p| p.retain(|(k, _)| *k != "code_challenge"))),
         ("invalid_request", Box::new(|p| p.retain(|(k, _)| *k != "code_challenge_method"))),
         ("invalid_request", Box::new(|p| p.push(("code_challenge_method_", String::new())))),
