@@ -307,3 +307,20 @@ async fn cli_refuses_weak_passwords_and_bad_redirect_uris() {
     let out = s.cli(&["client", "create", "--name", "x", "--public", "--grant-type", "client_credentials"]);
     assert_eq!(out.status.code(), Some(1), "a public client cannot use client credentials");
 }
+
+#[tokio::test]
+async fn sessions_codes_and_consent_survive_kill9() {
+    let mut s = Server::start();
+    s.create_user("erin", PASSWORD);
+    let (app, secret) = s.create_app(&[]);
+    let (verifier, challenge) = pkce(7);
+    let b = Browser::new(&s);
+    // Acknowledged: the 303 carrying the code; the session cookie; the consent.
+    let code = b.sign_in(&auth_pairs(&app, &challenge), "erin").await.param("code").unwrap();
+    s.kill9();
+    s.spawn();
+    let (st, tok) = redeem(&s, &app, Some(&secret), &code, &verifier, REDIRECT).await;
+    assert_eq!(st, 200, "the code survives kill -9: {tok}");
+    let again = b.authorize(&auth_pairs(&app, &challenge)).await;
+    assert_eq!(again.status, 303, "session and consent survive kill -9: {}", again.body);
+}

@@ -269,3 +269,66 @@ async fn pages_cannot_be_framed_and_leak_no_referrer() {
         assert_eq!(r.headers["referrer-policy"], "no-referrer");
     }
 }
+
+#[tokio::test]
+async fn browser_endpoints_never_answer_garbage_with_a_5xx() {
+    let s = Server::start();
+    s.create_user("alice", PASSWORD);
+    let (app, _) = s.create_app(&[]);
+    let b = Browser::new(&s);
+    let huge = "x".repeat(70 * 1024);
+    let mut x: u64 = 0x2545F4914F6CDD1D;
+    let pieces = [
+        "client_id",
+        &app,
+        "redirect_uri",
+        "https%3A%2F%2Fapp.example.com%2Fcb",
+        "=",
+        "&",
+        "%",
+        "%FF",
+        "%00",
+        "+",
+        "scope",
+        "openid",
+        "prompt",
+        "none",
+        "max_age",
+        "99999999999999999999",
+        "state",
+        "csrf",
+        "request",
+        "decision",
+        "allow",
+        "username",
+        "alice",
+        "password",
+        "response_type",
+        "code",
+    ];
+    for i in 0..300 {
+        let mut q = String::new();
+        for _ in 0..(i % 12) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            q.push_str(pieces[(x % pieces.len() as u64) as usize]);
+        }
+        for path in ["/oauth2/authorize", "/oauth2/logout"] {
+            let r = b.http.get(format!("{}?{q}", s.url(path))).send().await.unwrap();
+            assert!(r.status().as_u16() < 500, "GET {path}?{q}: {}", r.status());
+        }
+        for path in ["/oauth2/authorize", "/login", "/consent", "/oauth2/logout"] {
+            let r = b.http.post(s.url(path)).body(q.clone()).send().await.unwrap();
+            assert!(r.status().as_u16() < 500, "POST {path} {q}: {}", r.status());
+        }
+    }
+    for path in ["/login", "/consent", "/oauth2/authorize"] {
+        let r = b.http.post(s.url(path)).body(huge.clone()).send().await.unwrap();
+        assert_eq!(r.status(), 413, "{path}");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    }
+    // 12 KB of parameters: over the 64-parameter bound, answered with a page.
+    let r = b.get(&format!("/oauth2/authorize?{}", "a=b&".repeat(3_000))).await;
+    assert_eq!(r.status, 400);
+}

@@ -10,6 +10,7 @@
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
@@ -31,8 +32,23 @@ pub async fn authorize_get(State(s): State<AppState>, headers: HeaderMap, uri: U
 }
 
 /// `POST /oauth2/authorize` (OpenID Connect Core §3.1.2.1: form-encoded).
-pub async fn authorize_post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    authorize(&s, &headers, &body).await
+pub async fn authorize_post(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    match body {
+        Ok(b) => authorize(&s, &headers, &b).await,
+        Err(r) => body_error(&s, r),
+    }
+}
+
+/// A form body, or why it could not be read (too large, cut off).
+type Body = Result<Bytes, BytesRejection>;
+
+fn body_error(s: &AppState, r: BytesRejection) -> Response {
+    let e = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        OAuthError::new(ErrorCode::RequestTooLarge, "the form is larger than 64 KiB")
+    } else {
+        OAuthError::invalid_request("the form could not be read")
+    };
+    error_page(issuer(s), &e)
 }
 
 async fn authorize(s: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
@@ -49,7 +65,11 @@ async fn authorize(s: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
 }
 
 /// `POST /login`: the sign-in form, standalone or inside an authorization.
-pub async fn login(State(s): State<AppState>, headers: HeaderMap, ext: Extensions, body: Bytes) -> Response {
+pub async fn login(State(s): State<AppState>, headers: HeaderMap, ext: Extensions, body: Body) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(r) => return body_error(&s, r),
+    };
     let form = match Params::parse(&body) {
         Ok(f) => f,
         Err(e) => return error_page(issuer(&s), &e),
@@ -110,7 +130,11 @@ pub async fn login_get(State(s): State<AppState>, headers: HeaderMap) -> Respons
 }
 
 /// `POST /consent`: allow or deny.
-pub async fn consent(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn consent(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(r) => return body_error(&s, r),
+    };
     let form = match Params::parse(&body) {
         Ok(f) => f,
         Err(e) => return error_page(issuer(&s), &e),
@@ -146,8 +170,11 @@ pub async fn logout_get(State(s): State<AppState>, headers: HeaderMap, uri: Uri)
 }
 
 /// `POST /oauth2/logout`: the relying party's form post, or our confirmation.
-pub async fn logout_post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    logout(&s, &headers, &body).await
+pub async fn logout_post(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    match body {
+        Ok(b) => logout(&s, &headers, &b).await,
+        Err(r) => body_error(&s, r),
+    }
 }
 
 async fn logout(s: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
