@@ -19,18 +19,29 @@ use serde_json::Value;
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// Fails (never skips) when the browser or the driver's npm packages are missing.
+/// Installs the driver's npm packages on first use (the npm registry is the
+/// only network this needs); fails (never skips) when Chromium is missing.
 fn require_browser() {
     assert!(
         Path::new(CHROMIUM).is_file(),
         "{CHROMIUM} is missing: run `.ci/run`, or install it with \
          `apt-get install -y --no-install-recommends chromium` (see tests/browser/README.md)"
     );
-    assert!(
-        Path::new(ROOT).join("tests/browser/node_modules/playwright-core").is_dir(),
-        "tests/browser/node_modules is missing: run `.ci/run`, or `npm ci --prefix tests/browser` \
-         from the workspace root (see tests/browser/README.md)"
-    );
+    static NPM: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let installed = NPM.get_or_init(|| {
+        if Path::new(ROOT).join("tests/browser/node_modules/playwright-core").is_dir() {
+            return Ok(());
+        }
+        let out = Command::new("npm")
+            .args(["ci", "--prefix", "tests/browser", "--no-audit", "--no-fund"])
+            .current_dir(ROOT)
+            .output()
+            .map_err(|e| format!("cannot run npm: {e}"))?;
+        if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
+    });
+    if let Err(e) = installed {
+        panic!("`npm ci --prefix tests/browser` failed (see tests/browser/README.md): {e}");
+    }
 }
 
 /// Runs `signin.mjs` with exactly `env` as its input and returns its JSON line.
