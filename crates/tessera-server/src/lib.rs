@@ -1,13 +1,16 @@
 //! The Tessera authorization server: the `tessera` binary's library.
 //!
 //! # Layout
-//! - [`cli`]: the command line (clap): `serve`, `client …`, `token …`; each
-//!   error is one line on stderr and a non-zero exit.
+//! - [`cli`]: the command line (clap): `serve`, `client …`, `token …`, `key …`,
+//!   `user …`, `scope …`, `grant …`; each error is one line on stderr and a
+//!   non-zero exit.
 //! - [`config`]: settings from flags, `TESSERA_*` variables and `tessera.toml`,
 //!   in that order of precedence, checked once at start.
 //! - [`data`]: the data directory: SQLite database and the master key file.
 //! - [`http`]: the thin axum layer: routes, the one mapping from
-//!   [`tessera_core::OAuthError`] to HTTP, request parsing, health probes.
+//!   [`tessera_core::OAuthError`] to HTTP, request parsing, health probes;
+//!   `browser.rs` (authorize, sign-in, consent, logout) and `pages.rs`
+//!   (askama templates from `templates/`, cookies, page security headers).
 //! - [`background`]: purging expired rows and following revocations.
 #![forbid(unsafe_code)]
 

@@ -29,6 +29,30 @@ async fn no_secret_or_token_in_logs_at_trace_level() {
 }
 
 #[tokio::test]
+async fn sign_in_leaves_no_password_code_session_or_id_token_in_logs() {
+    use common::signin::*;
+    let s = Server::start_with(&[("TESSERA_LOG", "trace")]);
+    s.create_user("alice", PASSWORD);
+    let (app, secret) = s.create_app(&[]);
+    let (verifier, challenge) = pkce(8);
+    let b = Browser::new(&s);
+    let login = b.authorize(&auth_pairs(&app, &challenge)).await;
+    b.login(&login, "alice", "a wrong password, logged?").await;
+    let done = b.sign_in(&auth_pairs(&app, &challenge), "alice").await;
+    let code = done.param("code").unwrap();
+    let (_, tok) = redeem(&s, &app, Some(&secret), &code, &verifier, REDIRECT).await;
+    redeem(&s, &app, Some(&secret), &code, &verifier, REDIRECT).await; // a replay is logged
+    let id_token = tok["id_token"].as_str().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let logs = s.logs();
+    assert!(logs.contains("sign-in failed") && logs.contains("signed in"), "sign-ins are audited");
+    for needle in [PASSWORD, "a wrong password", &code[7..], id_token.rsplit('.').next().unwrap(), &verifier, &secret] {
+        assert!(!logs.contains(needle), "a credential reached the logs");
+    }
+    assert!(!logs.contains("tsr_ss_"), "a session cookie reached the logs");
+}
+
+#[tokio::test]
 async fn https_with_hsts() {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
     let d = tempfile::tempdir().unwrap();
