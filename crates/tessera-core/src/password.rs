@@ -6,7 +6,6 @@
 use std::sync::{Arc, LazyLock};
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
-use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
 use crate::random::Random;
@@ -50,22 +49,57 @@ fn is_common(password: &str) -> bool {
     COMMON_LINES.binary_search(&lower.as_str()).is_ok()
 }
 
-/// Hashes and verifies passwords, at most `permits` at a time.
+/// Hashes and verifies passwords on a fixed set of threads of its own.
+///
+/// Not tokio's blocking pool: a job there may land on any of hundreds of
+/// threads, and each thread that runs argon2 keeps its own ~19 MiB malloc
+/// arena afterwards (resident memory grew past 250 MB under a sign-in
+/// burst). A few dedicated threads bound it at threads x 19 MiB. The queue is
+/// bounded too: past it, sign-in answers "temporarily unavailable" at once
+/// instead of queueing work nobody will wait for.
 #[derive(Debug, Clone)]
 pub struct PasswordHashing {
-    permits: Arc<Semaphore>,
+    jobs: std::sync::mpsc::SyncSender<Job>,
 }
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Jobs waiting for a hashing thread before new ones are refused.
+const QUEUE: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HashError {
     #[error("password hashing failed")]
     Failed,
+    #[error("too many sign-ins at once")]
+    Busy,
 }
 
 impl PasswordHashing {
-    /// `permits`: concurrent hashes; each holds ~19 MiB and one core for ~20–40 ms.
-    pub fn new(permits: usize) -> Self {
-        Self { permits: Arc::new(Semaphore::new(permits.max(1))) }
+    /// `threads`: hashes computed at once; each holds ~19 MiB and one core for ~20–40 ms.
+    pub fn new(threads: usize) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(QUEUE);
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new().name(format!("tessera-argon2-{i}")).spawn(move || {
+                loop {
+                    // The lock is held only while waiting for the next job.
+                    let job = match rx.lock() {
+                        Ok(r) => r.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return, // every sender is gone
+                    }
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
+        }
+        Self { jobs: tx }
     }
 
     /// An argon2id PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
@@ -97,8 +131,16 @@ impl PasswordHashing {
     }
 
     async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
-        let _permit = self.permits.acquire().await.map_err(|_| HashError::Failed)?;
-        tokio::task::spawn_blocking(f).await.map_err(|_| HashError::Failed)
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .try_send(Box::new(move || {
+                let _ = tx.send(f());
+            }))
+            .map_err(|e| match e {
+                std::sync::mpsc::TrySendError::Full(_) => HashError::Busy,
+                std::sync::mpsc::TrySendError::Disconnected(_) => HashError::Failed,
+            })?;
+        rx.await.map_err(|_| HashError::Failed)
     }
 }
 
