@@ -4,8 +4,12 @@
 #   DURATION=5s CONNS=64 bench/run.sh
 #   ONLY=JWT bench/run.sh         # only scenarios whose label matches
 #   PEER=1 bench/run.sh           # also run node-oidc-provider (../shared/peers/oidc-provider) in the same run
+#   APP_ARGS='--id-token-alg EdDSA' ONLY=flow bench/run.sh   # extra `client create` options for the code-flow app
 # Builds release, starts `tessera serve` pinned to CPU 0, drives it with wrk
 # pinned to CPU 1 (loopback only), prints req/s, p50, p99 and the server's RSS.
+# The browser scenarios (code flow, password sign-in) carry state from one
+# request to the next, so the example signin_load drives them instead of wrk;
+# their req/s column counts whole flows or sign-ins.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -21,8 +25,16 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 srv_pin=(); cli_pin=()
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then srv_pin=(taskset -c 0); cli_pin=(taskset -c 1); fi
 
+FLOW_LABEL="authorization code flow (signed in, consent remembered)"
+LOGIN_LABEL="password sign-in (argon2id)"
+wanted() { [[ "$1" =~ ${ONLY:-.} ]]; }
+
 cargo build --release -q -p tessera-server
 BIN="$ROOT/target/release/tessera"
+LOAD="$ROOT/target/release/examples/signin_load"
+if wanted "$FLOW_LABEL" || wanted "$LOGIN_LABEL"; then
+  cargo build --release -q -p tessera-server --example signin_load
+fi
 DATA="$(mktemp -d)"
 export TESSERA_DATA_DIR="$DATA" TESSERA_ISSUER="$URL" TESSERA_LOG=warn
 
@@ -31,6 +43,10 @@ JWT_SECRET=$("$BIN" client create --id bench-jwt --name bench --grant-type clien
 OPQ_SECRET=$("$BIN" client create --id bench-opaque --name bench --grant-type client_credentials --scope "inventory:read inventory:write" --token-format opaque --json | secret_of)
 JWT_AUTH=$(printf 'bench-jwt:%s' "$JWT_SECRET" | base64 -w0)
 OPQ_AUTH=$(printf 'bench-opaque:%s' "$OPQ_SECRET" | base64 -w0)
+PASSWORD='correct horse battery staple'
+echo "$PASSWORD" | "$BIN" user create --username bench --email bench@example.com --password-stdin >/dev/null
+# shellcheck disable=SC2086 # APP_ARGS is split on purpose
+APP_SECRET=$("$BIN" client create --id bench-app --name Bench --grant-type authorization_code --redirect-uri https://app.example.com/cb --scope "openid profile" ${APP_ARGS:-} --json | secret_of)
 
 SRV=""
 stop() { [ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null; SRV=""; rm -rf "$DATA"; }
@@ -43,9 +59,9 @@ rss() { awk '/VmRSS/ {print $2}' "/proc/$SRV/status"; }
 hwm() { awk '/VmHWM/ {print $2}' "/proc/$SRV/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SRV/stat"; }
 
-printf '%-34s %10s %9s %9s %9s %8s\n' scenario req/s p50 p99 "srv CPU" "RSS MB" | tee "$OUT/summary.txt"
+printf '%-55s %10s %9s %9s %9s %8s\n' scenario req/s p50 p99 "srv CPU" "RSS MB" | tee "$OUT/summary.txt"
 run() { # label, auth, body [, path]
-  [[ "$1" =~ ${ONLY:-.} ]] || return 0
+  wanted "$1" || return 0
   local label="$1" f="$OUT/$(printf '%s' "$1" | tr -c 'A-Za-z0-9' '_').txt"
   local t0; t0=$(cpu_ticks)
   AUTH="$2" BODY="$3" "${cli_pin[@]}" wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s bench/post_form.lua "$URL${4:-/oauth2/token}" >"$f"
@@ -56,8 +72,22 @@ run() { # label, auth, body [, path]
   p50=$(awk '$1=="50%" {print $2}' "$f"); p99=$(awk '$1=="99%" {print $2}' "$f")
   non200=$(awk '/non-200/ {print $3}' "$f")
   local cpu; cpu=$(awk -v a="$t0" -v b="$t1" -v s="$secs" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%d%%", 100*(b-a)/hz/s}')
-  printf '%-34s %10s %9s %9s %9s %8s%s\n' "$label" "$rps" "$p50" "$p99" "$cpu" "$(( $(rss) / 1024 ))" \
+  printf '%-55s %10s %9s %9s %9s %8s%s\n' "$label" "$rps" "$p50" "$p99" "$cpu" "$(( $(rss) / 1024 ))" \
     "$([ "${non200:-0}" != 0 ] && echo "  ($non200 non-200!)")" | tee -a "$OUT/summary.txt"
+}
+run_load() { # label, mode (flow|login), connections [, signin_load options]
+  wanted "$1" || return 0
+  local label="$1" f="$OUT/$(printf '%s' "$1" | tr -c 'A-Za-z0-9' '_').json"
+  # signin_load reads the server's CPU ticks itself, over its measured window only.
+  "${cli_pin[@]}" "$LOAD" --url "$URL" --mode "$2" --conns "$3" --duration "${DURATION%s}" --warmup 2 \
+    --server-pid "$SRV" --password "$PASSWORD" "${@:4}" >"$f"
+  local j; j=$(cat "$f")
+  val() { sed -E "s/.*\"$1\":([^,}]+).*/\1/" <<<"$j"; }
+  local rps p50 p99 errors cpu
+  rps=$(printf '%.0f' "$(val per_sec)"); p50="$(val p50_ms)ms"; p99="$(val p99_ms)ms"; errors=$(val errors)
+  cpu=$(awk -v t="$(val srv_cpu_ticks)" -v s="$(val window_s)" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%d%%", 100*t/hz/s}')
+  printf '%-55s %10s %9s %9s %9s %8s%s\n' "$label" "$rps" "$p50" "$p99" "$cpu" "$(( $(rss) / 1024 ))" \
+    "$([ "${errors:-0}" != 0 ] && echo "  ($errors errors!)")" | tee -a "$OUT/summary.txt"
 }
 
 # Warm-up: fills caches and lets the allocator settle.
@@ -69,6 +99,9 @@ TOKEN=$(curl -s -u "bench-opaque:$OPQ_SECRET" -d grant_type=client_credentials "
 run "introspection (opaque)" "$OPQ_AUTH" "token=$TOKEN" /oauth2/introspect
 JWT=$(curl -s -u "bench-jwt:$JWT_SECRET" -d grant_type=client_credentials "$URL/oauth2/token" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
 run "introspection (JWT)" "$JWT_AUTH" "token=$JWT" /oauth2/introspect
+# Browser flows: 32 signed-in browsers; 8 sign-ins at a time (argon2id is CPU-bound, more only queue).
+run_load "$FLOW_LABEL" flow 32 --client-id bench-app --client-secret "$APP_SECRET"
+run_load "$LOGIN_LABEL" login 8
 echo "peak RSS: $(( $(hwm) / 1024 )) MB; WAL now: $(( $(stat -c %s "$DATA/tessera.db-wal" 2>/dev/null || echo 0) / 1048576 )) MB" | tee -a "$OUT/summary.txt"
 stop
 
