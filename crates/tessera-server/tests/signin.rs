@@ -161,6 +161,15 @@ async fn deny_prompt_and_logout() {
         .await;
     assert_eq!(bye.location.as_deref(), Some("https://app.example.com/bye?state=s9"));
     assert!(b.authorize(&auth_pairs(&app, &challenge)).await.is_login(), "the session is over");
+
+    // Signing in without an application, then out from the same page.
+    let page = b.get("/login").await;
+    let home = b.login(&page, "bob", PASSWORD).await;
+    assert!(home.body.contains("You are signed in as bob."), "{}", home.body);
+    let csrf = home.field("csrf").unwrap();
+    let out = b.post("/oauth2/logout", &[("csrf", csrf.as_str())]).await;
+    assert!(out.body.contains("You are signed out."));
+    assert!(b.get("/login").await.is_login());
 }
 
 #[tokio::test]

@@ -111,7 +111,7 @@ pub async fn login(State(s): State<AppState>, headers: HeaderMap, ext: Extension
     }
     let set = s.cookies.set(s.cookies.session, secret.expose(), s.authority.settings().session_ttl);
     let Some(req) = req else {
-        let mut r = message(&s, "Signed in", &format!("You are signed in as {}.", signed_in.user.username));
+        let mut r = signed_in_page(&s, &headers, &signed_in.user.username);
         add_cookie(&mut r, &set);
         return r;
     };
@@ -123,7 +123,7 @@ pub async fn login(State(s): State<AppState>, headers: HeaderMap, ext: Extension
 /// `GET /login`: sign in without an application asking.
 pub async fn login_get(State(s): State<AppState>, headers: HeaderMap) -> Response {
     match session(&s, &headers).await {
-        Ok(Some(si)) => message(&s, "Signed in", &format!("You are signed in as {}.", si.user.username)),
+        Ok(Some(si)) => signed_in_page(&s, &headers, &si.user.username),
         Ok(None) => login_page(&s, &headers, None, "", None, StatusCode::OK),
         Err(e) => error_page(issuer(&s), &e),
     }
@@ -330,6 +330,25 @@ fn login_page(
         error,
     };
     let mut r = html(status, &page);
+    if let Some(c) = set {
+        add_cookie(&mut r, &c);
+    }
+    r
+}
+
+/// "You are signed in", with a sign-out button (the logout form, CSRF-bound).
+fn signed_in_page(s: &AppState, headers: &HeaderMap, username: &str) -> Response {
+    let (binding, set) = csrf_binding(s, headers);
+    let text = format!("You are signed in as {username}.");
+    let page = MessagePage {
+        issuer: issuer(s),
+        title: "Signed in",
+        message: &text,
+        error: false,
+        code: None,
+        logout: Some(LogoutForm { csrf: s.authority.csrf().token("logout", &binding), fields: Vec::new() }),
+    };
+    let mut r = html(StatusCode::OK, &page);
     if let Some(c) = set {
         add_cookie(&mut r, &c);
     }
