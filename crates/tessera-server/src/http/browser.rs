@@ -240,11 +240,7 @@ async fn logout(s: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
         code: None,
         logout: Some(form),
     };
-    let mut r = html(StatusCode::OK, &page);
-    if let Some(c) = set {
-        add_cookie(&mut r, &c);
-    }
-    r
+    html_with_cookie(StatusCode::OK, &page, set)
 }
 
 fn issuer(s: &AppState) -> &str {
@@ -299,11 +295,7 @@ fn render_step(
                 scopes: &scopes,
                 redirect_host: host,
             };
-            let mut r = html(StatusCode::OK, &page);
-            if let Some(c) = set {
-                add_cookie(&mut r, &c);
-            }
-            r
+            html_with_cookie(StatusCode::OK, &page, set)
         }
     };
     if let Some(c) = set_session {
@@ -329,11 +321,7 @@ fn login_page(
         username,
         error,
     };
-    let mut r = html(status, &page);
-    if let Some(c) = set {
-        add_cookie(&mut r, &c);
-    }
-    r
+    html_with_cookie(status, &page, set)
 }
 
 /// "You are signed in", with a sign-out button (the logout form, CSRF-bound).
@@ -348,11 +336,7 @@ fn signed_in_page(s: &AppState, headers: &HeaderMap, username: &str) -> Response
         code: None,
         logout: Some(LogoutForm { csrf: s.authority.csrf().token("logout", &binding), fields: Vec::new() }),
     };
-    let mut r = html(StatusCode::OK, &page);
-    if let Some(c) = set {
-        add_cookie(&mut r, &c);
-    }
-    r
+    html_with_cookie(StatusCode::OK, &page, set)
 }
 
 fn message(s: &AppState, title: &str, text: &str) -> Response {
@@ -383,6 +367,15 @@ fn csrf_failed(s: &AppState) -> Response {
     );
     let mut r = error_page(issuer(s), &e);
     *r.status_mut() = StatusCode::FORBIDDEN;
+    r
+}
+
+/// A page, with the CSRF binding cookie when the browser had none yet.
+fn html_with_cookie(status: StatusCode, page: &impl askama::Template, set: Option<String>) -> Response {
+    let mut r = html(status, page);
+    if let Some(c) = set {
+        add_cookie(&mut r, &c);
+    }
     r
 }
 
