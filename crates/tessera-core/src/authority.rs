@@ -169,6 +169,14 @@ impl Authority {
     pub fn rng(&self) -> &dyn Random {
         self.rng.as_ref()
     }
+    /// Encrypts a short-lived secret the store must hold (AES-256-GCM under
+    /// the master key, bound to `aad`).
+    pub(crate) fn seal(&self, plaintext: &[u8], aad: &str) -> Result<Vec<u8>, OAuthError> {
+        self.master.seal(self.rng.as_ref(), plaintext, aad).map_err(|e| OAuthError::server_error(e.to_string()))
+    }
+    pub(crate) fn open(&self, sealed: &[u8], aad: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, OAuthError> {
+        self.master.open(sealed, aad).map_err(|e| OAuthError::server_error(e.to_string()))
+    }
     pub fn csrf(&self) -> &CsrfKey {
         &self.csrf
     }
@@ -237,6 +245,7 @@ impl Authority {
                 Ok(grant::client_credentials::handle(self, generation, &client, r).await?.into_response())
             }
             TokenRequest::AuthorizationCode(r) => grant::authorization_code::handle(self, generation, &client, r).await,
+            TokenRequest::RefreshToken(r) => grant::refresh_token::handle(self, generation, &client, r).await,
         }
     }
 

@@ -15,6 +15,7 @@ use crate::secret::{CLIENT_SECRET_PREFIX, Digest, Secret};
 pub enum GrantType {
     ClientCredentials,
     AuthorizationCode,
+    RefreshToken,
 }
 
 impl GrantType {
@@ -22,6 +23,7 @@ impl GrantType {
         match self {
             Self::ClientCredentials => "client_credentials",
             Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
         }
     }
 
@@ -29,6 +31,7 @@ impl GrantType {
         match s {
             "client_credentials" => Some(Self::ClientCredentials),
             "authorization_code" => Some(Self::AuthorizationCode),
+            "refresh_token" => Some(Self::RefreshToken),
             _ => None,
         }
     }
@@ -85,7 +88,22 @@ pub struct ClientSettings {
     /// `None` is RS256, which every OpenID library supports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_alg: Option<String>,
+    /// Refresh tokens: idle lifetime, absolute lifetime of the family, and
+    /// the retry window (RFC 9700 §4.14.2); seconds, `None` = the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_idle_ttl: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_absolute_ttl: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_grace: Option<u64>,
 }
+
+pub const DEFAULT_REFRESH_IDLE_TTL: u64 = 14 * 24 * 3600;
+pub const DEFAULT_REFRESH_ABSOLUTE_TTL: u64 = 30 * 24 * 3600;
+/// Two tabs or a lost response retry within this window and get the same pair.
+pub const DEFAULT_REFRESH_GRACE: u64 = 10;
+const MAX_REFRESH_TTL: u64 = 365 * 24 * 3600;
+const MAX_REFRESH_GRACE: u64 = 120;
 
 /// A registered client as the store holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +132,16 @@ impl Client {
 
     pub fn auth_method(&self) -> &'static str {
         if self.is_public() { "none" } else { "client_secret_basic" }
+    }
+
+    pub fn refresh_idle_ttl(&self) -> i64 {
+        self.settings.refresh_idle_ttl.unwrap_or(DEFAULT_REFRESH_IDLE_TTL) as i64
+    }
+    pub fn refresh_absolute_ttl(&self) -> i64 {
+        self.settings.refresh_absolute_ttl.unwrap_or(DEFAULT_REFRESH_ABSOLUTE_TTL) as i64
+    }
+    pub fn refresh_grace(&self) -> i64 {
+        self.settings.refresh_grace.unwrap_or(DEFAULT_REFRESH_GRACE) as i64
     }
 
     pub fn id_token_alg(&self) -> Algorithm {
@@ -146,6 +174,9 @@ pub struct NewClient {
     /// No secret: `token_endpoint_auth_method=none` (SPAs, native apps).
     pub public: bool,
     pub id_token_alg: Option<String>,
+    pub refresh_idle_ttl: Option<u64>,
+    pub refresh_absolute_ttl: Option<u64>,
+    pub refresh_grace: Option<u64>,
 }
 
 impl NewClient {
@@ -171,7 +202,7 @@ impl NewClient {
         let mut grant_types = Vec::new();
         for g in &self.grant_types {
             let gt = GrantType::parse(g).ok_or_else(|| {
-                bad(format!("grant type {g:?} is not supported (supported: client_credentials, authorization_code)"))
+                bad(format!("grant type {g:?} is not supported (supported: client_credentials, authorization_code, refresh_token)"))
             })?;
             if !grant_types.contains(&gt) {
                 grant_types.push(gt);
@@ -188,6 +219,17 @@ impl NewClient {
         let ttl = self.access_token_ttl.unwrap_or(DEFAULT_ACCESS_TOKEN_TTL);
         if ttl == 0 || ttl > MAX_ACCESS_TOKEN_TTL {
             return Err(bad(format!("access token lifetime must be between 1 s and {MAX_ACCESS_TOKEN_TTL} s")));
+        }
+        if grant_types.contains(&GrantType::RefreshToken) && !grant_types.contains(&GrantType::AuthorizationCode) {
+            return Err(bad("refresh_token is issued only with authorization_code".into()));
+        }
+        let idle = self.refresh_idle_ttl.unwrap_or(DEFAULT_REFRESH_IDLE_TTL);
+        let absolute = self.refresh_absolute_ttl.unwrap_or(DEFAULT_REFRESH_ABSOLUTE_TTL);
+        if idle == 0 || absolute == 0 || idle > MAX_REFRESH_TTL || absolute > MAX_REFRESH_TTL || idle > absolute {
+            return Err(bad("refresh lifetimes must be 1 s to 365 d, idle no longer than absolute".into()));
+        }
+        if self.refresh_grace.is_some_and(|g| g > MAX_REFRESH_GRACE) {
+            return Err(bad(format!("the refresh retry window is at most {MAX_REFRESH_GRACE} s")));
         }
         if self.public && grant_types.contains(&GrantType::ClientCredentials) {
             return Err(bad("a public client cannot use client_credentials: it has no secret".into()));
@@ -228,6 +270,9 @@ impl NewClient {
                 post_logout_redirect_uris,
                 allowed_origins,
                 id_token_alg: self.id_token_alg,
+                refresh_idle_ttl: self.refresh_idle_ttl,
+                refresh_absolute_ttl: self.refresh_absolute_ttl,
+                refresh_grace: self.refresh_grace,
             },
             created_at: now,
             updated_at: now,
@@ -308,6 +353,7 @@ mod tests {
             allowed_origins: vec![],
             public: false,
             id_token_alg: None,
+            ..Default::default()
         }
     }
 

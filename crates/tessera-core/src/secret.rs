@@ -15,6 +15,7 @@ pub const CLIENT_SECRET_PREFIX: &str = "tsr_cs_";
 pub const ACCESS_TOKEN_PREFIX: &str = "tsr_at_";
 pub const CODE_PREFIX: &str = "tsr_ac_";
 pub const SESSION_PREFIX: &str = "tsr_ss_";
+pub const REFRESH_PREFIX: &str = "tsr_rt_";
 
 /// A credential string. Zeroed on drop; `Debug` and `Display` never show it.
 #[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]

@@ -10,6 +10,7 @@ use tessera_core::secret::Digest;
 use tessera_core::store::{OpaqueToken, Revocation, RevokedToken, Store, StoreError, StoredKey};
 
 pub use crate::conformance_accounts::*;
+pub use crate::conformance_refresh::*;
 
 /// Expands to one `#[tokio::test]` per case, each on a fresh store made by
 /// `$make` (an async expression yielding `Arc<dyn Store>`).
@@ -22,7 +23,9 @@ macro_rules! conformance_suite {
             purge_removes_only_expired, concurrent_writes_all_land,
             users_round_trip, scopes_round_trip, sessions_round_trip, consent_is_replaced,
             codes_redeem_once, concurrent_redemptions_exactly_one, revoking_a_grant_deletes_its_tokens,
-            grants_filter_and_purge, deleting_a_client_forgets_its_grants);
+            grants_filter_and_purge, deleting_a_client_forgets_its_grants,
+            refresh_rotates_once_and_remembers_its_successor, concurrent_rotations_exactly_one,
+            refresh_purge_drops_expired_and_sealed_successors);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(
@@ -51,6 +54,9 @@ pub fn client(id: &str, created_at: i64) -> Client {
             post_logout_redirect_uris: vec![],
             allowed_origins: vec![],
             id_token_alg: None,
+            refresh_idle_ttl: None,
+            refresh_absolute_ttl: None,
+            refresh_grace: None,
         },
         created_at,
         updated_at: created_at,

@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use tessera_core::client::Client;
 use tessera_core::secret::Digest;
 use tessera_core::store::{
-    AccountStore, AuthCode, Consent, Grant, GrantFilter, OpaqueToken, Purged, Redemption, Revocation, RevocationEntry,
-    RevokedToken, ScopeInfo, Session, Store, StoreError, StoredKey, User,
+    AccountStore, AuthCode, Consent, Grant, GrantFilter, OpaqueToken, Purged, Redemption, RefreshState, RefreshStore,
+    RefreshToken, Revocation, RevocationEntry, RevokedToken, Rotation, ScopeInfo, Session, Store, StoreError,
+    StoredKey, User,
 };
 
 #[derive(Default)]
@@ -27,6 +28,7 @@ struct Inner {
     /// With the time it was used.
     codes: HashMap<Digest, (AuthCode, Option<i64>)>,
     grants: HashMap<String, Grant>,
+    refresh: HashMap<Digest, RefreshState>,
 }
 
 #[derive(Default)]
@@ -96,6 +98,7 @@ impl Store for MemoryStore {
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
         let found = self.with(|i| {
             i.grants.retain(|_, g| g.client_id != id);
+            i.refresh.retain(|_, r| r.token.client_id != id);
             i.consents.retain(|k, _| k.1 != id);
             i.codes.retain(|_, c| c.0.client_id != id);
             i.clients.remove(id).is_some()
@@ -148,6 +151,7 @@ impl Store for MemoryStore {
                 }
                 RevokedToken::Grant(g) => {
                     i.tokens.retain(|_, t| t.grant_id.as_ref() != Some(g));
+                    i.refresh.retain(|_, r| r.token.grant_id != *g);
                     i.grants.remove(g);
                 }
                 RevokedToken::Jti(_) => {}
@@ -186,11 +190,16 @@ impl Store for MemoryStore {
             for s in &dead_rev {
                 i.revocations.remove(s);
             }
-            let before = i.codes.len() + i.sessions.len() + i.grants.len();
+            let count = |i: &Inner| i.codes.len() + i.sessions.len() + i.grants.len() + i.refresh.len();
+            let before = count(i);
             i.codes.retain(|_, c| c.0.expires_at > now - CODE_REPLAY_MEMORY);
             i.sessions.retain(|_, s| s.expires_at > now);
             i.grants.retain(|_, g| g.expires_at > now);
-            let other = (before - (i.codes.len() + i.sessions.len() + i.grants.len())) as u64;
+            i.refresh.retain(|_, r| r.token.expires_at > now);
+            for r in i.refresh.values_mut().filter(|r| r.grace_until <= now) {
+                r.successor = None;
+            }
+            let other = (before - count(i)) as u64;
             Purged { tokens: dead.len() as u64, revocations: dead_rev.len() as u64, other }
         })
     }
@@ -246,6 +255,7 @@ impl AccountStore for MemoryStore {
     async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
         self.with(|i| {
             i.sessions.retain(|_, s| s.user_id != id);
+            i.refresh.retain(|_, r| r.token.user_id != id);
             i.consents.retain(|k, _| k.0 != id);
             i.codes.retain(|_, c| c.0.user_id != id);
             i.users.remove(id).is_some()
@@ -373,5 +383,51 @@ impl AccountStore for MemoryStore {
         })?;
         v.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(v)
+    }
+}
+
+#[async_trait]
+impl RefreshStore for MemoryStore {
+    async fn insert_refresh(&self, t: &RefreshToken) -> Result<(), StoreError> {
+        self.with(|i| {
+            if i.refresh.contains_key(&t.digest) {
+                return Err(StoreError::Conflict);
+            }
+            let state = RefreshState { token: t.clone(), rotated_at: None, grace_until: 0, successor: None };
+            i.refresh.insert(t.digest, state);
+            Ok(())
+        })?
+    }
+
+    async fn get_refresh(&self, digest: &Digest) -> Result<Option<RefreshState>, StoreError> {
+        self.with(|i| i.refresh.get(digest).cloned())
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old: &Digest,
+        now: i64,
+        grace_until: i64,
+        sealed: &[u8],
+        successor: &RefreshToken,
+    ) -> Result<Rotation, StoreError> {
+        self.with(|i| {
+            let Some(state) = i.refresh.get(old) else { return Rotation::Gone };
+            if state.rotated_at.is_some() {
+                return Rotation::AlreadyRotated(Box::new(state.clone()));
+            }
+            let live = i.grants.get(&state.token.grant_id).is_some_and(|g| g.expires_at > now);
+            if now >= state.token.expires_at || !live {
+                return Rotation::Gone;
+            }
+            if let Some(s) = i.refresh.get_mut(old) {
+                s.rotated_at = Some(now);
+                s.grace_until = grace_until;
+                s.successor = Some(sealed.to_vec());
+            }
+            let next = RefreshState { token: successor.clone(), rotated_at: None, grace_until: 0, successor: None };
+            i.refresh.insert(successor.digest, next);
+            Rotation::Rotated
+        })
     }
 }

@@ -47,7 +47,7 @@ impl Authority {
             jwks_uri: format!("{iss}/oauth2/jwks"),
             introspection_endpoint: format!("{iss}/oauth2/introspect"),
             revocation_endpoint: format!("{iss}/oauth2/revoke"),
-            grant_types_supported: strings(&["authorization_code", "client_credentials"]),
+            grant_types_supported: strings(&["authorization_code", "client_credentials", "refresh_token"]),
             response_types_supported: strings(&["code"]),
             token_endpoint_auth_methods_supported: strings(TOKEN_AUTH_METHODS),
             introspection_endpoint_auth_methods_supported: methods.clone(),

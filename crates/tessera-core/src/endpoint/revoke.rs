@@ -9,6 +9,7 @@ use crate::authority::Authority;
 use crate::endpoint::introspect::{Lookup, TokenKind};
 use crate::error::OAuthError;
 use crate::params::Params;
+use crate::secret::{REFRESH_PREFIX, Secret};
 use crate::store::{Revocation, RevokedToken};
 
 impl Authority {
@@ -17,6 +18,16 @@ impl Authority {
         let generation = self.generation();
         let caller = self.authenticate(generation, authorization, params).await?;
         let token = params.require("token")?;
+        // A refresh token takes its whole family with it (§2.1: "SHOULD also
+        // invalidate all access tokens based on the same authorization grant").
+        if token.starts_with(REFRESH_PREFIX) && token.len() <= 100 {
+            if let Some(state) = self.store().get_refresh(&Secret::new(token).digest()).await?
+                && state.token.client_id == caller.client().id
+            {
+                self.revoke_grant(&state.token.grant_id, &state.token.client_id).await?;
+            }
+            return Ok(());
+        }
         // `token_type_hint` is only a hint (§2.1): lookup tries both formats anyway.
         let Lookup::Active(facts, kind) = self.lookup_at(generation, token).await? else {
             return Ok(());

@@ -14,11 +14,12 @@ use crate::authority::Authority;
 use crate::client::{GrantType, MAX_ACCESS_TOKEN_TTL};
 use crate::client_auth::AuthenticatedClient;
 use crate::error::OAuthError;
+use crate::grant::refresh_token;
 use crate::params::Params;
 use crate::pkce;
 use crate::scope::ScopeSet;
 use crate::secret::{CODE_PREFIX, Secret};
-use crate::store::{Redemption, Revocation, RevokedToken};
+use crate::store::{Redemption, RefreshToken, Revocation, RevokedToken};
 use crate::token::id_token::{self, IdTokenClaims, UserClaims};
 use tessera_proto::ErrorCode;
 
@@ -60,7 +61,12 @@ pub async fn handle(
         return Err(invalid_grant("invalid authorization code"));
     }
     let now = authority.now();
-    let grant_expires = now + c.settings.access_token_ttl as i64;
+    // A client that may refresh keeps the grant for the family's whole life.
+    let grant_expires = if c.allows_grant(GrantType::RefreshToken) {
+        now + c.refresh_absolute_ttl()
+    } else {
+        now + c.settings.access_token_ttl as i64
+    };
     let code = match authority.store().redeem_code(&req.code.digest(), &c.id, now, grant_expires).await? {
         Redemption::Redeemed(code) => code,
         Redemption::Replayed(code) => {
@@ -102,6 +108,24 @@ pub async fn handle(
         )
         .await?;
     let mut response = issued.into_response();
+    // RFC 6749 §6 and OpenID Connect §11: only with offline_access, only to clients that may refresh.
+    if scope.contains("offline_access") && c.allows_grant(GrantType::RefreshToken) {
+        let family = RefreshToken {
+            digest: crate::secret::Digest([0; 32]),
+            grant_id: code.grant_id.clone(),
+            client_id: c.id.clone(),
+            user_id: user.id.clone(),
+            scope: scope.to_string(),
+            audience: code.audience.clone(),
+            auth_time: code.auth_time,
+            issued_at: now,
+            expires_at: grant_expires,
+            family_expires_at: grant_expires,
+        };
+        let (secret, first) = refresh_token::successor_of(authority, c, &family, scope.to_string(), now);
+        authority.store().insert_refresh(&first).await?;
+        response.refresh_token = Some(secret.expose().to_string());
+    }
     if scope.contains("openid") {
         let alg = c.id_token_alg();
         let keys = authority.keys_at(generation).await?;

@@ -3,6 +3,7 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod refresh_token;
 
 use crate::error::OAuthError;
 use crate::params::Params;
@@ -14,12 +15,13 @@ pub enum TokenRequest {
     ClientCredentials(client_credentials::Request),
     /// RFC 6749 §4.1.3.
     AuthorizationCode(authorization_code::Request),
+    /// RFC 6749 §6.
+    RefreshToken(refresh_token::Request),
 }
 
 /// Grants defined by RFCs that this server does not (yet) offer; named so the
 /// error says "unsupported", not "unknown".
 const KNOWN_UNSUPPORTED: &[&str] = &[
-    "refresh_token",
     "password",
     "urn:ietf:params:oauth:grant-type:device_code",
     "urn:ietf:params:oauth:grant-type:jwt-bearer",
@@ -32,6 +34,7 @@ impl TokenRequest {
         match grant {
             "client_credentials" => Ok(Self::ClientCredentials(client_credentials::Request::parse(params)?)),
             "authorization_code" => Ok(Self::AuthorizationCode(authorization_code::Request::parse(params)?)),
+            "refresh_token" => Ok(Self::RefreshToken(refresh_token::Request::parse(params)?)),
             g if KNOWN_UNSUPPORTED.contains(&g) => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
                 format!("grant type '{g}' is not supported by this server"),

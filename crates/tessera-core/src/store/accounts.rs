@@ -170,3 +170,64 @@ pub trait AccountStore: Send + Sync {
     async fn get_grant(&self, id: &str) -> Result<Option<Grant>, StoreError>;
     async fn list_grants(&self, filter: &GrantFilter) -> Result<Vec<Grant>, StoreError>;
 }
+
+/// A refresh token as stored (RFC 6749 §6): its digest, never the token.
+/// Tokens of one grant form a family; rotating one issues its successor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub digest: Digest,
+    /// The family: the grant every token issued under it carries.
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub audience: Vec<String>,
+    pub auth_time: i64,
+    pub issued_at: i64,
+    /// Idle expiry, never past `family_expires_at`.
+    pub expires_at: i64,
+    /// Absolute end of the family.
+    pub family_expires_at: i64,
+}
+
+/// A stored refresh token and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshState {
+    pub token: RefreshToken,
+    /// Set once it was rotated.
+    pub rotated_at: Option<i64>,
+    /// Until then a repeat gets `successor` back instead of counting as reuse.
+    pub grace_until: i64,
+    /// The successor's token response, sealed under the master key.
+    pub successor: Option<Vec<u8>>,
+}
+
+/// The outcome of [`RefreshStore::rotate_refresh`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// This request rotated it: the successor is stored.
+    Rotated,
+    /// Another request rotated it first; its state, to answer as a retry or as reuse.
+    AlreadyRotated(Box<RefreshState>),
+    /// Unknown, expired, or its family has ended.
+    Gone,
+}
+
+/// Refresh-token storage. Rotation is atomic: of any number of concurrent
+/// rotations of one token, across processes, exactly one returns `Rotated`.
+#[async_trait]
+pub trait RefreshStore: Send + Sync {
+    async fn insert_refresh(&self, token: &RefreshToken) -> Result<(), StoreError>;
+    async fn get_refresh(&self, digest: &Digest) -> Result<Option<RefreshState>, StoreError>;
+    /// If `old` is unrotated, unexpired at `now` and its grant still exists:
+    /// marks it rotated (retry window until `grace_until`, `sealed` kept for
+    /// retries) and stores `successor`, in one commit.
+    async fn rotate_refresh(
+        &self,
+        old: &Digest,
+        now: i64,
+        grace_until: i64,
+        sealed: &[u8],
+        successor: &RefreshToken,
+    ) -> Result<Rotation, StoreError>;
+}

@@ -11,7 +11,10 @@ pub mod accounts;
 
 use async_trait::async_trait;
 
-pub use accounts::{AccountStore, AuthCode, Consent, Grant, GrantFilter, Redemption, ScopeInfo, Session, User};
+pub use accounts::{
+    AccountStore, AuthCode, Consent, Grant, GrantFilter, Redemption, RefreshState, RefreshStore, RefreshToken,
+    Rotation, ScopeInfo, Session, User,
+};
 
 use crate::client::Client;
 use crate::secret::Digest;
@@ -51,8 +54,8 @@ pub enum RevokedToken {
     Jti(String),
     /// An opaque access token, by digest; revoking it also deletes the token.
     Opaque(Digest),
-    /// Every token of a grant; revoking it also deletes the grant and its
-    /// opaque tokens.
+    /// Every token of a grant; revoking it also deletes the grant, its
+    /// opaque access tokens and its refresh tokens.
     Grant(String),
 }
 
@@ -100,7 +103,7 @@ pub struct Purged {
 }
 
 #[async_trait]
-pub trait Store: AccountStore + Send + Sync + 'static {
+pub trait Store: AccountStore + RefreshStore + Send + Sync + 'static {
     // Clients.
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError>;
     async fn get_client(&self, id: &str) -> Result<Option<Client>, StoreError>;

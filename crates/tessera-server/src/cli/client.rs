@@ -44,6 +44,15 @@ pub enum ClientCmd {
         /// ID token algorithm: RS256 (default), ES256 or EdDSA.
         #[arg(long, value_parser = ["RS256", "ES256", "EdDSA"])]
         id_token_alg: Option<String>,
+        /// Refresh tokens expire unused after this long [default: 14d].
+        #[arg(long)]
+        refresh_idle_ttl: Option<String>,
+        /// A refresh family ends this long after sign-in, used or not [default: 30d].
+        #[arg(long)]
+        refresh_absolute_ttl: Option<String>,
+        /// A repeated refresh within this window gets the same new pair; 0 disables [default: 10s].
+        #[arg(long)]
+        refresh_grace: Option<String>,
         /// Space-separated scopes the client may ask for.
         #[arg(long, default_value = "")]
         scope: String,
@@ -99,6 +108,9 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
             allowed_origins,
             public,
             id_token_alg,
+            refresh_idle_ttl,
+            refresh_absolute_ttl,
+            refresh_grace,
             scope,
             audiences,
             token_format,
@@ -121,6 +133,17 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
                 allowed_origins,
                 public,
                 id_token_alg,
+                refresh_idle_ttl: refresh_idle_ttl
+                    .as_deref()
+                    .map(parse_duration)
+                    .transpose()
+                    .context("--refresh-idle-ttl")?,
+                refresh_absolute_ttl: refresh_absolute_ttl
+                    .as_deref()
+                    .map(parse_duration)
+                    .transpose()
+                    .context("--refresh-absolute-ttl")?,
+                refresh_grace: refresh_grace.as_deref().map(parse_duration).transpose().context("--refresh-grace")?,
             };
             let (client, secret) = new.build(&rng, now).map_err(|e| anyhow::anyhow!("{}", e.description))?;
             match store.insert_client(&client).await {
@@ -189,6 +212,9 @@ fn to_json(c: &Client, secret: Option<&Secret>) -> Value {
         "post_logout_redirect_uris": c.settings.post_logout_redirect_uris,
         "allowed_origins": c.settings.allowed_origins,
         "id_token_signed_response_alg": c.id_token_alg().as_str(),
+        "refresh_idle_ttl": c.refresh_idle_ttl(),
+        "refresh_absolute_ttl": c.refresh_absolute_ttl(),
+        "refresh_grace": c.refresh_grace(),
         "audience": c.settings.audiences,
         "access_token_format": c.settings.token_format.as_str(),
         "access_token_ttl": c.settings.access_token_ttl,

@@ -39,7 +39,7 @@ type BoxFut<'c, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send +
 
 impl SqliteStore {
     /// Runs `f` inside the writer's next batch; answers after the commit.
-    async fn exec<T: Send + 'static>(
+    pub(super) async fn exec<T: Send + 'static>(
         &self,
         f: impl for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFut<'c, T> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -233,6 +233,7 @@ impl AccountStore for SqliteStore {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         for sql in [
             "DELETE FROM sessions WHERE user_id = $1",
+            "DELETE FROM refresh_tokens WHERE user_id = $1",
             "DELETE FROM consents WHERE user_id = $1",
             "DELETE FROM auth_codes WHERE user_id = $1",
         ] {

@@ -26,6 +26,7 @@ use tessera_core::store::{
 use tokio::sync::{mpsc, oneshot};
 
 mod accounts;
+mod refresh;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -388,7 +389,11 @@ async fn revoke_one(conn: &mut SqliteConnection, r: &Revocation) -> Result<i64, 
     let (kind, key) = match &r.token {
         RevokedToken::Jti(j) => ("jti", j.clone()),
         RevokedToken::Grant(g) => {
-            for sql in ["DELETE FROM access_tokens WHERE grant_id = $1", "DELETE FROM grants WHERE id = $1"] {
+            for sql in [
+                "DELETE FROM access_tokens WHERE grant_id = $1",
+                "DELETE FROM refresh_tokens WHERE grant_id = $1",
+                "DELETE FROM grants WHERE id = $1",
+            ] {
                 sqlx::query(sql).bind(g).execute(&mut *conn).await.map_err(map_err)?;
             }
             ("grant", g.clone())
@@ -492,6 +497,7 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         for sql in [
             "DELETE FROM grants WHERE client_id = $1",
+            "DELETE FROM refresh_tokens WHERE client_id = $1",
             "DELETE FROM consents WHERE client_id = $1",
             "DELETE FROM auth_codes WHERE client_id = $1",
         ] {
@@ -638,7 +644,7 @@ impl Store for SqliteStore {
         .await
         .map_err(map_err)?
         .rows_affected();
-        let other = accounts::purge(&self.pool, now, batch).await?;
+        let other = accounts::purge(&self.pool, now, batch).await? + refresh::purge(&self.pool, now, batch).await?;
         Ok(Purged { tokens, revocations, other })
     }
 

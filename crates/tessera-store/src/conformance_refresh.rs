@@ -1,0 +1,97 @@
+//! Conformance cases for [`RefreshStore`]: rotation happens once, a spent
+//! token remembers its successor for the retry window, and revoking or
+//! expiring the family ends every token of it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use tessera_core::secret::Digest;
+use tessera_core::store::{RefreshToken, RevokedToken, Rotation, Store};
+
+use crate::conformance::revocation;
+use crate::conformance_accounts::code;
+
+/// A family (grant "grant-1", live until 1000) with its first token.
+async fn family(s: &Arc<dyn Store>) -> RefreshToken {
+    s.insert_code(&code(1, "c1", 160)).await.unwrap();
+    s.redeem_code(&code(1, "c1", 160).digest, "c1", 110, 1000).await.unwrap();
+    let first = refresh(1, 500);
+    s.insert_refresh(&first).await.unwrap();
+    first
+}
+
+pub fn refresh(n: u8, expires_at: i64) -> RefreshToken {
+    RefreshToken {
+        digest: Digest::of(&[n, 3]),
+        grant_id: "grant-1".into(),
+        client_id: "c1".into(),
+        user_id: "u1".into(),
+        scope: "openid offline_access".into(),
+        audience: vec!["https://api.example".into()],
+        auth_time: 40,
+        issued_at: 100,
+        expires_at,
+        family_expires_at: 1000,
+    }
+}
+
+pub async fn refresh_rotates_once_and_remembers_its_successor(s: Arc<dyn Store>) {
+    let first = family(&s).await;
+    let fresh = s.get_refresh(&first.digest).await.unwrap().unwrap();
+    assert_eq!((fresh.token, fresh.rotated_at, fresh.successor), (first.clone(), None, None));
+    let second = refresh(2, 600);
+    assert_eq!(s.rotate_refresh(&first.digest, 200, 210, b"sealed-2", &second).await.unwrap(), Rotation::Rotated);
+    let spent = s.get_refresh(&first.digest).await.unwrap().unwrap();
+    assert_eq!((spent.rotated_at, spent.grace_until), (Some(200), 210));
+    assert_eq!(spent.successor.as_deref(), Some(&b"sealed-2"[..]));
+    match s.rotate_refresh(&first.digest, 205, 215, b"sealed-x", &refresh(9, 600)).await.unwrap() {
+        Rotation::AlreadyRotated(st) => assert_eq!(st.successor.as_deref(), Some(&b"sealed-2"[..])),
+        other => panic!("a second rotation must not happen: {other:?}"),
+    }
+    assert!(s.get_refresh(&refresh(9, 0).digest).await.unwrap().is_none(), "the loser's successor is not stored");
+    assert_eq!(
+        s.rotate_refresh(&second.digest, 300, 310, b"sealed-3", &refresh(3, 700)).await.unwrap(),
+        Rotation::Rotated
+    );
+    // Expired, unknown, or the family revoked: gone.
+    assert_eq!(
+        s.rotate_refresh(&refresh(3, 0).digest, 700, 710, b"s", &refresh(4, 800)).await.unwrap(),
+        Rotation::Gone
+    );
+    assert_eq!(s.rotate_refresh(&Digest::of(b"x"), 300, 310, b"s", &refresh(5, 800)).await.unwrap(), Rotation::Gone);
+    s.revoke(&revocation(RevokedToken::Grant("grant-1".into()), 1000)).await.unwrap();
+    assert!(
+        s.get_refresh(&refresh(3, 0).digest).await.unwrap().is_none(),
+        "revoking the grant deletes its refresh tokens"
+    );
+}
+
+pub async fn concurrent_rotations_exactly_one(s: Arc<dyn Store>) {
+    let first = family(&s).await;
+    let mut tasks = Vec::new();
+    for n in 0..50u8 {
+        let s = s.clone();
+        let d = first.digest;
+        tasks.push(tokio::spawn(async move { s.rotate_refresh(&d, 200, 210, &[n], &refresh(10 + n, 600)).await }));
+    }
+    let mut rotated = 0;
+    for t in tasks {
+        match t.await.unwrap().unwrap() {
+            Rotation::Rotated => rotated += 1,
+            Rotation::AlreadyRotated(_) => {}
+            Rotation::Gone => panic!("a live token was reported gone"),
+        }
+    }
+    assert_eq!(rotated, 1);
+}
+
+pub async fn refresh_purge_drops_expired_and_sealed_successors(s: Arc<dyn Store>) {
+    let first = family(&s).await;
+    s.rotate_refresh(&first.digest, 200, 210, b"sealed", &refresh(2, 600)).await.unwrap();
+    s.purge_expired(300, 100).await.unwrap();
+    let spent = s.get_refresh(&first.digest).await.unwrap().unwrap();
+    assert_eq!(spent.successor, None, "sealed successors live only for the retry window");
+    s.purge_expired(500, 100).await.unwrap();
+    assert!(s.get_refresh(&first.digest).await.unwrap().is_none());
+    assert!(s.get_refresh(&refresh(2, 0).digest).await.unwrap().is_some());
+}

@@ -1,0 +1,182 @@
+//! Refresh-token rotation under an injected clock (no sleeps): the retry
+//! window, reuse after it (the family dies), narrowing, client binding,
+//! idle and absolute lifetimes, revocation, and disabled users.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use tessera_core::client::NewClient;
+use tessera_core::clock::ManualClock;
+use tessera_core::endpoint::Lookup;
+use tessera_core::endpoint::authorize::{Interaction, Step};
+use tessera_core::keys::{Algorithm, MasterKey};
+use tessera_core::params::Params;
+use tessera_core::pkce;
+use tessera_core::random::SeededRandom;
+use tessera_core::store::{AccountStore, Store};
+use tessera_core::user::NewUser;
+use tessera_core::{Authority, Settings};
+use tessera_proto::{ErrorCode, TokenResponse};
+use tessera_store::MemoryStore;
+
+const T0: i64 = 1_800_000_000;
+const PW: &str = "correct horse battery staple";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const DAY: i64 = 86_400;
+
+struct F {
+    a: Authority,
+    clock: Arc<ManualClock>,
+    store: Arc<MemoryStore>,
+}
+
+async fn fixture(extra: impl Fn(&mut NewClient)) -> F {
+    let clock = Arc::new(ManualClock::new(T0));
+    let store = Arc::new(MemoryStore::new());
+    let settings = Settings { signing_alg: Algorithm::EdDSA, ..Settings::new("https://as.example") };
+    let a = Authority::start(
+        settings,
+        store.clone(),
+        MasterKey::from_bytes([1; 32]),
+        clock.clone(),
+        Arc::new(SeededRandom::new(9)),
+    )
+    .await
+    .unwrap();
+    for id in ["app", "other"] {
+        let mut n = NewClient {
+            id: Some(id.into()),
+            name: id.into(),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            scope: "openid profile offline_access".into(),
+            redirect_uris: vec!["https://app.example/cb".into()],
+            public: true,
+            ..Default::default()
+        };
+        extra(&mut n);
+        let (c, _) = n.build(&SeededRandom::new(2), T0).unwrap();
+        store.insert_client(&c).await.unwrap();
+    }
+    let u = NewUser { username: "alice".into(), email: "alice@example.com".into(), name: None }
+        .build(a.passwords(), a.rng(), PW, T0)
+        .await
+        .unwrap();
+    store.insert_user(&u).await.unwrap();
+    F { a, clock, store }
+}
+
+fn form(s: &str) -> Params {
+    Params::parse(s.as_bytes()).unwrap()
+}
+
+/// Signs in with `scope` and redeems the code.
+async fn first_pair(f: &F, scope: &str) -> TokenResponse {
+    let (_, who) = f.a.login("alice", PW, "10.0.0.1").await.unwrap();
+    let q = format!(
+        "response_type=code&client_id=app&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope={scope}&code_challenge={}&code_challenge_method=S256",
+        pkce::challenge_of(VERIFIER)
+    );
+    let req = f.a.parse_authorization(q.as_bytes()).await.unwrap();
+    let allow = Interaction { fresh_login: true, consent: Some(true) };
+    let Step::Done(r) = f.a.authorize(req, Some(who), allow).await.unwrap() else { panic!("no code") };
+    let code = url::Url::parse(&r.0).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    let body = format!(
+        "grant_type=authorization_code&client_id=app&code={code}&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_verifier={VERIFIER}"
+    );
+    f.a.token(None, &form(&body)).await.unwrap()
+}
+
+async fn refresh(f: &F, client: &str, token: &str, scope: Option<&str>) -> Result<TokenResponse, ErrorCode> {
+    let mut body = format!("grant_type=refresh_token&client_id={client}&refresh_token={token}");
+    if let Some(s) = scope {
+        body.push_str(&format!("&scope={s}"));
+    }
+    f.a.token(None, &form(&body)).await.map_err(|e| e.code)
+}
+
+async fn active(f: &F, access_token: &str) -> bool {
+    matches!(f.a.lookup(access_token).await.unwrap(), Lookup::Active(..))
+}
+
+#[tokio::test]
+async fn only_offline_access_gets_a_refresh_token() {
+    let f = fixture(|_| {}).await;
+    assert!(first_pair(&f, "openid").await.refresh_token.is_none());
+    let t = first_pair(&f, "openid+offline_access").await;
+    assert!(t.refresh_token.unwrap().starts_with("tsr_rt_"));
+}
+
+#[tokio::test]
+async fn retry_within_the_window_gets_the_same_pair_then_reuse_kills_the_family() {
+    let f = fixture(|_| {}).await;
+    let t0 = first_pair(&f, "openid+offline_access").await;
+    let rt0 = t0.refresh_token.clone().unwrap();
+    let t1 = refresh(&f, "app", &rt0, None).await.unwrap();
+    let rt1 = t1.refresh_token.clone().unwrap();
+    assert_ne!(rt1, rt0, "rotated");
+    f.clock.advance(9);
+    let again = refresh(&f, "app", &rt0, None).await.unwrap();
+    assert_eq!(
+        (again.access_token.as_str(), again.refresh_token.as_deref()),
+        (t1.access_token.as_str(), Some(rt1.as_str()))
+    );
+    assert_eq!(again.expires_in, t1.expires_in - 9);
+    f.clock.advance(1); // the 10 s window has closed: this is theft
+    assert_eq!(refresh(&f, "app", &rt0, None).await.err(), Some(ErrorCode::InvalidGrant));
+    assert_eq!(refresh(&f, "app", &rt1, None).await.err(), Some(ErrorCode::InvalidGrant), "the whole family is dead");
+    assert!(!active(&f, &t1.access_token).await && !active(&f, &t0.access_token).await, "its access tokens too");
+}
+
+#[tokio::test]
+async fn zero_grace_means_any_repeat_is_reuse() {
+    let f = fixture(|c| c.refresh_grace = Some(0)).await;
+    let rt0 = first_pair(&f, "openid+offline_access").await.refresh_token.unwrap();
+    let rt1 = refresh(&f, "app", &rt0, None).await.unwrap().refresh_token.unwrap();
+    assert_eq!(refresh(&f, "app", &rt0, None).await.err(), Some(ErrorCode::InvalidGrant));
+    assert_eq!(refresh(&f, "app", &rt1, None).await.err(), Some(ErrorCode::InvalidGrant));
+}
+
+#[tokio::test]
+async fn scope_narrows_never_widens_and_another_client_changes_nothing() {
+    let f = fixture(|_| {}).await;
+    let rt0 = first_pair(&f, "openid+offline_access").await.refresh_token.unwrap();
+    assert_eq!(refresh(&f, "app", &rt0, Some("openid+profile")).await.err(), Some(ErrorCode::InvalidScope));
+    assert_eq!(refresh(&f, "other", &rt0, None).await.err(), Some(ErrorCode::InvalidGrant));
+    let t = refresh(&f, "app", &rt0, Some("openid")).await.unwrap();
+    assert_eq!(t.scope.as_deref(), Some("openid"), "the stranger's attempt revoked nothing");
+    let rt1 = t.refresh_token.unwrap();
+    assert_eq!(refresh(&f, "app", &rt1, Some("openid+offline_access")).await.err(), Some(ErrorCode::InvalidScope));
+}
+
+#[tokio::test]
+async fn idle_and_absolute_lifetimes() {
+    let f = fixture(|_| {}).await;
+    let rt = first_pair(&f, "openid+offline_access").await.refresh_token.unwrap();
+    f.clock.advance(14 * DAY);
+    assert_eq!(refresh(&f, "app", &rt, None).await.err(), Some(ErrorCode::InvalidGrant), "idle for 14 days");
+
+    let mut rt = first_pair(&f, "openid+offline_access").await.refresh_token.unwrap();
+    for _ in 0..29 {
+        f.clock.advance(DAY);
+        rt = refresh(&f, "app", &rt, None).await.unwrap().refresh_token.unwrap();
+    }
+    f.clock.advance(DAY);
+    assert_eq!(refresh(&f, "app", &rt, None).await.err(), Some(ErrorCode::InvalidGrant), "30 days after sign-in");
+}
+
+#[tokio::test]
+async fn revoking_a_refresh_token_or_disabling_the_user_ends_the_family() {
+    let f = fixture(|_| {}).await;
+    let t0 = first_pair(&f, "openid+offline_access").await;
+    let rt0 = t0.refresh_token.unwrap();
+    f.a.revoke(None, &form(&format!("client_id=other&token={rt0}"))).await.unwrap();
+    assert!(active(&f, &t0.access_token).await, "another client cannot revoke it");
+    f.a.revoke(None, &form(&format!("client_id=app&token={rt0}&token_type_hint=refresh_token"))).await.unwrap();
+    assert_eq!(refresh(&f, "app", &rt0, None).await.err(), Some(ErrorCode::InvalidGrant));
+    assert!(!active(&f, &t0.access_token).await, "RFC 7009 §2.1: the grant's access tokens go too");
+
+    let rt = first_pair(&f, "openid+offline_access").await.refresh_token.unwrap();
+    let user = f.store.find_user("alice").await.unwrap().unwrap();
+    f.a.set_user_disabled(&user, true).await.unwrap();
+    assert_eq!(refresh(&f, "app", &rt, None).await.err(), Some(ErrorCode::InvalidGrant));
+}
