@@ -46,10 +46,11 @@ impl Server {
             "authorization_code",
             "--redirect-uri",
             REDIRECT,
-            "--scope",
-            "openid profile email inventory:read",
             "--json",
         ];
+        if !extra.contains(&"--scope") {
+            args.extend_from_slice(&["--scope", "openid profile email inventory:read"]);
+        }
         args.extend_from_slice(extra);
         let out = self.cli(&args);
         assert!(out.status.success(), "client create: {}", String::from_utf8_lossy(&out.stderr));
