@@ -27,12 +27,13 @@ if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then srv_pin=(taskset 
 
 FLOW_LABEL="authorization code flow (signed in, consent remembered)"
 LOGIN_LABEL="password sign-in (argon2id)"
+REFRESH_LABEL="refresh_token rotation (committed before the 200)"
 wanted() { [[ "$1" =~ ${ONLY:-.} ]]; }
 
 cargo build --release -q -p tessera-server
 BIN="$ROOT/target/release/tessera"
 LOAD="$ROOT/target/release/examples/signin_load"
-if wanted "$FLOW_LABEL" || wanted "$LOGIN_LABEL"; then
+if wanted "$FLOW_LABEL" || wanted "$LOGIN_LABEL" || wanted "$REFRESH_LABEL"; then
   cargo build --release -q -p tessera-server --example signin_load
 fi
 DATA="$(mktemp -d)"
@@ -46,7 +47,7 @@ OPQ_AUTH=$(printf 'bench-opaque:%s' "$OPQ_SECRET" | base64 -w0)
 PASSWORD='correct horse battery staple'
 echo "$PASSWORD" | "$BIN" user create --username bench --email bench@example.com --password-stdin >/dev/null
 # shellcheck disable=SC2086 # APP_ARGS is split on purpose
-APP_SECRET=$("$BIN" client create --id bench-app --name Bench --grant-type authorization_code --redirect-uri https://app.example.com/cb --scope "openid profile" ${APP_ARGS:-} --json | secret_of)
+APP_SECRET=$("$BIN" client create --id bench-app --name Bench --grant-type authorization_code --grant-type refresh_token --redirect-uri https://app.example.com/cb --scope "openid profile offline_access" ${APP_ARGS:-} --json | secret_of)
 
 SRV=""
 stop() { [ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null; SRV=""; rm -rf "$DATA"; }
@@ -102,6 +103,7 @@ run "introspection (JWT)" "$JWT_AUTH" "token=$JWT" /oauth2/introspect
 # Browser flows: 32 signed-in browsers; 8 sign-ins at a time (argon2id is CPU-bound, more only queue).
 run_load "$FLOW_LABEL" flow 32 --client-id bench-app --client-secret "$APP_SECRET"
 run_load "$LOGIN_LABEL" login 8
+run_load "$REFRESH_LABEL" refresh 32 --client-id bench-app --client-secret "$APP_SECRET" --scope "offline_access"
 echo "peak RSS: $(( $(hwm) / 1024 )) MB; WAL now: $(( $(stat -c %s "$DATA/tessera.db-wal" 2>/dev/null || echo 0) / 1048576 )) MB" | tee -a "$OUT/summary.txt"
 stop
 

@@ -2,7 +2,7 @@
 //! (wrk cannot follow a flow that carries state from one request to the next).
 //!
 //! ```text
-//! signin_load --url http://127.0.0.1:18080 --mode flow|login --conns N --duration SECS
+//! signin_load --url http://127.0.0.1:18080 --mode flow|login|refresh --conns N --duration SECS
 //!             --client-secret S [--client-id bench-app] [--warmup SECS] [--server-pid PID]
 //!             [--username bench] [--password '...'] [--redirect-uri URI] [--scope 'openid profile']
 //! ```
@@ -12,6 +12,9 @@
 //!   flow with its session cookie: `GET /oauth2/authorize` → 303 with a code →
 //!   `POST /oauth2/token` → 200 with an access token (and an ID token when
 //!   the scope has `openid`). One flow = both requests.
+//! * `refresh`: each of N tasks signs in, gets a refresh token family
+//!   (scope must include `offline_access`), then loops `POST /oauth2/token`
+//!   with `grant_type=refresh_token`, each time with the successor it got.
 //! * `login`: each of N tasks fetches a CSRF cookie and token from `GET /login`
 //!   once, then loops `POST /login` with the right password → 200 "Signed in".
 //!
@@ -53,6 +56,7 @@ struct Args {
 enum Mode {
     Flow,
     Login,
+    Refresh,
 }
 
 fn parse_args() -> Result<Args> {
@@ -79,6 +83,7 @@ fn parse_args() -> Result<Args> {
                 a.mode = match v.as_str() {
                     "flow" => Mode::Flow,
                     "login" => Mode::Login,
+                    "refresh" => Mode::Refresh,
                     _ => bail!("--mode is flow or login"),
                 }
             }
@@ -98,7 +103,7 @@ fn parse_args() -> Result<Args> {
     if a.url.is_empty() {
         bail!("--url is required");
     }
-    if a.mode == Mode::Flow && a.client_secret.is_empty() {
+    if a.mode != Mode::Login && a.client_secret.is_empty() {
         bail!("--client-secret is required for --mode flow");
     }
     if a.conns == 0 || a.duration <= 0.0 {
@@ -262,8 +267,71 @@ async fn sign_in(a: &Args, c: &reqwest::Client) -> Result<String> {
 
 /// What one task does over and over.
 enum Job {
-    Flow { session: String },
-    Login { csrf_cookie: String, csrf: String },
+    Flow {
+        session: String,
+    },
+    Login {
+        csrf_cookie: String,
+        csrf: String,
+    },
+    /// The family's current refresh token; each refresh replaces it.
+    Refresh {
+        token: std::sync::Mutex<String>,
+    },
+}
+
+/// One code flow that asks for `offline_access`, for the refresh token it yields.
+async fn first_refresh_token(a: &Args, c: &reqwest::Client, session: &str) -> Result<String> {
+    let (verifier, challenge) = pkce()?;
+    let r = Seen::of(
+        c.get(authorize_url(a, &challenge)).header(COOKIE, format!("tessera_session={session}")).send().await?,
+    )
+    .await?;
+    let code = code_of(a, &r).with_context(|| format!("authorize: {}", r.describe()))?;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", a.redirect_uri.as_str()),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let r = Seen::of(
+        c.post(format!("{}/oauth2/token", a.url))
+            .basic_auth(&a.client_id, Some(&a.client_secret))
+            .form(&form)
+            .send()
+            .await?,
+    )
+    .await?;
+    let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+    v["refresh_token"].as_str().map(str::to_string).with_context(|| format!("no refresh token: {}", r.describe()))
+}
+
+/// One refresh with the family's current token; the successor replaces it.
+async fn refresh(
+    a: &Args,
+    c: &reqwest::Client,
+    token: &std::sync::Mutex<String>,
+) -> Result<std::result::Result<(), String>> {
+    let current = token.lock().map(|t| t.clone()).unwrap_or_default();
+    let form = [("grant_type", "refresh_token"), ("refresh_token", current.as_str())];
+    let r = Seen::of(
+        c.post(format!("{}/oauth2/token", a.url))
+            .basic_auth(&a.client_id, Some(&a.client_secret))
+            .form(&form)
+            .send()
+            .await?,
+    )
+    .await?;
+    let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+    match (r.status, v["access_token"].as_str(), v["refresh_token"].as_str()) {
+        (200, Some(_), Some(next)) if next != current => {
+            if let Ok(mut t) = token.lock() {
+                *t = next.to_string();
+            }
+            Ok(Ok(()))
+        }
+        _ => Ok(Err(format!("refresh: {}", r.describe()))),
+    }
 }
 
 /// One authorization code flow; Err describes the unexpected answer.
@@ -340,6 +408,7 @@ async fn worker(
         let res = match &job {
             Job::Flow { session } => flow(&a, &c, session).await,
             Job::Login { csrf_cookie, csrf } => login(&a, &c, csrf_cookie, csrf).await,
+            Job::Refresh { token } => refresh(&a, &c, token).await,
         };
         let t1 = Instant::now();
         let err = match res {
@@ -392,6 +461,11 @@ async fn run(a: Arc<Args>) -> Result<()> {
         let c = http()?;
         let job = match a.mode {
             Mode::Flow => Job::Flow { session: sign_in(&a, &c).await.with_context(|| format!("sign-in {i}"))? },
+            Mode::Refresh => {
+                let session = sign_in(&a, &c).await.with_context(|| format!("sign-in {i}"))?;
+                let token = first_refresh_token(&a, &c, &session).await.with_context(|| format!("family {i}"))?;
+                Job::Refresh { token: std::sync::Mutex::new(token) }
+            }
             Mode::Login => {
                 let page = Seen::of(c.get(format!("{}/login", a.url)).send().await?).await?;
                 let csrf_cookie =
@@ -428,6 +502,7 @@ async fn run(a: Arc<Args>) -> Result<()> {
     let mode = match a.mode {
         Mode::Flow => "flow",
         Mode::Login => "login",
+        Mode::Refresh => "refresh",
     };
     // Written by hand to keep the keys in this order.
     let mut out = format!(
