@@ -246,6 +246,7 @@ impl Authority {
             }
             TokenRequest::AuthorizationCode(r) => grant::authorization_code::handle(self, generation, &client, r).await,
             TokenRequest::RefreshToken(r) => grant::refresh_token::handle(self, generation, &client, r).await,
+            TokenRequest::DeviceCode(r) => grant::device_code::handle(self, generation, &client, r).await,
         }
     }
 

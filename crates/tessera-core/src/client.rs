@@ -16,6 +16,8 @@ pub enum GrantType {
     ClientCredentials,
     AuthorizationCode,
     RefreshToken,
+    /// RFC 8628.
+    DeviceCode,
 }
 
 impl GrantType {
@@ -24,6 +26,7 @@ impl GrantType {
             Self::ClientCredentials => "client_credentials",
             Self::AuthorizationCode => "authorization_code",
             Self::RefreshToken => "refresh_token",
+            Self::DeviceCode => DEVICE_CODE_GRANT,
         }
     }
 
@@ -32,10 +35,13 @@ impl GrantType {
             "client_credentials" => Some(Self::ClientCredentials),
             "authorization_code" => Some(Self::AuthorizationCode),
             "refresh_token" => Some(Self::RefreshToken),
+            DEVICE_CODE_GRANT => Some(Self::DeviceCode),
             _ => None,
         }
     }
 }
+
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// How this client's access tokens look.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,7 +208,7 @@ impl NewClient {
         let mut grant_types = Vec::new();
         for g in &self.grant_types {
             let gt = GrantType::parse(g).ok_or_else(|| {
-                bad(format!("grant type {g:?} is not supported (supported: client_credentials, authorization_code, refresh_token)"))
+                bad(format!("grant type {g:?} is not supported (supported: client_credentials, authorization_code, refresh_token, {DEVICE_CODE_GRANT})"))
             })?;
             if !grant_types.contains(&gt) {
                 grant_types.push(gt);
@@ -220,8 +226,11 @@ impl NewClient {
         if ttl == 0 || ttl > MAX_ACCESS_TOKEN_TTL {
             return Err(bad(format!("access token lifetime must be between 1 s and {MAX_ACCESS_TOKEN_TTL} s")));
         }
-        if grant_types.contains(&GrantType::RefreshToken) && !grant_types.contains(&GrantType::AuthorizationCode) {
-            return Err(bad("refresh_token is issued only with authorization_code".into()));
+        if grant_types.contains(&GrantType::RefreshToken)
+            && !grant_types.contains(&GrantType::AuthorizationCode)
+            && !grant_types.contains(&GrantType::DeviceCode)
+        {
+            return Err(bad("refresh_token is issued only with authorization_code or the device code grant".into()));
         }
         let idle = self.refresh_idle_ttl.unwrap_or(DEFAULT_REFRESH_IDLE_TTL);
         let absolute = self.refresh_absolute_ttl.unwrap_or(DEFAULT_REFRESH_ABSOLUTE_TTL);

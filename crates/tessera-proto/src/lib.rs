@@ -24,4 +24,4 @@ pub use error::{ErrorCode, ErrorResponse};
 pub use introspection::IntrospectionResponse;
 pub use jwk::{Jwk, JwkSet};
 pub use metadata::AuthorizationServerMetadata;
-pub use token::TokenResponse;
+pub use token::{DeviceAuthorizationResponse, TokenResponse};

@@ -48,3 +48,24 @@ mod tests {
         assert!(!s.contains("secret-token") && !s.contains("secret-refresh"), "{s}");
     }
 }
+
+/// The device authorization response (RFC 8628 §3.2).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceAuthorizationResponse {
+    pub device_code: String,
+    pub user_code: String,
+    pub verification_uri: String,
+    pub verification_uri_complete: String,
+    pub expires_in: u64,
+    pub interval: u64,
+}
+
+impl std::fmt::Debug for DeviceAuthorizationResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceAuthorizationResponse")
+            .field("device_code", &"[redacted]")
+            .field("user_code", &self.user_code)
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}

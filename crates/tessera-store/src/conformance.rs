@@ -10,6 +10,7 @@ use tessera_core::secret::Digest;
 use tessera_core::store::{OpaqueToken, Revocation, RevokedToken, Store, StoreError, StoredKey};
 
 pub use crate::conformance_accounts::*;
+pub use crate::conformance_device::*;
 pub use crate::conformance_refresh::*;
 
 /// Expands to one `#[tokio::test]` per case, each on a fresh store made by
@@ -25,7 +26,7 @@ macro_rules! conformance_suite {
             codes_redeem_once, concurrent_redemptions_exactly_one, revoking_a_grant_deletes_its_tokens,
             grants_filter_and_purge, deleting_a_client_forgets_its_grants,
             refresh_rotates_once_and_remembers_its_successor, concurrent_rotations_exactly_one,
-            refresh_purge_drops_expired_and_sealed_successors);
+            refresh_purge_drops_expired_and_sealed_successors, device_flow_states, concurrent_device_polls_redeem_once);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(

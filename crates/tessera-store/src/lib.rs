@@ -13,6 +13,7 @@
 
 pub mod conformance;
 mod conformance_accounts;
+mod conformance_device;
 mod conformance_refresh;
 pub mod memory;
 pub mod sqlite;

@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use tessera_core::client::Client;
 use tessera_core::secret::Digest;
 use tessera_core::store::{
-    AccountStore, AuthCode, Consent, Grant, GrantFilter, OpaqueToken, Purged, Redemption, RefreshState, RefreshStore,
-    RefreshToken, Revocation, RevocationEntry, RevokedToken, Rotation, ScopeInfo, Session, Store, StoreError,
-    StoredKey, User,
+    AccountStore, AuthCode, Consent, DeviceCode, DeviceStatus, DeviceStore, Grant, GrantFilter, OpaqueToken, Poll,
+    Purged, Redemption, RefreshState, RefreshStore, RefreshToken, Revocation, RevocationEntry, RevokedToken, Rotation,
+    ScopeInfo, Session, Store, StoreError, StoredKey, User,
 };
 
 #[derive(Default)]
@@ -29,6 +29,7 @@ struct Inner {
     codes: HashMap<Digest, (AuthCode, Option<i64>)>,
     grants: HashMap<String, Grant>,
     refresh: HashMap<Digest, RefreshState>,
+    devices: HashMap<Digest, DeviceCode>,
 }
 
 #[derive(Default)]
@@ -99,6 +100,7 @@ impl Store for MemoryStore {
         let found = self.with(|i| {
             i.grants.retain(|_, g| g.client_id != id);
             i.refresh.retain(|_, r| r.token.client_id != id);
+            i.devices.retain(|_, d| d.client_id != id);
             i.consents.retain(|k, _| k.1 != id);
             i.codes.retain(|_, c| c.0.client_id != id);
             i.clients.remove(id).is_some()
@@ -190,12 +192,14 @@ impl Store for MemoryStore {
             for s in &dead_rev {
                 i.revocations.remove(s);
             }
-            let count = |i: &Inner| i.codes.len() + i.sessions.len() + i.grants.len() + i.refresh.len();
+            let count =
+                |i: &Inner| i.codes.len() + i.sessions.len() + i.grants.len() + i.refresh.len() + i.devices.len();
             let before = count(i);
             i.codes.retain(|_, c| c.0.expires_at > now - CODE_REPLAY_MEMORY);
             i.sessions.retain(|_, s| s.expires_at > now);
             i.grants.retain(|_, g| g.expires_at > now);
             i.refresh.retain(|_, r| r.token.expires_at > now);
+            i.devices.retain(|_, d| d.expires_at > now - CODE_REPLAY_MEMORY);
             for r in i.refresh.values_mut().filter(|r| r.grace_until <= now) {
                 r.successor = None;
             }
@@ -428,6 +432,93 @@ impl RefreshStore for MemoryStore {
             let next = RefreshState { token: successor.clone(), rotated_at: None, grace_until: 0, successor: None };
             i.refresh.insert(successor.digest, next);
             Rotation::Rotated
+        })
+    }
+}
+
+#[async_trait]
+impl DeviceStore for MemoryStore {
+    async fn insert_device(&self, d: &DeviceCode) -> Result<(), StoreError> {
+        self.with(|i| {
+            if i.devices.contains_key(&d.device_digest) || i.devices.values().any(|x| x.user_digest == d.user_digest) {
+                return Err(StoreError::Conflict);
+            }
+            i.devices.insert(d.device_digest, d.clone());
+            Ok(())
+        })?
+    }
+
+    async fn find_device(&self, user_digest: &Digest, now: i64) -> Result<Option<DeviceCode>, StoreError> {
+        self.with(|i| {
+            i.devices
+                .values()
+                .find(|d| d.user_digest == *user_digest && d.status == DeviceStatus::Pending && d.expires_at > now)
+                .cloned()
+        })
+    }
+
+    async fn decide_device(
+        &self,
+        user_digest: &Digest,
+        now: i64,
+        approval: Option<(String, i64, String)>,
+    ) -> Result<bool, StoreError> {
+        self.with(|i| {
+            let Some(d) = i
+                .devices
+                .values_mut()
+                .find(|d| d.user_digest == *user_digest && d.status == DeviceStatus::Pending && d.expires_at > now)
+            else {
+                return false;
+            };
+            d.status = match approval {
+                Some((user_id, auth_time, amr)) => DeviceStatus::Approved { user_id, auth_time, amr },
+                None => DeviceStatus::Denied,
+            };
+            true
+        })
+    }
+
+    async fn poll_device(
+        &self,
+        device_digest: &Digest,
+        client_id: &str,
+        now: i64,
+        grant_expires_at: i64,
+    ) -> Result<Poll, StoreError> {
+        self.with(|i| {
+            let Some(d) = i.devices.get_mut(device_digest) else { return Poll::Invalid };
+            if d.client_id != client_id || d.status == DeviceStatus::Redeemed {
+                return Poll::Invalid;
+            }
+            if now >= d.expires_at {
+                return Poll::Expired;
+            }
+            if d.status == DeviceStatus::Denied {
+                return Poll::Denied;
+            }
+            let too_soon = d.last_poll_at.is_some_and(|t| now - t < d.interval);
+            if too_soon {
+                d.interval += 5;
+            }
+            d.last_poll_at = Some(now);
+            if too_soon {
+                return Poll::SlowDown(d.interval);
+            }
+            let DeviceStatus::Approved { user_id, .. } = &d.status else { return Poll::Pending };
+            let grant = Grant {
+                id: d.grant_id.clone(),
+                user_id: user_id.clone(),
+                client_id: d.client_id.clone(),
+                scope: d.scope.clone(),
+                session_id: None,
+                created_at: now,
+                expires_at: grant_expires_at,
+            };
+            let code = d.clone();
+            d.status = DeviceStatus::Redeemed;
+            i.grants.insert(grant.id.clone(), grant);
+            Poll::Approved(Box::new(code))
         })
     }
 }

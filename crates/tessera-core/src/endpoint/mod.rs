@@ -1,6 +1,7 @@
 //! One file per endpoint, each an `impl Authority` block.
 
 pub mod authorize;
+pub mod device;
 pub mod discovery;
 pub mod introspect;
 pub mod revoke;

@@ -14,13 +14,12 @@ use crate::authority::Authority;
 use crate::client::{GrantType, MAX_ACCESS_TOKEN_TTL};
 use crate::client_auth::AuthenticatedClient;
 use crate::error::OAuthError;
-use crate::grant::refresh_token;
+use crate::grant::user_tokens::{self, Granted};
 use crate::params::Params;
 use crate::pkce;
 use crate::scope::ScopeSet;
 use crate::secret::{CODE_PREFIX, Secret};
-use crate::store::{Redemption, RefreshToken, Revocation, RevokedToken};
-use crate::token::id_token::{self, IdTokenClaims, UserClaims};
+use crate::store::{Redemption, Revocation, RevokedToken};
 use tessera_proto::ErrorCode;
 
 #[derive(Debug)]
@@ -62,11 +61,7 @@ pub async fn handle(
     }
     let now = authority.now();
     // A client that may refresh keeps the grant for the family's whole life.
-    let grant_expires = if c.allows_grant(GrantType::RefreshToken) {
-        now + c.refresh_absolute_ttl()
-    } else {
-        now + c.settings.access_token_ttl as i64
-    };
+    let grant_expires = user_tokens::grant_lifetime(c, now);
     let code = match authority.store().redeem_code(&req.code.digest(), &c.id, now, grant_expires).await? {
         Redemption::Redeemed(code) => code,
         Redemption::Replayed(code) => {
@@ -95,60 +90,18 @@ pub async fn handle(
             return Err(fail("the user is no longer active"));
         }
     };
-    let scope = ScopeSet::parse(&code.scope)?;
-    let issued = authority
-        .issue_user_access_token(
-            generation,
-            c,
-            &user.id,
-            scope.clone(),
-            code.audience.clone(),
-            code.auth_time,
-            &code.grant_id,
-        )
-        .await?;
-    let mut response = issued.into_response();
-    // RFC 6749 §6 and OpenID Connect §11: only with offline_access, only to clients that may refresh.
-    if scope.contains("offline_access") && c.allows_grant(GrantType::RefreshToken) {
-        let family = RefreshToken {
-            digest: crate::secret::Digest([0; 32]),
-            grant_id: code.grant_id.clone(),
-            client_id: c.id.clone(),
-            user_id: user.id.clone(),
-            scope: scope.to_string(),
-            audience: code.audience.clone(),
-            auth_time: code.auth_time,
-            issued_at: now,
-            expires_at: grant_expires,
-            family_expires_at: grant_expires,
-        };
-        let (secret, first) = refresh_token::successor_of(authority, c, &family, scope.to_string(), now);
-        authority.store().insert_refresh(&first).await?;
-        response.refresh_token = Some(secret.expose().to_string());
-    }
-    if scope.contains("openid") {
-        let alg = c.id_token_alg();
-        let keys = authority.keys_at(generation).await?;
-        let key = keys
-            .active_for(alg, now)
-            .ok_or_else(|| OAuthError::server_error(format!("no active {} key for ID tokens", alg.as_str())))?;
-        let claims = IdTokenClaims {
-            iss: authority.settings().issuer.clone(),
-            sub: user.id.clone(),
-            aud: c.id.clone(),
-            exp: now + (c.settings.access_token_ttl as i64).min(MAX_ACCESS_TOKEN_TTL as i64),
-            iat: now,
-            auth_time: code.auth_time,
-            nonce: code.nonce.clone(),
-            at_hash: Some(id_token::at_hash(alg, &response.access_token)),
-            amr: code.amr.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
-            sid: Some(code.session_id.clone()),
-            azp: Some(c.id.clone()),
-            user: UserClaims::of(&user, &scope),
-        };
-        response.id_token = Some(id_token::encode(key, &claims).map_err(|e| OAuthError::server_error(e.to_string()))?);
-    }
-    Ok(response)
+    let granted = Granted {
+        user: &user,
+        grant_id: &code.grant_id,
+        scope: ScopeSet::parse(&code.scope)?,
+        audience: code.audience.clone(),
+        auth_time: code.auth_time,
+        amr: &code.amr,
+        session_id: Some(&code.session_id),
+        nonce: code.nonce.as_deref(),
+        grant_expires,
+    };
+    user_tokens::issue(authority, generation, c, granted).await
 }
 
 impl Authority {

@@ -8,6 +8,7 @@
 //!   whichever process made it, so caches in a running server never go stale.
 
 pub mod accounts;
+pub mod device;
 
 use async_trait::async_trait;
 
@@ -15,6 +16,7 @@ pub use accounts::{
     AccountStore, AuthCode, Consent, Grant, GrantFilter, Redemption, RefreshState, RefreshStore, RefreshToken,
     Rotation, ScopeInfo, Session, User,
 };
+pub use device::{DeviceCode, DeviceStatus, DeviceStore, Poll};
 
 use crate::client::Client;
 use crate::secret::Digest;
@@ -103,7 +105,7 @@ pub struct Purged {
 }
 
 #[async_trait]
-pub trait Store: AccountStore + RefreshStore + Send + Sync + 'static {
+pub trait Store: AccountStore + RefreshStore + DeviceStore + Send + Sync + 'static {
     // Clients.
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError>;
     async fn get_client(&self, id: &str) -> Result<Option<Client>, StoreError>;

@@ -40,9 +40,9 @@ pub async fn authorize_post(State(s): State<AppState>, headers: HeaderMap, body:
 }
 
 /// A form body, or why it could not be read (too large, cut off).
-type Body = Result<Bytes, BytesRejection>;
+pub(super) type Body = Result<Bytes, BytesRejection>;
 
-fn body_error(s: &AppState, r: BytesRejection) -> Response {
+pub(super) fn body_error(s: &AppState, r: BytesRejection) -> Response {
     let e = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
         OAuthError::new(ErrorCode::RequestTooLarge, "the form is larger than 64 KiB")
     } else {
@@ -84,6 +84,7 @@ pub async fn login(State(s): State<AppState>, headers: HeaderMap, ext: Extension
         },
         None => None,
     };
+    let return_to = form.get("return_to").filter(|r| is_local_return(r));
     let username = form.get("username").unwrap_or("");
     let password = form.get("password").unwrap_or("");
     let ip = ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default();
@@ -102,7 +103,7 @@ pub async fn login(State(s): State<AppState>, headers: HeaderMap, ext: Extension
                 ),
                 _ => (StatusCode::OK, "Invalid username or password.".to_string()),
             };
-            return login_page(&s, &headers, req.as_ref(), username, Some(msg), status);
+            return login_page_to(&s, &headers, req.as_ref(), return_to, username, Some(msg), status);
         }
     };
     // A new session every time: a session fixed before sign-in is never promoted.
@@ -111,7 +112,10 @@ pub async fn login(State(s): State<AppState>, headers: HeaderMap, ext: Extension
     }
     let set = s.cookies.set(s.cookies.session, secret.expose(), s.authority.settings().session_ttl);
     let Some(req) = req else {
-        let mut r = signed_in_page(&s, &headers, &signed_in.user.username);
+        let mut r = match return_to {
+            Some(to) => see_other(to),
+            None => signed_in_page(&s, &headers, &signed_in.user.username),
+        };
         add_cookie(&mut r, &set);
         return r;
     };
@@ -243,11 +247,11 @@ async fn logout(s: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
     html_with_cookie(StatusCode::OK, &page, set)
 }
 
-fn issuer(s: &AppState) -> &str {
+pub(super) fn issuer(s: &AppState) -> &str {
     &s.authority.settings().issuer
 }
 
-async fn session(s: &AppState, headers: &HeaderMap) -> Result<Option<SignedIn>, OAuthError> {
+pub(super) async fn session(s: &AppState, headers: &HeaderMap) -> Result<Option<SignedIn>, OAuthError> {
     match cookie(headers, s.cookies.session) {
         Some(c) => s.authority.session(c).await,
         None => Ok(None),
@@ -312,6 +316,19 @@ fn login_page(
     error: Option<String>,
     status: StatusCode,
 ) -> Response {
+    login_page_to(s, headers, req, None, username, error, status)
+}
+
+/// The sign-in page; `return_to` is one of our pages to come back to.
+pub(super) fn login_page_to(
+    s: &AppState,
+    headers: &HeaderMap,
+    req: Option<&AuthorizationRequest>,
+    return_to: Option<&str>,
+    username: &str,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
     let (binding, set) = csrf_binding(s, headers);
     let page = LoginPage {
         issuer: issuer(s),
@@ -320,8 +337,15 @@ fn login_page(
         client_name: req.map(|r| r.client.name.as_str()),
         username,
         error,
+        return_to: return_to.filter(|r| is_local_return(r)),
     };
     html_with_cookie(status, &page, set)
+}
+
+/// Only our own device page may be returned to after signing in: never an
+/// absolute URL, so the form cannot be made an open redirector.
+pub(super) fn is_local_return(r: &str) -> bool {
+    (r == "/device" || r.starts_with("/device?")) && !r.contains(['\\', '\r', '\n', '#'])
 }
 
 /// "You are signed in", with a sign-out button (the logout form, CSRF-bound).
@@ -339,13 +363,13 @@ fn signed_in_page(s: &AppState, headers: &HeaderMap, username: &str) -> Response
     html_with_cookie(StatusCode::OK, &page, set)
 }
 
-fn message(s: &AppState, title: &str, text: &str) -> Response {
+pub(super) fn message(s: &AppState, title: &str, text: &str) -> Response {
     let page = MessagePage { issuer: issuer(s), title, message: text, error: false, code: None, logout: None };
     html(StatusCode::OK, &page)
 }
 
 /// The browser's CSRF binding value, and a `Set-Cookie` if it needs one.
-fn csrf_binding(s: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+pub(super) fn csrf_binding(s: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
     match cookie(headers, s.cookies.csrf).filter(|v| v.len() >= 16 && v.len() <= 64) {
         Some(v) => (v.to_string(), None),
         None => {
@@ -356,11 +380,11 @@ fn csrf_binding(s: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
     }
 }
 
-fn csrf_ok(s: &AppState, headers: &HeaderMap, purpose: &str, form: &Params) -> bool {
+pub(super) fn csrf_ok(s: &AppState, headers: &HeaderMap, purpose: &str, form: &Params) -> bool {
     s.authority.csrf().verify(purpose, cookie(headers, s.cookies.csrf), form.get("csrf"))
 }
 
-fn csrf_failed(s: &AppState) -> Response {
+pub(super) fn csrf_failed(s: &AppState) -> Response {
     let e = OAuthError::new(
         ErrorCode::InvalidRequest,
         "This form has expired or did not come from this site. Go back, reload the page and try again.",
@@ -371,7 +395,7 @@ fn csrf_failed(s: &AppState) -> Response {
 }
 
 /// A page, with the CSRF binding cookie when the browser had none yet.
-fn html_with_cookie(status: StatusCode, page: &impl askama::Template, set: Option<String>) -> Response {
+pub(super) fn html_with_cookie(status: StatusCode, page: &impl askama::Template, set: Option<String>) -> Response {
     let mut r = html(status, page);
     if let Some(c) = set {
         add_cookie(&mut r, &c);

@@ -2,6 +2,7 @@
 //! HTTPS (rustls) with graceful shutdown on SIGTERM or Ctrl-C.
 
 pub mod browser;
+pub mod device;
 pub mod error;
 pub mod health;
 pub mod oauth;
@@ -50,6 +51,8 @@ pub fn router(state: AppState, https: bool) -> Router {
         .route("/oauth2/logout", get(browser::logout_get).post(browser::logout_post))
         .route("/login", get(browser::login_get).post(browser::login))
         .route("/consent", post(browser::consent))
+        .route("/oauth2/device_authorization", post(oauth::device_authorization))
+        .route("/device", get(device::device_get).post(device::device_post))
         .route("/assets/tessera.css", get(browser::css))
         .route("/oauth2/introspect", post(oauth::introspect))
         .route("/oauth2/revoke", post(oauth::revoke))

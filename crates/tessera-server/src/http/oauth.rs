@@ -131,6 +131,11 @@ fn bearer_error(e: BearerError) -> Response {
     r
 }
 
+/// `POST /oauth2/device_authorization` (RFC 8628 §3.1).
+pub async fn device_authorization(State(s): State<AppState>, req: OAuthRequest) -> Result<Response, ApiError> {
+    Ok(no_store(Json(s.authority.device_authorization(req.authorization(), &req.params).await?)))
+}
+
 /// `POST /oauth2/introspect` (RFC 7662 §2).
 pub async fn introspect(State(s): State<AppState>, req: OAuthRequest) -> Result<Response, ApiError> {
     Ok(no_store(Json(s.authority.introspect(req.authorization(), &req.params).await?)))

@@ -21,6 +21,8 @@ pub struct LoginPage<'a> {
     pub client_name: Option<&'a str>,
     pub username: &'a str,
     pub error: Option<String>,
+    /// A page of ours to go back to after signing in (`/device…`).
+    pub return_to: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -33,6 +35,24 @@ pub struct ConsentPage<'a> {
     pub username: &'a str,
     pub scopes: &'a [ScopeLine],
     pub redirect_host: String,
+}
+
+/// The device verification page (RFC 8628 §3.3): enter a code, or confirm one.
+#[derive(Template)]
+#[template(path = "device.html")]
+pub struct DevicePage<'a> {
+    pub issuer: &'a str,
+    pub csrf: String,
+    pub username: &'a str,
+    pub user_code: &'a str,
+    pub error: Option<String>,
+    pub confirm: Option<DeviceConfirm<'a>>,
+}
+
+pub struct DeviceConfirm<'a> {
+    pub client_name: &'a str,
+    pub user_code: &'a str,
+    pub scopes: &'a [ScopeLine],
 }
 
 /// The hidden fields of the sign-out confirmation.

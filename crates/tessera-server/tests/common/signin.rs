@@ -184,6 +184,10 @@ impl Browser {
         if let Some(r) = &request {
             form.push(("request", r));
         }
+        let return_to = page.field("return_to");
+        if let Some(r) = &return_to {
+            form.push(("return_to", r));
+        }
         self.post("/login", &form).await
     }
 

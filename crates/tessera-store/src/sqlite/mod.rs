@@ -26,6 +26,7 @@ use tessera_core::store::{
 use tokio::sync::{mpsc, oneshot};
 
 mod accounts;
+mod device;
 mod refresh;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -498,6 +499,7 @@ impl Store for SqliteStore {
         for sql in [
             "DELETE FROM grants WHERE client_id = $1",
             "DELETE FROM refresh_tokens WHERE client_id = $1",
+            "DELETE FROM device_codes WHERE client_id = $1",
             "DELETE FROM consents WHERE client_id = $1",
             "DELETE FROM auth_codes WHERE client_id = $1",
         ] {
@@ -644,7 +646,9 @@ impl Store for SqliteStore {
         .await
         .map_err(map_err)?
         .rows_affected();
-        let other = accounts::purge(&self.pool, now, batch).await? + refresh::purge(&self.pool, now, batch).await?;
+        let other = accounts::purge(&self.pool, now, batch).await?
+            + refresh::purge(&self.pool, now, batch).await?
+            + device::purge(&self.pool, now, batch).await?;
         Ok(Purged { tokens, revocations, other })
     }
 

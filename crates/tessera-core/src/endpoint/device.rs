@@ -1,0 +1,202 @@
+//! The device authorization grant's two endpoints, RFC 8628:
+//! - `POST /oauth2/device_authorization` (§3.1–3.2): a device code for the
+//!   device, a short user code for the person;
+//! - the verification page's checks (§3.3): a signed-in person enters the
+//!   user code (case, spaces and dashes ignored), sees the client and the
+//!   scopes, and approves or denies. Wrong codes are throttled like
+//!   passwords (§5.1: the user code has only ~35 bits).
+
+use tessera_proto::DeviceAuthorizationResponse;
+
+use crate::authority::Authority;
+use crate::client::{Client, GrantType, validate_resource_uri};
+use crate::endpoint::authorize::{ScopeLine, SignedIn};
+use crate::error::OAuthError;
+use crate::params::Params;
+use crate::scope::ScopeSet;
+use crate::secret::{Digest, Secret};
+use crate::store::{DeviceCode, DeviceStatus, StoreError};
+
+pub const DEVICE_CODE_PREFIX: &str = "tsr_dc_";
+/// RFC 8628 §6.1: consonants only (no vowels, so no words), none that look alike.
+const ALPHABET: &[u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";
+pub const USER_CODE_LEN: usize = 8;
+/// How long a person has to approve (§3.2 `expires_in`).
+pub const DEVICE_CODE_TTL: i64 = 600;
+/// Seconds between polls (§3.2 `interval`).
+pub const POLL_INTERVAL: i64 = 5;
+
+/// `BCDF-GHJK` → `BCDFGHJK`; `None` unless 8 letters of the alphabet.
+pub fn normalize_user_code(s: &str) -> Option<String> {
+    let c: String = s.chars().filter(|c| !c.is_whitespace() && *c != '-').collect::<String>().to_ascii_uppercase();
+    (c.len() == USER_CODE_LEN && c.bytes().all(|b| ALPHABET.contains(&b))).then_some(c)
+}
+
+/// `BCDFGHJK` → `BCDF-GHJK`, as people are shown it.
+pub fn display_user_code(c: &str) -> String {
+    format!("{}-{}", &c[..4], &c[4..])
+}
+
+fn user_digest(normalized: &str) -> Digest {
+    Digest::of(format!("user-code:{normalized}").as_bytes())
+}
+
+/// A pending request as the person sees it.
+#[derive(Debug, Clone)]
+pub struct DeviceRequest {
+    pub user_code: String,
+    pub client: std::sync::Arc<Client>,
+    pub scopes: Vec<ScopeLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceLookupError {
+    /// Unknown, expired or already decided; the message is the same for all.
+    Invalid,
+    /// Too many wrong codes: wait this many seconds.
+    Throttled(i64),
+    Unavailable(String),
+}
+
+impl From<StoreError> for DeviceLookupError {
+    fn from(e: StoreError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+impl Authority {
+    /// `POST /oauth2/device_authorization`.
+    pub async fn device_authorization(
+        &self,
+        authorization: Option<&str>,
+        params: &Params,
+    ) -> Result<DeviceAuthorizationResponse, OAuthError> {
+        let generation = self.generation();
+        let caller = self.authenticate(generation, authorization, params).await?;
+        let c = caller.client();
+        if !c.allows_grant(GrantType::DeviceCode) {
+            return Err(OAuthError::unauthorized_client("this client may not use the device authorization grant"));
+        }
+        let allowed = c.scope();
+        let scope = match params.get("scope") {
+            None => allowed,
+            Some(s) => {
+                let s = ScopeSet::parse(s)?;
+                if !s.is_subset_of(&allowed) {
+                    return Err(OAuthError::invalid_scope(format!(
+                        "scope not allowed for this client: {}",
+                        s.not_in(&allowed).join(" ")
+                    )));
+                }
+                s
+            }
+        };
+        let resources: Vec<String> = params.get_all("resource").into_iter().map(String::from).collect();
+        for r in &resources {
+            validate_resource_uri(r)?;
+        }
+        let audience = self.audience_for(c, &resources)?;
+        let now = self.now();
+        let device = Secret::generate(self.rng(), DEVICE_CODE_PREFIX);
+        let mut gid = [0u8; 16];
+        self.rng().fill(&mut gid);
+        // A collision with a live user code is possible in principle: draw again.
+        for _ in 0..5 {
+            let user_code = self.draw_user_code();
+            let code = DeviceCode {
+                device_digest: device.digest(),
+                user_digest: user_digest(&user_code),
+                client_id: c.id.clone(),
+                scope: scope.to_string(),
+                audience: audience.clone(),
+                grant_id: hex::encode(gid),
+                created_at: now,
+                expires_at: now + DEVICE_CODE_TTL,
+                interval: POLL_INTERVAL,
+                last_poll_at: None,
+                status: DeviceStatus::Pending,
+            };
+            match self.store().insert_device(&code).await {
+                Err(StoreError::Conflict) => continue,
+                r => r?,
+            }
+            let iss = self.settings().issuer.trim_end_matches('/');
+            let shown = display_user_code(&user_code);
+            return Ok(DeviceAuthorizationResponse {
+                device_code: device.expose().to_string(),
+                verification_uri: format!("{iss}/device"),
+                verification_uri_complete: format!("{iss}/device?user_code={shown}"),
+                user_code: shown,
+                expires_in: DEVICE_CODE_TTL as u64,
+                interval: POLL_INTERVAL as u64,
+            });
+        }
+        Err(OAuthError::server_error("could not draw a free user code"))
+    }
+
+    fn draw_user_code(&self) -> String {
+        let mut out = String::with_capacity(USER_CODE_LEN);
+        while out.len() < USER_CODE_LEN {
+            let mut b = [0u8; 16];
+            self.rng().fill(&mut b);
+            // 240 = 12 x 20: rejecting the rest keeps every letter equally likely.
+            for x in b.iter().filter(|x| **x < 240) {
+                if out.len() < USER_CODE_LEN {
+                    out.push(ALPHABET[(*x % 20) as usize] as char);
+                }
+            }
+        }
+        out
+    }
+
+    /// The verification page: the request behind a user code. `who` keys
+    /// the throttle (the signed-in user and the address).
+    pub async fn device_lookup(&self, user_code: &str, who: &[String]) -> Result<DeviceRequest, DeviceLookupError> {
+        let now = self.now();
+        let wait = who.iter().map(|k| self.throttle.wait(k, now)).max().unwrap_or(0);
+        if wait > 0 {
+            return Err(DeviceLookupError::Throttled(wait));
+        }
+        let found = match normalize_user_code(user_code) {
+            Some(n) => self.store().find_device(&user_digest(&n), now).await?.map(|d| (n, d)),
+            None => None,
+        };
+        let client = match &found {
+            Some((_, d)) => {
+                self.client(&d.client_id).await.map_err(|e| DeviceLookupError::Unavailable(e.to_string()))?
+            }
+            None => None,
+        };
+        let (Some((normalized, code)), Some(client)) = (found, client) else {
+            for k in who {
+                self.throttle.failure(k, now);
+            }
+            return Err(DeviceLookupError::Invalid);
+        };
+        let scope = ScopeSet::parse(&code.scope).unwrap_or_default();
+        let scopes = self.describe_scopes(&scope).await?;
+        Ok(DeviceRequest { user_code: display_user_code(&normalized), client, scopes })
+    }
+
+    /// Approves or denies; `false` if the code is no longer pending.
+    pub async fn device_decide(&self, user_code: &str, who: &SignedIn, approve: bool) -> Result<bool, OAuthError> {
+        let Some(n) = normalize_user_code(user_code) else { return Ok(false) };
+        let approval = approve.then(|| (who.user.id.clone(), who.session.auth_time, who.session.amr.clone()));
+        Ok(self.store().decide_device(&user_digest(&n), self.now(), approval).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_codes_are_forgiving_to_type() {
+        assert_eq!(normalize_user_code("bcdf-ghjk").as_deref(), Some("BCDFGHJK"));
+        assert_eq!(normalize_user_code(" BCDF GHJK ").as_deref(), Some("BCDFGHJK"));
+        for bad in ["BCDF-GHJ", "BCDF-GHJKL", "ABCD-EFGH", "BCDF-GHJ1", ""] {
+            assert_eq!(normalize_user_code(bad), None, "{bad}");
+        }
+        assert_eq!(display_user_code("BCDFGHJK"), "BCDF-GHJK");
+    }
+}

@@ -1,0 +1,100 @@
+//! The token response for a person's grant, shared by the authorization
+//! code and device code grants: an access token carrying the grant id; a
+//! refresh token when `offline_access` was granted and the client may
+//! refresh (RFC 6749 §6, OpenID Connect Core §11); an ID token when `openid`
+//! was (OpenID Connect Core §3.1.3.3, with `at_hash`).
+
+use tessera_proto::TokenResponse;
+
+use crate::authority::Authority;
+use crate::client::{Client, GrantType, MAX_ACCESS_TOKEN_TTL};
+use crate::error::OAuthError;
+use crate::grant::refresh_token;
+use crate::scope::ScopeSet;
+use crate::store::{RefreshToken, User};
+use crate::token::id_token::{self, IdTokenClaims, UserClaims};
+
+/// What a person allowed, at the moment tokens are issued for it.
+#[derive(Debug)]
+pub(crate) struct Granted<'a> {
+    pub user: &'a User,
+    pub grant_id: &'a str,
+    pub scope: ScopeSet,
+    pub audience: Vec<String>,
+    pub auth_time: i64,
+    pub amr: &'a str,
+    pub session_id: Option<&'a str>,
+    pub nonce: Option<&'a str>,
+    pub grant_expires: i64,
+}
+
+/// How long a new grant lives: a client that may refresh keeps it for the
+/// refresh family's whole life, any other as long as its access token.
+pub(crate) fn grant_lifetime(c: &Client, now: i64) -> i64 {
+    if c.allows_grant(GrantType::RefreshToken) {
+        now + c.refresh_absolute_ttl()
+    } else {
+        now + c.settings.access_token_ttl as i64
+    }
+}
+
+pub(crate) async fn issue(
+    a: &Authority,
+    generation: u64,
+    c: &Client,
+    g: Granted<'_>,
+) -> Result<TokenResponse, OAuthError> {
+    let now = a.now();
+    let issued = a
+        .issue_user_access_token(
+            generation,
+            c,
+            &g.user.id,
+            g.scope.clone(),
+            g.audience.clone(),
+            g.auth_time,
+            g.grant_id,
+        )
+        .await?;
+    let mut response = issued.into_response();
+    if g.scope.contains("offline_access") && c.allows_grant(GrantType::RefreshToken) {
+        let family = RefreshToken {
+            digest: crate::secret::Digest([0; 32]),
+            grant_id: g.grant_id.to_string(),
+            client_id: c.id.clone(),
+            user_id: g.user.id.clone(),
+            scope: g.scope.to_string(),
+            audience: g.audience.clone(),
+            auth_time: g.auth_time,
+            issued_at: now,
+            expires_at: g.grant_expires,
+            family_expires_at: g.grant_expires,
+        };
+        let (secret, first) = refresh_token::successor_of(a, c, &family, g.scope.to_string(), now);
+        a.store().insert_refresh(&first).await?;
+        response.refresh_token = Some(secret.expose().to_string());
+    }
+    if g.scope.contains("openid") {
+        let alg = c.id_token_alg();
+        let keys = a.keys_at(generation).await?;
+        let key = keys
+            .active_for(alg, now)
+            .ok_or_else(|| OAuthError::server_error(format!("no active {} key for ID tokens", alg.as_str())))?;
+        let claims = IdTokenClaims {
+            iss: a.settings().issuer.clone(),
+            sub: g.user.id.clone(),
+            aud: c.id.clone(),
+            exp: now + (c.settings.access_token_ttl as i64).min(MAX_ACCESS_TOKEN_TTL as i64),
+            iat: now,
+            auth_time: g.auth_time,
+            nonce: g.nonce.map(str::to_string),
+            at_hash: Some(id_token::at_hash(alg, &response.access_token)),
+            amr: g.amr.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            sid: g.session_id.map(str::to_string),
+            azp: Some(c.id.clone()),
+            user: UserClaims::of(g.user, &g.scope),
+        };
+        response.id_token = Some(id_token::encode(key, &claims).map_err(|e| OAuthError::server_error(e.to_string()))?);
+    }
+    Ok(response)
+}

@@ -1,0 +1,136 @@
+//! The device authorization grant in the browser (RFC 8628 §3.3): the
+//! verification page at `/device`, where a signed-in person enters the code
+//! their TV or CLI shows, checks it, and approves or denies. The device's
+//! own endpoint (`POST /oauth2/device_authorization`) is in `oauth.rs`.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Extensions, HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use tessera_core::OAuthError;
+use tessera_core::endpoint::authorize::SignedIn;
+use tessera_core::endpoint::device::DeviceLookupError;
+use tessera_core::params::Params;
+use tessera_proto::ErrorCode;
+
+use super::AppState;
+use super::browser::{
+    Body, body_error, csrf_binding, csrf_failed, csrf_ok, html_with_cookie, issuer, login_page_to, message, session,
+};
+use super::pages::{DeviceConfirm, DevicePage, error_page};
+
+/// `GET /device[?user_code=…]`: sign in first, then the code (prefilled from
+/// `verification_uri_complete`) is shown for the person to compare.
+pub async fn device_get(State(s): State<AppState>, headers: HeaderMap, ext: Extensions, uri: Uri) -> Response {
+    let p = Params::parse(uri.query().unwrap_or("").as_bytes()).unwrap_or_default();
+    let user_code = p.get("user_code").unwrap_or("").to_string();
+    let who = match session(&s, &headers).await {
+        Ok(Some(w)) => w,
+        Ok(None) => {
+            let back = if user_code.is_empty() {
+                "/device".to_string()
+            } else {
+                format!(
+                    "/device?{}",
+                    form_urlencoded::Serializer::new(String::new()).append_pair("user_code", &user_code).finish()
+                )
+            };
+            return login_page_to(&s, &headers, None, Some(&back), "", None, StatusCode::OK);
+        }
+        Err(e) => return error_page(issuer(&s), &e),
+    };
+    if user_code.is_empty() {
+        return page(&s, &headers, &who, "", None);
+    }
+    confirm(&s, &headers, &ext, &who, &user_code).await
+}
+
+/// `POST /device`: a code entered (→ the confirmation), or a decision.
+pub async fn device_post(State(s): State<AppState>, headers: HeaderMap, ext: Extensions, body: Body) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(r) => return body_error(&s, r),
+    };
+    let form = match Params::parse(&body) {
+        Ok(f) => f,
+        Err(e) => return error_page(issuer(&s), &e),
+    };
+    if !csrf_ok(&s, &headers, "device", &form) {
+        return csrf_failed(&s);
+    }
+    let who = match session(&s, &headers).await {
+        Ok(Some(w)) => w,
+        Ok(None) => return login_page_to(&s, &headers, None, Some("/device"), "", None, StatusCode::OK),
+        Err(e) => return error_page(issuer(&s), &e),
+    };
+    let user_code = form.get("user_code").unwrap_or("");
+    let approve = match form.get("decision") {
+        None => return confirm(&s, &headers, &ext, &who, user_code).await,
+        Some("approve") => true,
+        Some("deny") => false,
+        Some(_) => return error_page(issuer(&s), &OAuthError::invalid_request("choose Approve or Deny")),
+    };
+    match s.authority.device_decide(user_code, &who, approve).await {
+        Ok(true) if approve => message(&s, "Device connected", "You can return to your device: it is signed in."),
+        Ok(true) => message(&s, "Request denied", "The device was not given access. You can close this page."),
+        Ok(false) => page(
+            &s,
+            &headers,
+            &who,
+            "",
+            Some("That code has expired or was already used. Start again on your device.".into()),
+        ),
+        Err(e) => error_page(issuer(&s), &e),
+    }
+}
+
+async fn confirm(s: &AppState, headers: &HeaderMap, ext: &Extensions, who: &SignedIn, user_code: &str) -> Response {
+    let ip = ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default();
+    let keys = [format!("device-user:{}", who.user.id), format!("device-ip:{ip}")];
+    match s.authority.device_lookup(user_code, &keys).await {
+        Ok(req) => {
+            let (binding, set) = csrf_binding(s, headers);
+            let p = DevicePage {
+                issuer: issuer(s),
+                csrf: s.authority.csrf().token("device", &binding),
+                username: &who.user.username,
+                user_code: &req.user_code,
+                error: None,
+                confirm: Some(DeviceConfirm {
+                    client_name: &req.client.name,
+                    user_code: &req.user_code,
+                    scopes: &req.scopes,
+                }),
+            };
+            html_with_cookie(StatusCode::OK, &p, set)
+        }
+        Err(DeviceLookupError::Invalid) => {
+            page(s, headers, who, user_code, Some("That code is not valid. Check it and try again.".into()))
+        }
+        Err(DeviceLookupError::Throttled(secs)) => {
+            let mut r =
+                page(s, headers, who, user_code, Some(format!("Too many wrong codes. Try again in {secs} seconds.")));
+            *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            r
+        }
+        Err(DeviceLookupError::Unavailable(cause)) => {
+            let mut e = OAuthError::new(ErrorCode::TemporarilyUnavailable, "temporarily unavailable");
+            e.cause = Some(cause);
+            error_page(issuer(s), &e)
+        }
+    }
+}
+
+fn page(s: &AppState, headers: &HeaderMap, who: &SignedIn, user_code: &str, error: Option<String>) -> Response {
+    let (binding, set) = csrf_binding(s, headers);
+    let p = DevicePage {
+        issuer: issuer(s),
+        csrf: s.authority.csrf().token("device", &binding),
+        username: &who.user.username,
+        user_code,
+        error,
+        confirm: None,
+    };
+    html_with_cookie(StatusCode::OK, &p, set)
+}
