@@ -1,0 +1,108 @@
+//! Device grant timing under an injected clock (no sleeps): `slow_down`
+//! grows the interval, codes expire after ten minutes, approval yields
+//! tokens once, and a user disabled in between gets nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use tessera_core::client::{DEVICE_CODE_GRANT, NewClient};
+use tessera_core::clock::ManualClock;
+use tessera_core::endpoint::authorize::SignedIn;
+use tessera_core::keys::{Algorithm, MasterKey};
+use tessera_core::params::Params;
+use tessera_core::random::SeededRandom;
+use tessera_core::store::{AccountStore, Store};
+use tessera_core::user::NewUser;
+use tessera_core::{Authority, Settings};
+use tessera_proto::ErrorCode;
+use tessera_store::MemoryStore;
+
+const T0: i64 = 1_800_000_000;
+const PW: &str = "correct horse battery staple";
+
+async fn fixture() -> (Authority, Arc<ManualClock>, Arc<MemoryStore>) {
+    let clock = Arc::new(ManualClock::new(T0));
+    let store = Arc::new(MemoryStore::new());
+    let settings = Settings { signing_alg: Algorithm::EdDSA, ..Settings::new("https://as.example") };
+    let a = Authority::start(
+        settings,
+        store.clone(),
+        MasterKey::from_bytes([1; 32]),
+        clock.clone(),
+        Arc::new(SeededRandom::new(4)),
+    )
+    .await
+    .unwrap();
+    let (c, _) = NewClient {
+        id: Some("tv".into()),
+        name: "TV".into(),
+        grant_types: vec![DEVICE_CODE_GRANT.into()],
+        scope: "openid".into(),
+        public: true,
+        ..Default::default()
+    }
+    .build(&SeededRandom::new(2), T0)
+    .unwrap();
+    store.insert_client(&c).await.unwrap();
+    let u = NewUser { username: "alice".into(), email: "alice@example.com".into(), name: None }
+        .build(a.passwords(), a.rng(), PW, T0)
+        .await
+        .unwrap();
+    store.insert_user(&u).await.unwrap();
+    (a, clock, store)
+}
+
+fn form(s: &str) -> Params {
+    Params::parse(s.as_bytes()).unwrap()
+}
+
+async fn start(a: &Authority) -> (String, String) {
+    let d = a.device_authorization(None, &form("client_id=tv")).await.unwrap();
+    (d.device_code, d.user_code)
+}
+
+async fn poll(a: &Authority, dc: &str) -> Result<tessera_proto::TokenResponse, ErrorCode> {
+    let body = format!("grant_type={DEVICE_CODE_GRANT}&client_id=tv&device_code={dc}");
+    a.token(None, &form(&body)).await.map_err(|e| e.code)
+}
+
+async fn signed_in(a: &Authority) -> SignedIn {
+    a.login("alice", PW, "10.0.0.1").await.unwrap().1
+}
+
+#[tokio::test]
+async fn slow_down_and_expiry() {
+    let (a, clock, _) = fixture().await;
+    let (dc, _) = start(&a).await;
+    assert_eq!(poll(&a, &dc).await.err(), Some(ErrorCode::AuthorizationPending));
+    clock.advance(4);
+    assert_eq!(poll(&a, &dc).await.err(), Some(ErrorCode::SlowDown));
+    clock.advance(9);
+    assert_eq!(poll(&a, &dc).await.err(), Some(ErrorCode::SlowDown), "the interval is now 10 s");
+    clock.advance(15);
+    assert_eq!(poll(&a, &dc).await.err(), Some(ErrorCode::AuthorizationPending));
+    clock.set(T0 + 600);
+    assert_eq!(poll(&a, &dc).await.err(), Some(ErrorCode::ExpiredToken));
+}
+
+#[tokio::test]
+async fn approval_yields_tokens_once_and_expired_codes_cannot_be_approved() {
+    let (a, clock, store) = fixture().await;
+    let who = signed_in(&a).await;
+    let (dc, uc) = start(&a).await;
+    assert!(a.device_decide(&uc.to_lowercase(), &who, true).await.unwrap());
+    let t = poll(&a, &dc).await.unwrap();
+    assert!(t.id_token.is_some());
+    clock.advance(10);
+    assert_eq!(poll(&a, &dc).await.err(), Some(ErrorCode::InvalidGrant));
+
+    let (_, late) = start(&a).await;
+    clock.advance(600);
+    assert!(!a.device_decide(&late, &who, true).await.unwrap());
+
+    let (dc, uc) = start(&a).await;
+    assert!(a.device_decide(&uc, &who, true).await.unwrap());
+    let user = store.find_user("alice").await.unwrap().unwrap();
+    a.set_user_disabled(&user, true).await.unwrap();
+    assert_eq!(poll(&a, &dc).await.err(), Some(ErrorCode::InvalidGrant), "disabled in between");
+}
