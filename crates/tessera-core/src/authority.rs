@@ -282,7 +282,7 @@ impl Authority {
         audience: Vec<String>,
         ttl: u64,
     ) -> Result<Issued, OAuthError> {
-        self.issue(generation, client, subject, scope, audience, ttl, None).await
+        self.issue_as(generation, client, subject, scope, audience, ttl, None).await
     }
 
     /// An access token for a user, carrying the grant it belongs to.
@@ -299,11 +299,12 @@ impl Authority {
     ) -> Result<Issued, OAuthError> {
         let ttl = client.settings.access_token_ttl;
         let user = Some((auth_time, grant_id.to_string()));
-        self.issue(generation, client, user_id.to_string(), scope, audience, ttl, user).await
+        self.issue_as(generation, client, user_id.to_string(), scope, audience, ttl, user).await
     }
 
+    /// `user`: `(auth_time, grant_id)` of a person's grant.
     #[allow(clippy::too_many_arguments)]
-    async fn issue(
+    pub(crate) async fn issue_as(
         &self,
         generation: u64,
         client: &Client,

@@ -102,6 +102,10 @@ pub struct ClientSettings {
     pub refresh_absolute_ttl: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_grace: Option<u64>,
+    /// The deprecated implicit grant (`response_type=token`): OAuth 2.1
+    /// removes it; kept for legacy apps that opt in.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_implicit: bool,
 }
 
 pub const DEFAULT_REFRESH_IDLE_TTL: u64 = 14 * 24 * 3600;
@@ -183,6 +187,7 @@ pub struct NewClient {
     pub refresh_idle_ttl: Option<u64>,
     pub refresh_absolute_ttl: Option<u64>,
     pub refresh_grace: Option<u64>,
+    pub allow_implicit: bool,
 }
 
 impl NewClient {
@@ -240,6 +245,9 @@ impl NewClient {
         if self.refresh_grace.is_some_and(|g| g > MAX_REFRESH_GRACE) {
             return Err(bad(format!("the refresh retry window is at most {MAX_REFRESH_GRACE} s")));
         }
+        if self.allow_implicit && !grant_types.contains(&GrantType::AuthorizationCode) {
+            return Err(bad("--allow-implicit needs --grant-type authorization_code and its redirect URIs".into()));
+        }
         if self.public && grant_types.contains(&GrantType::ClientCredentials) {
             return Err(bad("a public client cannot use client_credentials: it has no secret".into()));
         }
@@ -282,6 +290,7 @@ impl NewClient {
                 refresh_idle_ttl: self.refresh_idle_ttl,
                 refresh_absolute_ttl: self.refresh_absolute_ttl,
                 refresh_grace: self.refresh_grace,
+                allow_implicit: self.allow_implicit,
             },
             created_at: now,
             updated_at: now,

@@ -178,7 +178,16 @@ async fn discovery_and_jwks() {
         http().get(s.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
     assert_eq!(m["issuer"], Value::String(s.issuer()));
     assert_eq!(m["token_endpoint"], Value::String(s.url("/oauth2/token")));
-    assert_eq!(m["grant_types_supported"], serde_json::json!(["authorization_code", "client_credentials"]));
+    assert_eq!(
+        m["grant_types_supported"],
+        serde_json::json!([
+            "authorization_code",
+            "client_credentials",
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:device_code"
+        ])
+    );
+    assert_eq!(m["device_authorization_endpoint"], Value::String(s.url("/oauth2/device_authorization")));
     assert_eq!(m["authorization_endpoint"], Value::String(s.url("/oauth2/authorize")));
     assert_eq!(m["userinfo_endpoint"], Value::String(s.url("/oauth2/userinfo")));
     assert_eq!(m["end_session_endpoint"], Value::String(s.url("/oauth2/logout")));

@@ -66,7 +66,7 @@ async fn later_errors_go_back_with_state_and_iss() {
         ("invalid_request", Box::new(|p| p.retain(|(k, _)| *k != "code_challenge"))),
         ("invalid_request", Box::new(|p| p.retain(|(k, _)| *k != "code_challenge_method"))),
         ("invalid_request", Box::new(|p| p.push(("code_challenge_method_", String::new())))),
-        ("unsupported_response_type", Box::new(|p| p[0].1 = "token".into())),
+        ("unsupported_response_type", Box::new(|p| p[0].1 = "id_token".into())),
         ("invalid_scope", Box::new(|p| p[3].1 = "openid admin".into())),
         ("invalid_request", Box::new(|p| p.push(("prompt", "none login".into())))),
         ("invalid_request", Box::new(|p| p.push(("max_age", "-1".into())))),

@@ -58,6 +58,7 @@ pub fn client(id: &str, created_at: i64) -> Client {
             refresh_idle_ttl: None,
             refresh_absolute_ttl: None,
             refresh_grace: None,
+            allow_implicit: false,
         },
         created_at,
         updated_at: created_at,

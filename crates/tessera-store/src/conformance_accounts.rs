@@ -178,12 +178,25 @@ pub async fn grants_filter_and_purge(s: Arc<dyn Store>) {
         async move { s.list_grants(&f).await.unwrap().into_iter().map(|g| g.id).collect::<Vec<_>>() }
     };
     assert_eq!(ids(GrantFilter::default()).await.len(), 3);
+    let implicit = tessera_core::store::Grant {
+        id: "grant-9".into(),
+        user_id: "u2".into(),
+        client_id: "c3".into(),
+        scope: "openid".into(),
+        session_id: None,
+        created_at: 120,
+        expires_at: 400,
+    };
+    s.insert_grant(&implicit).await.unwrap();
+    assert_eq!(s.insert_grant(&implicit).await, Err(StoreError::Conflict));
+    assert_eq!(s.get_grant("grant-9").await.unwrap(), Some(implicit));
+    assert_eq!(ids(GrantFilter { user_id: Some("u2".into()), client_id: None }).await, vec!["grant-9"]);
     assert_eq!(ids(GrantFilter { client_id: Some("c1".into()), user_id: None }).await, vec!["grant-1", "grant-3"]);
     assert!(ids(GrantFilter { user_id: Some("u9".into()), client_id: None }).await.is_empty());
     s.insert_session(&session(1, "u1", 300)).await.unwrap();
     let p = s.purge_expired(502, 100).await.unwrap();
-    // Two grants and the session; the used codes are kept a day to catch replays.
-    assert_eq!(p.other, 3);
+    // Three grants and the session; the used codes are kept a day to catch replays.
+    assert_eq!(p.other, 4);
     assert_eq!(ids(GrantFilter::default()).await, vec!["grant-3"]);
     assert!(matches!(s.redeem_code(&code(1, "c1", 160).digest, "c1", 600, 0).await.unwrap(), Redemption::Replayed(_)));
     let p = s.purge_expired(160 + 24 * 3600, 100).await.unwrap();

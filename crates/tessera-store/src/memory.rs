@@ -372,6 +372,16 @@ impl AccountStore for MemoryStore {
         })
     }
 
+    async fn insert_grant(&self, g: &Grant) -> Result<(), StoreError> {
+        self.with(|i| {
+            if i.grants.contains_key(&g.id) {
+                return Err(StoreError::Conflict);
+            }
+            i.grants.insert(g.id.clone(), g.clone());
+            Ok(())
+        })?
+    }
+
     async fn get_grant(&self, id: &str) -> Result<Option<Grant>, StoreError> {
         self.with(|i| i.grants.get(id).cloned())
     }

@@ -38,11 +38,23 @@ pub struct AuthorizationRequest {
     pub state: Option<String>,
     pub scope: ScopeSet,
     pub audience: Vec<String>,
+    /// RFC 7636 S256 challenge; empty for the legacy implicit grant.
     pub code_challenge: String,
+    pub response: ResponseType,
     pub nonce: Option<String>,
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+}
+
+/// What the client asked to get back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseType {
+    /// `code`: the authorization code flow.
+    Code,
+    /// `token`: the legacy implicit grant (RFC 6749 §4.2), only for clients
+    /// registered with `--allow-implicit`; answers go in the fragment.
+    Token,
 }
 
 /// OpenID Connect Core §3.1.2.1 `prompt`.
@@ -119,20 +131,24 @@ impl Authority {
             .ok_or_else(|| page(OAuthError::invalid_request("redirect_uri is not registered for this client")))?;
         // From here on, errors go back to the client.
         let state = params.get("state").map(str::to_string);
-        let back = |e: OAuthError| AuthorizeError::Redirect(self.error_redirect(&redirect_uri, state.as_deref()), e);
+        // RFC 6749 §4.2.2.1: an implicit request's errors go in the fragment.
+        let fragment = params.get("response_type") == Some("token");
+        let back =
+            |e: OAuthError| AuthorizeError::Redirect(self.error_redirect(&redirect_uri, state.as_deref(), fragment), e);
         if state.as_ref().is_some_and(|s| s.len() > MAX_STATE) {
             return Err(back(OAuthError::invalid_request("state is too long")));
         }
-        match params.get("response_type") {
-            Some("code") => {}
+        let response = match params.get("response_type") {
+            Some("code") => ResponseType::Code,
+            Some("token") if client.settings.allow_implicit => ResponseType::Token,
             None => return Err(back(OAuthError::invalid_request("missing required parameter 'response_type'"))),
             Some(_) => {
                 return Err(back(OAuthError::new(
                     ErrorCode::UnsupportedResponseType,
-                    "only response_type=code is supported",
+                    "only response_type=code is supported for this client",
                 )));
             }
-        }
+        };
         if !client.allows_grant(GrantType::AuthorizationCode) {
             return Err(back(OAuthError::unauthorized_client("this client may not use the authorization code flow")));
         }
@@ -144,8 +160,13 @@ impl Authority {
         {
             return Err(back(OAuthError::invalid_request("only response_mode=query is supported")));
         }
-        let code_challenge =
-            pkce::check_challenge(params.get("code_challenge"), params.get("code_challenge_method")).map_err(back)?;
+        let code_challenge = match response {
+            ResponseType::Code => {
+                pkce::check_challenge(params.get("code_challenge"), params.get("code_challenge_method"))
+                    .map_err(back)?
+            }
+            ResponseType::Token => String::new(),
+        };
         let allowed = client.scope();
         let scope = match params.get("scope") {
             None => allowed.clone(),
@@ -185,6 +206,7 @@ impl Authority {
             scope,
             audience,
             code_challenge,
+            response,
             nonce,
             prompt,
             max_age,
@@ -201,7 +223,7 @@ impl Authority {
         ix: Interaction,
     ) -> Result<Step, AuthorizeError> {
         let now = self.now();
-        let to = self.error_redirect(&req.redirect_uri, req.state.as_deref());
+        let to = self.error_redirect(&req.redirect_uri, req.state.as_deref(), req.response == ResponseType::Token);
         let back = |e: OAuthError| AuthorizeError::Redirect(to.clone(), e);
         let stale = |s: &SignedIn| req.max_age.is_some_and(|m| now.saturating_sub(s.session.auth_time) > m);
         let must_login = match &signed_in {
@@ -241,7 +263,11 @@ impl Authority {
             let c = Consent { user_id: user_id.clone(), client_id: req.client.id.clone(), scope: all, granted_at: now };
             self.store().put_consent(&c).await.map_err(|e| back(e.into()))?;
         }
-        self.issue_code(&req, &signed_in).await.map(Step::Done).map_err(back)
+        let done = match req.response {
+            ResponseType::Code => self.issue_code(&req, &signed_in).await,
+            ResponseType::Token => self.issue_implicit(&req, &signed_in).await,
+        };
+        done.map(Step::Done).map_err(back)
     }
 
     async fn issue_code(&self, req: &AuthorizationRequest, s: &SignedIn) -> Result<Redirect, OAuthError> {
@@ -294,12 +320,15 @@ impl Authority {
 
     /// The redirect for an error; the error itself is appended by
     /// [`Self::error_redirect_url`] once it is known.
-    fn error_redirect(&self, uri: &VerifiedRedirectUri, state: Option<&str>) -> Redirect {
+    fn error_redirect(&self, uri: &VerifiedRedirectUri, state: Option<&str>, fragment: bool) -> Redirect {
         let mut pairs: Vec<(&str, &str)> = Vec::new();
         if let Some(s) = state {
             pairs.push(("state", s));
         }
         pairs.push(("iss", &self.settings().issuer));
+        if fragment {
+            return Redirect(with_fragment(uri.as_str(), &pairs));
+        }
         Redirect(with_query(uri.as_str(), &pairs))
     }
 }
@@ -307,7 +336,25 @@ impl Authority {
 /// The final URL of an error redirect: RFC 6749 §4.1.2.1 `error` and
 /// `error_description` added to the redirect built by the endpoint.
 pub fn error_redirect_url(r: &Redirect, e: &OAuthError) -> String {
-    with_query(&r.0, &[("error", e.code.as_str()), ("error_description", &e.description)])
+    let pairs = [("error", e.code.as_str()), ("error_description", e.description.as_str())];
+    if r.0.contains('#') {
+        // A fragment response (implicit): the error joins the fragment.
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs {
+            ser.append_pair(k, v);
+        }
+        return format!("{}&{}", r.0, ser.finish());
+    }
+    with_query(&r.0, &pairs)
+}
+
+/// `uri#k=v&…` (RFC 6749 §4.2.2): registered URIs never carry a fragment.
+pub fn with_fragment(uri: &str, pairs: &[(&str, &str)]) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        ser.append_pair(k, v);
+    }
+    format!("{uri}#{}", ser.finish())
 }
 
 /// Appends parameters to a URI that may already have a query (§3.1.2).

@@ -36,6 +36,8 @@ impl Authority {
         let methods = strings(AUTH_METHODS);
         let mut scopes =
             strings(&crate::endpoint::authorize::BUILTIN_SCOPES.iter().map(|(n, _)| *n).collect::<Vec<_>>());
+        // The deprecated implicit grant is advertised only while some client uses it.
+        let implicit = self.store().list_clients().await?.iter().any(|c| c.settings.allow_implicit);
         for s in self.store().list_scopes().await? {
             if !scopes.contains(&s.name) {
                 scopes.push(s.name);
@@ -54,7 +56,7 @@ impl Authority {
                 crate::client::DEVICE_CODE_GRANT,
             ]),
             device_authorization_endpoint: Some(format!("{iss}/oauth2/device_authorization")),
-            response_types_supported: strings(&["code"]),
+            response_types_supported: if implicit { strings(&["code", "token"]) } else { strings(&["code"]) },
             token_endpoint_auth_methods_supported: strings(TOKEN_AUTH_METHODS),
             introspection_endpoint_auth_methods_supported: methods.clone(),
             revocation_endpoint_auth_methods_supported: strings(TOKEN_AUTH_METHODS),

@@ -3,6 +3,7 @@
 pub mod authorize;
 pub mod device;
 pub mod discovery;
+pub mod implicit;
 pub mod introspect;
 pub mod revoke;
 pub mod session;

@@ -167,6 +167,8 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<Redemption, StoreError>;
 
     // Grants (revoked through [`super::Store::revoke`]).
+    /// A grant made without a code (the implicit grant).
+    async fn insert_grant(&self, grant: &Grant) -> Result<(), StoreError>;
     async fn get_grant(&self, id: &str) -> Result<Option<Grant>, StoreError>;
     async fn list_grants(&self, filter: &GrantFilter) -> Result<Vec<Grant>, StoreError>;
 }

@@ -53,6 +53,10 @@ pub enum ClientCmd {
         /// A repeated refresh within this window gets the same new pair; 0 disables [default: 10s].
         #[arg(long)]
         refresh_grace: Option<String>,
+        /// DEPRECATED (removed by OAuth 2.1): also allow the implicit grant,
+        /// `response_type=token`, for a legacy app that cannot do the code flow.
+        #[arg(long)]
+        allow_implicit: bool,
         /// Space-separated scopes the client may ask for.
         #[arg(long, default_value = "")]
         scope: String,
@@ -111,6 +115,7 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
             refresh_idle_ttl,
             refresh_absolute_ttl,
             refresh_grace,
+            allow_implicit,
             scope,
             audiences,
             token_format,
@@ -144,7 +149,13 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
                     .transpose()
                     .context("--refresh-absolute-ttl")?,
                 refresh_grace: refresh_grace.as_deref().map(parse_duration).transpose().context("--refresh-grace")?,
+                allow_implicit,
             };
+            if allow_implicit {
+                eprintln!(
+                    "warning: the implicit grant is deprecated (OAuth 2.1 removes it); prefer the code flow with PKCE"
+                );
+            }
             let (client, secret) = new.build(&rng, now).map_err(|e| anyhow::anyhow!("{}", e.description))?;
             match store.insert_client(&client).await {
                 Err(StoreError::Conflict) => {
@@ -215,6 +226,7 @@ fn to_json(c: &Client, secret: Option<&Secret>) -> Value {
         "refresh_idle_ttl": c.refresh_idle_ttl(),
         "refresh_absolute_ttl": c.refresh_absolute_ttl(),
         "refresh_grace": c.refresh_grace(),
+        "allow_implicit": c.settings.allow_implicit,
         "audience": c.settings.audiences,
         "access_token_format": c.settings.token_format.as_str(),
         "access_token_ttl": c.settings.access_token_ttl,

@@ -462,6 +462,27 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    async fn insert_grant(&self, g: &Grant) -> Result<(), StoreError> {
+        let g = g.clone();
+        self.exec(move |conn| {
+            Box::pin(async move {
+                sqlx::query(concat!("INSERT INTO grants (", grant_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7)"))
+                    .bind(&g.id)
+                    .bind(&g.user_id)
+                    .bind(&g.client_id)
+                    .bind(&g.scope)
+                    .bind(&g.session_id)
+                    .bind(g.created_at)
+                    .bind(g.expires_at)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(map_err)
+                    .map(|_| ())
+            })
+        })
+        .await
+    }
+
     async fn get_grant(&self, id: &str) -> Result<Option<Grant>, StoreError> {
         let r = sqlx::query(concat!("SELECT ", grant_cols!(), " FROM grants WHERE id = $1"))
             .bind(id)
