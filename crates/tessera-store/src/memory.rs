@@ -430,8 +430,7 @@ impl RefreshStore for MemoryStore {
             if state.rotated_at.is_some() {
                 return Rotation::AlreadyRotated(Box::new(state.clone()));
             }
-            let live = i.grants.get(&state.token.grant_id).is_some_and(|g| g.expires_at > now);
-            if now >= state.token.expires_at || !live {
+            if now >= state.token.expires_at || now >= state.token.family_expires_at {
                 return Rotation::Gone;
             }
             if let Some(s) = i.refresh.get_mut(old) {

@@ -114,7 +114,8 @@ async fn wrong_secret_unknown_client_and_grant_rules() {
         (basic(&id, "nope"), "grant_type=client_credentials", ErrorCode::InvalidClient),
         (basic("ghost", &secret), "grant_type=client_credentials", ErrorCode::InvalidClient),
         (basic(&id, &secret), "grant_type=client_credentials&scope=c", ErrorCode::InvalidScope),
-        (basic(&id, &secret), "grant_type=refresh_token", ErrorCode::UnsupportedGrantType),
+        (basic(&id, &secret), "grant_type=password", ErrorCode::UnsupportedGrantType),
+        (basic(&id, &secret), "grant_type=refresh_token&refresh_token=tsr_rt_x", ErrorCode::UnauthorizedClient),
         (basic(&id, &secret), "grant_type=client_credentials&resource=https://x.example", ErrorCode::InvalidTarget),
     ];
     for (auth, body, code) in cases {

@@ -221,7 +221,8 @@ pub enum Rotation {
 pub trait RefreshStore: Send + Sync {
     async fn insert_refresh(&self, token: &RefreshToken) -> Result<(), StoreError>;
     async fn get_refresh(&self, digest: &Digest) -> Result<Option<RefreshState>, StoreError>;
-    /// If `old` is unrotated, unexpired at `now` and its grant still exists:
+    /// If `old` is unrotated and unexpired at `now` (its own and its family's
+    /// expiry; a revoked family has no tokens left):
     /// marks it rotated (retry window until `grace_until`, `sealed` kept for
     /// retries) and stores `successor`, in one commit.
     async fn rotate_refresh(

@@ -1,6 +1,6 @@
 //! SQLite implementation of [`AccountStore`]. Reads go to the pool; writes
 //! on the sign-in path (codes, sessions, consent) go through the writer task
-//! as [`super::Op::Exec`] jobs, so they share its group commit instead of
+//! as [`super::Msg::Exec`] jobs, so they share its group commit instead of
 //! fighting it for SQLite's single write lock.
 
 use std::future::Future;
@@ -21,18 +21,13 @@ type WriteFuture<'c> = Pin<Box<dyn Future<Output = Finisher> + Send + 'c>>;
 /// A write job: runs its statements, then returns how to answer its caller.
 pub(super) type WriteFn = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> WriteFuture<'c> + Send>;
 
-/// Runs one job under a savepoint, so a failure undoes only its own statements.
+/// Runs one job inside the batch's transaction. No savepoint per job (two
+/// more statements each, on the path every write waits for): each job orders
+/// its statements so that stopping after any of them leaves nothing a
+/// caller was promised (a failed job answers with an error, and whatever it
+/// did write is unreachable or spent).
 pub(super) async fn run_exec(conn: &mut SqliteConnection, f: WriteFn) -> Finisher {
-    use sqlx::Executor;
-    if let Err(e) = conn.execute("SAVEPOINT job").await {
-        let e = unavailable(e);
-        return Box::new(move |_| drop(e));
-    }
-    let finisher = f(conn).await;
-    // The job reports its own failure to its caller; a failed job's partial
-    // work is undone here. RELEASE after ROLLBACK TO keeps the transaction going.
-    let _ = conn.execute("RELEASE job").await;
-    finisher
+    f(conn).await
 }
 
 type BoxFut<'c, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>;
@@ -47,10 +42,6 @@ impl SqliteStore {
         let job: WriteFn = Box::new(move |conn: &mut SqliteConnection| {
             Box::pin(async move {
                 let r = f(&mut *conn).await;
-                if r.is_err() {
-                    use sqlx::Executor;
-                    let _ = conn.execute("ROLLBACK TO job").await;
-                }
                 Box::new(move |committed: Result<(), StoreError>| {
                     let _ = tx.send(committed.and(r));
                 }) as Finisher

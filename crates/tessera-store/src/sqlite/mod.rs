@@ -96,8 +96,8 @@ struct Job {
 /// What the writer task receives.
 enum Msg {
     Job(Job),
-    /// Any other write, run inside the batch under its own savepoint; it
-    /// answers its caller itself once the commit's fate is known.
+    /// Any other write, run inside the batch's transaction; it answers its
+    /// caller itself once the commit's fate is known.
     Exec(accounts::WriteFn),
 }
 
@@ -311,7 +311,8 @@ type Finisher = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 /// One transaction for the whole batch. A failing statement fails only its
 /// own jobs (SQLite rolls back just that statement; a failed multi-row insert
-/// is retried row by row; an [`Op::Exec`] rolls back to its savepoint); a
+/// is retried row by row; a [`Msg::Exec`] job orders its statements so that
+/// stopping part-way promises nothing); a
 /// failed COMMIT fails all.
 async fn commit_batch(
     conn: &mut SqliteConnection,

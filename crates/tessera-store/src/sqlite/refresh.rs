@@ -119,6 +119,30 @@ impl RefreshStore for SqliteStore {
         let (old, sealed, successor) = (*old, sealed.to_vec(), successor.clone());
         self.exec(move |conn| {
             Box::pin(async move {
+                // The successor first, then the rotation: if the rotation does
+                // not happen, the successor is taken back, so no failure leaves
+                // a rotated token without its successor. A revoked family has
+                // no rows left; its end is on every row.
+                insert(conn, &successor).await?;
+                let done = sqlx::query(
+                    "UPDATE refresh_tokens SET rotated_at = $1, grace_until = $2, successor = $3 \
+                     WHERE digest = $4 AND rotated_at IS NULL AND expires_at > $1 AND family_expires_at > $1",
+                )
+                .bind(now)
+                .bind(grace_until)
+                .bind(sealed)
+                .bind(&old.0[..])
+                .execute(&mut *conn)
+                .await
+                .map_err(map_err)?;
+                if done.rows_affected() == 1 {
+                    return Ok(Rotation::Rotated);
+                }
+                sqlx::query("DELETE FROM refresh_tokens WHERE digest = $1")
+                    .bind(successor.digest.0.to_vec())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(map_err)?;
                 let row = sqlx::query(concat!(
                     "SELECT ",
                     refresh_cols!(),
@@ -128,36 +152,10 @@ impl RefreshStore for SqliteStore {
                 .fetch_optional(&mut *conn)
                 .await
                 .map_err(map_err)?;
-                let Some(row) = row else { return Ok(Rotation::Gone) };
-                let state = state_from(&row)?;
-                if state.rotated_at.is_some() {
-                    return Ok(Rotation::AlreadyRotated(Box::new(state)));
+                match row.as_ref().map(state_from).transpose()? {
+                    Some(state) if state.rotated_at.is_some() => Ok(Rotation::AlreadyRotated(Box::new(state))),
+                    _ => Ok(Rotation::Gone),
                 }
-                if now >= state.token.expires_at {
-                    return Ok(Rotation::Gone);
-                }
-                let live = sqlx::query("SELECT 1 FROM grants WHERE id = $1 AND expires_at > $2")
-                    .bind(&state.token.grant_id)
-                    .bind(now)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(map_err)?;
-                if live.is_none() {
-                    return Ok(Rotation::Gone);
-                }
-                sqlx::query(
-                    "UPDATE refresh_tokens SET rotated_at = $1, grace_until = $2, successor = $3 \
-                     WHERE digest = $4 AND rotated_at IS NULL",
-                )
-                .bind(now)
-                .bind(grace_until)
-                .bind(sealed)
-                .bind(&old.0[..])
-                .execute(&mut *conn)
-                .await
-                .map_err(map_err)?;
-                insert(conn, &successor).await?;
-                Ok(Rotation::Rotated)
             })
         })
         .await
