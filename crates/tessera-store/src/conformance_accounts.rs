@@ -212,7 +212,10 @@ pub async fn deleting_a_client_forgets_its_grants(s: Arc<dyn Store>) {
     s.put_consent(&Consent { user_id: "u1".into(), client_id: "c1".into(), scope: "a".into(), granted_at: 1 })
         .await
         .unwrap();
+    let rt = crate::conformance_refresh::refresh(1, 500);
+    s.insert_refresh(&rt).await.unwrap();
     assert!(s.delete_client("c1").await.unwrap());
+    assert!(s.get_refresh(&rt.digest).await.unwrap().is_none(), "its refresh families end");
     assert!(s.list_grants(&GrantFilter::default()).await.unwrap().is_empty());
     assert_eq!(s.get_consent("u1", "c1").await.unwrap(), None);
     assert_eq!(s.redeem_code(&code(2, "c1", 160).digest, "c1", 110, 1000).await.unwrap(), Redemption::Unknown);

@@ -103,6 +103,9 @@ enum Msg {
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One held connection for the hottest point reads (refresh rotation):
+    /// taking a pooled connection costs several times the query itself.
+    hot: tokio::sync::Mutex<SqliteConnection>,
     writer: mpsc::Sender<Msg>,
     generation_path: PathBuf,
     /// Held open: `fstat` on it is cheaper than `stat` by path on every request.
@@ -178,7 +181,8 @@ impl SqliteStore {
             .append(true)
             .open(&generation_path)
             .map_err(|e| unavailable(format!("cannot open {}: {e}", generation_path.display())))?;
-        Ok(Self { pool, writer: tx, generation_path, generation_file })
+        let hot = tokio::sync::Mutex::new(SqliteConnection::connect_with(&connect).await.map_err(unavailable)?);
+        Ok(Self { pool, hot, writer: tx, generation_path, generation_file })
     }
 
     async fn submit(&self, op: Op) -> Result<i64, StoreError> {

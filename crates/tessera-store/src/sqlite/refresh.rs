@@ -102,7 +102,7 @@ impl RefreshStore for SqliteStore {
             ", rotated_at, grace_until, successor FROM refresh_tokens WHERE digest = $1"
         ))
         .bind(&digest.0[..])
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.hot.lock().await)
         .await
         .map_err(map_err)?;
         r.as_ref().map(state_from).transpose()
