@@ -280,6 +280,20 @@ enum Job {
     },
 }
 
+/// `POST /oauth2/token` with the bench client's credentials; the answer and its JSON.
+async fn post_token(a: &Args, c: &reqwest::Client, form: &[(&str, &str)]) -> Result<(Seen, Value)> {
+    let r = Seen::of(
+        c.post(format!("{}/oauth2/token", a.url))
+            .basic_auth(&a.client_id, Some(&a.client_secret))
+            .form(form)
+            .send()
+            .await?,
+    )
+    .await?;
+    let v = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+    Ok((r, v))
+}
+
 /// One code flow that asks for `offline_access`, for the refresh token it yields.
 async fn first_refresh_token(a: &Args, c: &reqwest::Client, session: &str) -> Result<String> {
     let (verifier, challenge) = pkce()?;
@@ -294,15 +308,7 @@ async fn first_refresh_token(a: &Args, c: &reqwest::Client, session: &str) -> Re
         ("redirect_uri", a.redirect_uri.as_str()),
         ("code_verifier", verifier.as_str()),
     ];
-    let r = Seen::of(
-        c.post(format!("{}/oauth2/token", a.url))
-            .basic_auth(&a.client_id, Some(&a.client_secret))
-            .form(&form)
-            .send()
-            .await?,
-    )
-    .await?;
-    let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+    let (r, v) = post_token(a, c, &form).await?;
     v["refresh_token"].as_str().map(str::to_string).with_context(|| format!("no refresh token: {}", r.describe()))
 }
 
@@ -314,15 +320,7 @@ async fn refresh(
 ) -> Result<std::result::Result<(), String>> {
     let current = token.lock().map(|t| t.clone()).unwrap_or_default();
     let form = [("grant_type", "refresh_token"), ("refresh_token", current.as_str())];
-    let r = Seen::of(
-        c.post(format!("{}/oauth2/token", a.url))
-            .basic_auth(&a.client_id, Some(&a.client_secret))
-            .form(&form)
-            .send()
-            .await?,
-    )
-    .await?;
-    let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+    let (r, v) = post_token(a, c, &form).await?;
     match (r.status, v["access_token"].as_str(), v["refresh_token"].as_str()) {
         (200, Some(_), Some(next)) if next != current => {
             if let Ok(mut t) = token.lock() {
@@ -348,15 +346,7 @@ async fn flow(a: &Args, c: &reqwest::Client, session: &str) -> Result<std::resul
         ("redirect_uri", a.redirect_uri.as_str()),
         ("code_verifier", verifier.as_str()),
     ];
-    let r = Seen::of(
-        c.post(format!("{}/oauth2/token", a.url))
-            .basic_auth(&a.client_id, Some(&a.client_secret))
-            .form(&form)
-            .send()
-            .await?,
-    )
-    .await?;
-    let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+    let (r, v) = post_token(a, c, &form).await?;
     let openid = a.scope.split(' ').any(|s| s == "openid");
     if r.status != 200 || v["access_token"].as_str().is_none() || (openid && v["id_token"].as_str().is_none()) {
         return Ok(Err(format!("token: {}", r.describe())));

@@ -66,17 +66,10 @@ async fn authorize(s: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
 
 /// `POST /login`: the sign-in form, standalone or inside an authorization.
 pub async fn login(State(s): State<AppState>, headers: HeaderMap, ext: Extensions, body: Body) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(r) => return body_error(&s, r),
-    };
-    let form = match Params::parse(&body) {
+    let form = match checked_form(&s, &headers, "login", body) {
         Ok(f) => f,
-        Err(e) => return error_page(issuer(&s), &e),
+        Err(r) => return r,
     };
-    if !csrf_ok(&s, &headers, "login", &form) {
-        return csrf_failed(&s);
-    }
     let req = match form.get("request") {
         Some(r) => match s.authority.parse_authorization(r.as_bytes()).await {
             Ok(r) => Some(r),
@@ -135,17 +128,10 @@ pub async fn login_get(State(s): State<AppState>, headers: HeaderMap) -> Respons
 
 /// `POST /consent`: allow or deny.
 pub async fn consent(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(r) => return body_error(&s, r),
-    };
-    let form = match Params::parse(&body) {
+    let form = match checked_form(&s, &headers, "consent", body) {
         Ok(f) => f,
-        Err(e) => return error_page(issuer(&s), &e),
+        Err(r) => return r,
     };
-    if !csrf_ok(&s, &headers, "consent", &form) {
-        return csrf_failed(&s);
-    }
     let req = match s.authority.parse_authorization(form.get("request").unwrap_or("").as_bytes()).await {
         Ok(r) => r,
         Err(e) => return authorize_error(&s, e),
@@ -382,6 +368,19 @@ pub(super) fn csrf_binding(s: &AppState, headers: &HeaderMap) -> (String, Option
 
 pub(super) fn csrf_ok(s: &AppState, headers: &HeaderMap, purpose: &str, form: &Params) -> bool {
     s.authority.csrf().verify(purpose, cookie(headers, s.cookies.csrf), form.get("csrf"))
+}
+
+/// A form POST of ours: readable, well-formed, and carrying a valid CSRF
+/// token for `purpose`; otherwise the error page to answer with (built once
+/// per bad request, so its size does not matter).
+#[allow(clippy::result_large_err)]
+pub(super) fn checked_form(s: &AppState, headers: &HeaderMap, purpose: &str, body: Body) -> Result<Params, Response> {
+    let body = body.map_err(|r| body_error(s, r))?;
+    let form = Params::parse(&body).map_err(|e| error_page(issuer(s), &e))?;
+    if !csrf_ok(s, headers, purpose, &form) {
+        return Err(csrf_failed(s));
+    }
+    Ok(form)
 }
 
 pub(super) fn csrf_failed(s: &AppState) -> Response {

@@ -15,9 +15,7 @@ use tessera_core::params::Params;
 use tessera_proto::ErrorCode;
 
 use super::AppState;
-use super::browser::{
-    Body, body_error, csrf_binding, csrf_failed, csrf_ok, html_with_cookie, issuer, login_page_to, message, session,
-};
+use super::browser::{Body, checked_form, csrf_binding, html_with_cookie, issuer, login_page_to, message, session};
 use super::pages::{DeviceConfirm, DevicePage, error_page};
 
 /// `GET /device[?user_code=…]`: sign in first, then the code (prefilled from
@@ -48,17 +46,10 @@ pub async fn device_get(State(s): State<AppState>, headers: HeaderMap, ext: Exte
 
 /// `POST /device`: a code entered (→ the confirmation), or a decision.
 pub async fn device_post(State(s): State<AppState>, headers: HeaderMap, ext: Extensions, body: Body) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(r) => return body_error(&s, r),
-    };
-    let form = match Params::parse(&body) {
+    let form = match checked_form(&s, &headers, "device", body) {
         Ok(f) => f,
-        Err(e) => return error_page(issuer(&s), &e),
+        Err(r) => return r,
     };
-    if !csrf_ok(&s, &headers, "device", &form) {
-        return csrf_failed(&s);
-    }
     let who = match session(&s, &headers).await {
         Ok(Some(w)) => w,
         Ok(None) => return login_page_to(&s, &headers, None, Some("/device"), "", None, StatusCode::OK),
