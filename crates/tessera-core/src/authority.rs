@@ -20,7 +20,7 @@ use crate::password::PasswordHashing;
 use crate::random::Random;
 use crate::scope::ScopeSet;
 use crate::secret::{Digest, Secret};
-use crate::store::{OpaqueToken, Purged, Store, StoreError, StoredKey};
+use crate::store::{OpaqueToken, Purged, Revocation, RevokedToken, Store, StoreError, StoredKey};
 use crate::throttle::Throttle;
 use crate::token::{TokenFacts, jwt, opaque};
 
@@ -105,6 +105,9 @@ pub struct Authority {
     pub(crate) passwords: PasswordHashing,
     pub(crate) throttle: Throttle,
     csrf: CsrfKey,
+    /// The highest revocation sequence number this process knows of; the
+    /// revocation feed's long-polls wait on it.
+    feed_head: tokio::sync::watch::Sender<i64>,
 }
 
 impl std::fmt::Debug for Authority {
@@ -152,6 +155,7 @@ impl Authority {
             throttle: Throttle::default(),
             csrf,
             settings,
+            feed_head: tokio::sync::watch::Sender::new(0),
         };
         a.sync_revocations().await?;
         Ok(a)
@@ -394,13 +398,40 @@ impl Authority {
     pub async fn sync_revocations(&self) -> Result<(), StoreError> {
         loop {
             let batch = self.store.revocations_after(self.revoked.last_seq(), 10_000).await?;
-            if batch.is_empty() {
+            let Some(last) = batch.last() else {
                 return Ok(());
-            }
+            };
+            self.advance_feed(last.seq);
             for d in self.revoked.apply(&batch) {
                 self.opaque_cache.invalidate(&d);
             }
         }
+    }
+
+    /// Stores a revocation and applies it in this process at once: the
+    /// success answer must not come before the token stops working here,
+    /// and long-polling feed readers wake up now rather than at the next sync.
+    pub async fn record_revocation(&self, r: &Revocation) -> Result<i64, OAuthError> {
+        let seq = self.store.revoke(r).await?;
+        self.revoked.insert(r.token.clone(), r.expires_at);
+        if let RevokedToken::Opaque(d) = &r.token {
+            self.opaque_cache.invalidate(d);
+        }
+        self.advance_feed(seq);
+        Ok(seq)
+    }
+
+    fn advance_feed(&self, seq: i64) {
+        self.feed_head.send_if_modified(|h| {
+            let moved = seq > *h;
+            *h = (*h).max(seq);
+            moved
+        });
+    }
+
+    /// Changes whenever a revocation is recorded here or seen from elsewhere.
+    pub fn feed_watch(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.feed_head.subscribe()
     }
 
     /// Deletes expired tokens and revocation entries; a background task calls

@@ -10,6 +10,8 @@
 //! - [`introspection`]: the introspection response (RFC 7662 §2.2).
 //! - [`metadata`]: authorization server metadata (RFC 8414 §2).
 //! - [`jwk`]: JSON Web Keys and key sets (RFC 7517, RFC 8037).
+//! - [`revocation`]: the revocation feed that resource servers follow.
+//! - [`resource`]: protected resource metadata (RFC 9728 §2).
 #![forbid(unsafe_code)]
 
 pub mod claims;
@@ -17,6 +19,8 @@ pub mod error;
 pub mod introspection;
 pub mod jwk;
 pub mod metadata;
+pub mod resource;
+pub mod revocation;
 pub mod token;
 
 pub use claims::{AccessTokenClaims, Audience};
@@ -24,4 +28,6 @@ pub use error::{ErrorCode, ErrorResponse};
 pub use introspection::IntrospectionResponse;
 pub use jwk::{Jwk, JwkSet};
 pub use metadata::AuthorizationServerMetadata;
+pub use resource::ProtectedResourceMetadata;
+pub use revocation::{RevocationFeed, RevocationFeedEntry, RevokedKind};
 pub use token::{DeviceAuthorizationResponse, TokenResponse};

@@ -12,7 +12,9 @@ const PURGE_BATCH: u32 = 1_000;
 
 pub fn spawn(authority: Arc<Authority>, purge_interval: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut sync = tokio::time::interval(Duration::from_secs(1));
+        // Revocations made by other processes (the CLI) reach feed readers
+        // within this interval.
+        let mut sync = tokio::time::interval(Duration::from_millis(250));
         let mut purge = tokio::time::interval(purge_interval);
         sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

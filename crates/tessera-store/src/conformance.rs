@@ -174,6 +174,12 @@ pub async fn revocation_feed_orders_and_pages(s: Arc<dyn Store>) {
     assert_eq!(got, vec![seqs[2], seqs[3]]);
     assert_eq!(page[0].revocation.token, RevokedToken::Jti("j2".into()));
     assert!(s.revocations_after(seqs[4], 10).await.unwrap().is_empty());
+    assert_eq!(s.revocation_head().await.unwrap(), seqs[4]);
+    // A deleted client's revocation round-trips with its own kind.
+    let c = s.revoke(&revocation(RevokedToken::Client("c1".into()), 1000)).await.unwrap();
+    let last = s.revocations_after(seqs[4], 10).await.unwrap();
+    assert_eq!((last.len(), last[0].seq), (1, c));
+    assert_eq!(last[0].revocation.token, RevokedToken::Client("c1".into()));
 }
 
 pub async fn purge_removes_only_expired(s: Arc<dyn Store>) {
@@ -194,6 +200,10 @@ pub async fn purge_removes_only_expired(s: Arc<dyn Store>) {
     }
     let feed: Vec<i64> = s.revocations_after(0, 10).await.unwrap().iter().map(|e| e.seq).collect();
     assert_eq!(feed, vec![keep]);
+    // The head survives purging everything: readers must not think the
+    // store was replaced.
+    s.purge_expired(1_000, 100).await.unwrap();
+    assert_eq!(s.revocation_head().await.unwrap(), keep);
 }
 
 pub async fn concurrent_writes_all_land(s: Arc<dyn Store>) {

@@ -156,13 +156,17 @@ impl Store for MemoryStore {
                     i.refresh.retain(|_, r| r.token.grant_id != *g);
                     i.grants.remove(g);
                 }
-                RevokedToken::Jti(_) => {}
+                RevokedToken::Jti(_) | RevokedToken::Client(_) => {}
             }
             i.next_seq += 1;
             let seq = i.next_seq;
             i.revocations.insert(seq, revocation.clone());
             seq
         })
+    }
+
+    async fn revocation_head(&self) -> Result<i64, StoreError> {
+        self.with(|i| i.next_seq)
     }
 
     async fn revocations_after(&self, after: i64, limit: u32) -> Result<Vec<RevocationEntry>, StoreError> {

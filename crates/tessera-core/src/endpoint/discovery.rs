@@ -75,6 +75,7 @@ impl Authority {
             request_parameter_supported: Some(false),
             request_uri_parameter_supported: Some(false),
             access_token_signing_alg_values_supported: self.keys().await?.algorithms(self.now()),
+            revocation_feed_endpoint: Some(format!("{iss}/oauth2/revocations")),
         })
     }
 

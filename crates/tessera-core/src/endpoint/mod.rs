@@ -5,6 +5,7 @@ pub mod device;
 pub mod discovery;
 pub mod implicit;
 pub mod introspect;
+pub mod revocation_feed;
 pub mod revoke;
 pub mod session;
 pub mod userinfo;

@@ -45,11 +45,7 @@ impl Authority {
             expires_at: facts.expires_at,
             revoked_at: self.now(),
         };
-        self.store().revoke(&revocation).await?;
-        self.revoked.insert(revoked, facts.expires_at);
-        if let TokenKind::Opaque(d) = kind {
-            self.opaque_cache.invalidate(&d);
-        }
+        self.record_revocation(&revocation).await?;
         Ok(())
     }
 }

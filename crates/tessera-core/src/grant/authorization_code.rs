@@ -112,8 +112,7 @@ impl Authority {
         let expires_at = now + MAX_ACCESS_TOKEN_TTL as i64;
         let token = RevokedToken::Grant(grant_id.to_string());
         let r = Revocation { token: token.clone(), client_id: client_id.to_string(), expires_at, revoked_at: now };
-        self.store().revoke(&r).await?;
-        self.revoked.insert(token, expires_at);
+        self.record_revocation(&r).await?;
         Ok(())
     }
 }

@@ -59,6 +59,9 @@ pub enum RevokedToken {
     /// Every token of a grant; revoking it also deletes the grant, its
     /// opaque access tokens and its refresh tokens.
     Grant(String),
+    /// Every token of a client issued at or before `revoked_at`: the client
+    /// was deleted. Recording it deletes nothing; deleting the client does.
+    Client(String),
 }
 
 /// A revocation, kept until the token it names would have expired anyway.
@@ -135,6 +138,9 @@ pub trait Store: AccountStore + RefreshStore + DeviceStore + Send + Sync + 'stat
     async fn revoke(&self, revocation: &Revocation) -> Result<i64, StoreError>;
     /// Entries with `seq > after`, oldest first, at most `limit`.
     async fn revocations_after(&self, after: i64, limit: u32) -> Result<Vec<RevocationEntry>, StoreError>;
+    /// The highest sequence number handed out so far (0 if none), even when
+    /// its entry has since been purged.
+    async fn revocation_head(&self) -> Result<i64, StoreError>;
 
     /// Deletes up to `batch` expired rows of each kind (tokens, revocations,
     /// codes, sessions, grants), in short transactions.

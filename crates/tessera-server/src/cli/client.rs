@@ -197,6 +197,10 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
             print(&get(store, &id).await?, Some(&secret), json);
         }
         ClientCmd::Delete { id } => {
+            get(store, &id).await?;
+            // Recorded first: should the delete not happen, the client's
+            // tokens are dead anyway, which is the safe half.
+            store.revoke(&tessera_core::endpoint::revocation_feed::client_deleted(&id, now)).await?;
             if !store.delete_client(&id).await? {
                 bail!("no client with id {id:?}");
             }

@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod device;
 pub mod error;
+pub mod feed;
 pub mod health;
 pub mod oauth;
 pub mod pages;
@@ -34,12 +35,14 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct AppState {
     pub authority: Arc<Authority>,
     pub cookies: Arc<pages::Cookies>,
+    /// Set once on SIGTERM, so long-polls answer instead of holding up shutdown.
+    pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
     pub fn new(authority: Arc<Authority>) -> Self {
         let cookies = Arc::new(pages::Cookies::new(&authority.settings().issuer));
-        Self { authority, cookies }
+        Self { authority, cookies, shutdown: Arc::new(tokio::sync::watch::Sender::new(false)) }
     }
 }
 
@@ -56,6 +59,7 @@ pub fn router(state: AppState, https: bool) -> Router {
         .route("/assets/tessera.css", get(browser::css))
         .route("/oauth2/introspect", post(oauth::introspect))
         .route("/oauth2/revoke", post(oauth::revoke))
+        .route("/oauth2/revocations", get(feed::revocations))
         .route("/oauth2/jwks", get(oauth::jwks))
         .route("/.well-known/oauth-authorization-server", get(oauth::metadata))
         .route("/.well-known/openid-configuration", get(oauth::metadata))
@@ -98,11 +102,14 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let (_store, authority) = crate::data::open(&cfg).await?;
     let bg = crate::background::spawn(authority.clone(), cfg.purge_interval);
     // The peer address keys the sign-in throttle.
-    let app = router(AppState::new(authority), cfg.tls.is_some()).into_make_service_with_connect_info::<SocketAddr>();
+    let state = AppState::new(authority);
+    let stopping = state.shutdown.clone();
+    let app = router(state, cfg.tls.is_some()).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     let h = handle.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
+        stopping.send_replace(true);
         h.graceful_shutdown(Some(Duration::from_secs(10)));
     });
     let (h, issuer, tls) = (handle.clone(), cfg.issuer.clone(), cfg.tls.is_some());

@@ -16,7 +16,7 @@ use super::error::ApiError;
 use super::request::OAuthRequest;
 
 /// Token, introspection and revocation answers are never cached (RFC 6749 §5.1).
-fn no_store(body: impl IntoResponse) -> Response {
+pub(crate) fn no_store(body: impl IntoResponse) -> Response {
     let mut r = body.into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

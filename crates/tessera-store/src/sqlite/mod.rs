@@ -394,6 +394,7 @@ async fn insert_tokens(
 async fn revoke_one(conn: &mut SqliteConnection, r: &Revocation) -> Result<i64, StoreError> {
     let (kind, key) = match &r.token {
         RevokedToken::Jti(j) => ("jti", j.clone()),
+        RevokedToken::Client(c) => ("client", c.clone()),
         RevokedToken::Grant(g) => {
             for sql in [
                 "DELETE FROM access_tokens WHERE grant_id = $1",
@@ -594,6 +595,14 @@ impl Store for SqliteStore {
         self.submit(Op::Revoke(revocation.clone())).await
     }
 
+    async fn revocation_head(&self) -> Result<i64, StoreError> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'revocations'")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(seq.unwrap_or(0))
+    }
+
     async fn revocations_after(&self, after: i64, limit: u32) -> Result<Vec<RevocationEntry>, StoreError> {
         let rows = sqlx::query(
             "SELECT seq, kind, token_key, client_id, expires_at, revoked_at FROM revocations \
@@ -611,6 +620,7 @@ impl Store for SqliteStore {
                 let token = match kind.as_str() {
                     "jti" => RevokedToken::Jti(key),
                     "grant" => RevokedToken::Grant(key),
+                    "client" => RevokedToken::Client(key),
                     _ => RevokedToken::Opaque(
                         hex::decode(&key)
                             .ok()
