@@ -3,8 +3,9 @@
 //! Refreshed on a schedule and whenever a token names a `kid` we do not have
 //! (the issuer publishes a new key before it signs with it, so by the time a
 //! token carries it one fetch finds it). Unknown-`kid` fetches are
-//! single-flight and at most one per `min_refetch`, so a flood of junk
-//! `kid`s costs the issuer one request per interval, not one per token.
+//! single-flight and at most one per `min_refetch` (a request arriving
+//! sooner waits for the interval), so a flood of junk `kid`s costs the
+//! issuer one request per interval, not one per token.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -108,9 +109,13 @@ impl KeyCache {
         if self.fetch_count() != seen {
             return self.get(kid);
         }
-        let recent = self.fetched.read().map(|f| f.0.elapsed() < self.min_refetch).unwrap_or(true);
-        if recent {
-            return None;
+        // Too soon after the last fetch: wait for the interval to pass rather
+        // than refuse, so a key that starts signing right after a fetch
+        // costs a short delay, never a failed request. Waiters queue on the
+        // lock and share the one fetch.
+        let since = self.fetched.read().map(|f| f.0.elapsed()).unwrap_or_default();
+        if since < self.min_refetch {
+            tokio::time::sleep(self.min_refetch - since).await;
         }
         if let Err(e) = self.fetch().await {
             tracing::warn!(error = %e, "could not refresh the issuer's JWKS");
