@@ -10,6 +10,8 @@
 # The browser scenarios (code flow, password sign-in) carry state from one
 # request to the next, so the example signin_load drives them instead of wrk;
 # their req/s column counts whole flows or sign-ins.
+# The guard scenario runs crates/tessera-guard/examples/guard_bench on ONE
+# thread pinned to CPU 1 (the server on CPU 0 only mints and revokes).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -28,6 +30,7 @@ if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then srv_pin=(taskset 
 FLOW_LABEL="authorization code flow (signed in, consent remembered)"
 LOGIN_LABEL="password sign-in (argon2id)"
 REFRESH_LABEL="refresh_token rotation (committed before the 200)"
+GUARD_LABEL="tessera-guard validations (EdDSA, one core)"
 wanted() { [[ "$1" =~ ${ONLY:-.} ]]; }
 
 cargo build --release -q -p tessera-server
@@ -36,6 +39,7 @@ LOAD="$ROOT/target/release/examples/signin_load"
 if wanted "$FLOW_LABEL" || wanted "$LOGIN_LABEL" || wanted "$REFRESH_LABEL"; then
   cargo build --release -q -p tessera-server --example signin_load
 fi
+if wanted "$GUARD_LABEL"; then cargo build --release -q -p tessera-guard --example guard_bench; fi
 DATA="$(mktemp -d)"
 export TESSERA_DATA_DIR="$DATA" TESSERA_ISSUER="$URL" TESSERA_LOG=warn
 
@@ -48,6 +52,9 @@ PASSWORD='correct horse battery staple'
 echo "$PASSWORD" | "$BIN" user create --username bench --email bench@example.com --password-stdin >/dev/null
 # shellcheck disable=SC2086 # APP_ARGS is split on purpose
 APP_SECRET=$("$BIN" client create --id bench-app --name Bench --grant-type authorization_code --grant-type refresh_token --redirect-uri https://app.example.com/cb --scope "openid profile offline_access" ${APP_ARGS:-} --json | secret_of)
+
+API_SECRET=$("$BIN" client create --id bench-api --name "bench API" --grant-type client_credentials --introspection --json | secret_of)
+GAPP_SECRET=$("$BIN" client create --id bench-guard-app --name bench --grant-type client_credentials --scope "inventory:read" --audience https://inventory.example --json | secret_of)
 
 SRV=""
 stop() { [ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null; SRV=""; rm -rf "$DATA"; }
@@ -104,6 +111,19 @@ run "introspection (JWT)" "$JWT_AUTH" "token=$JWT" /oauth2/introspect
 run_load "$FLOW_LABEL" flow 32 --client-id bench-app --client-secret "$APP_SECRET"
 run_load "$LOGIN_LABEL" login 8
 run_load "$REFRESH_LABEL" refresh 32 --client-id bench-app --client-secret "$APP_SECRET" --scope "offline_access"
+if wanted "$GUARD_LABEL"; then
+  "${cli_pin[@]}" "$ROOT/target/release/examples/guard_bench" "$URL" https://inventory.example \
+    bench-api "$API_SECRET" bench-guard-app "$GAPP_SECRET" >"$OUT/guard.json"
+  g=$(cat "$OUT/guard.json")
+  gv() { sed -E "s/.*\"$1\":([^,}]+).*/\1/" <<<"$g"; }
+  { echo "$GUARD_LABEL:"
+    printf '  uncached (signature + claims + cache insert) %10s /s\n' "$(gv uncached_per_sec)"
+    printf '  cached, one hot token                        %10s /s\n' "$(gv cached_hot_per_sec)"
+    printf '  cached, 30k tokens round-robin               %10s /s\n' "$(gv cached_30k_per_sec)"
+    printf '  revocation 200 -> first refusal (%s revocations): p50 %s ms, p99 %s ms, max %s ms\n' \
+      "$(gv revocations)" "$(gv revocation_p50_ms)" "$(gv revocation_p99_ms)" "$(gv revocation_max_ms)"
+  } | tee -a "$OUT/summary.txt"
+fi
 echo "peak RSS: $(( $(hwm) / 1024 )) MB; WAL now: $(( $(stat -c %s "$DATA/tessera.db-wal" 2>/dev/null || echo 0) / 1048576 )) MB" | tee -a "$OUT/summary.txt"
 stop
 

@@ -31,15 +31,6 @@ pub enum OnStale {
 /// Verified-token cache entry: claims plus how the token was checked.
 type Verified = Arc<(Arc<Claims>, TokenKind)>;
 
-struct UntilExp(i64);
-
-impl moka::Expiry<[u8; 32], Verified> for UntilExp {
-    fn expire_after_create(&self, _: &[u8; 32], v: &Verified, _: std::time::Instant) -> Option<Duration> {
-        let left = v.0.exp.saturating_add(self.0).saturating_sub(crate::clock::SystemClock.now());
-        Some(Duration::from_secs(left.max(1) as u64))
-    }
-}
-
 pub(crate) struct Inner {
     pub expect: Expect,
     pub algorithms: Vec<Algorithm>,
@@ -49,7 +40,9 @@ pub(crate) struct Inner {
     follows_feed: bool,
     max_staleness: Duration,
     on_stale: OnStale,
-    verified: moka::sync::Cache<[u8; 32], Verified>,
+    /// Keyed by SHA-256 of the token. Bounded; an expired entry is dropped
+    /// when next hit (and evicted by newer ones otherwise).
+    verified: quick_cache::sync::Cache<[u8; 32], Verified>,
     introspector: Option<Introspector>,
     pub challenge: Arc<Challenge>,
     pub metadata: ProtectedResourceMetadata,
@@ -287,10 +280,7 @@ impl GuardBuilder {
         };
         let expect =
             Expect { issuer: self.issuer.clone(), audience: self.audience, leeway: self.leeway.as_secs() as i64 };
-        let verified = moka::sync::Cache::builder()
-            .max_capacity(self.cache_capacity)
-            .expire_after(UntilExp(expect.leeway))
-            .build();
+        let verified = quick_cache::sync::Cache::new(self.cache_capacity.max(1) as usize);
         let inner = Arc::new(Inner {
             expect,
             algorithms: self.algorithms,
@@ -345,7 +335,10 @@ impl Guard {
         let now = i.clock.now();
         let key = sha256(token);
         if let Some(v) = i.verified.get(&key) {
-            jwt::check_time(&v.0, i.expect.leeway, now).map_err(Rejection::Invalid)?;
+            if let Err(e) = jwt::check_time(&v.0, i.expect.leeway, now) {
+                i.verified.remove(&key);
+                return Err(Rejection::Invalid(e));
+            }
             return self.finish(token, key, v.0.clone(), v.1, now).await;
         }
         let looks_jwt = token.bytes().filter(|b| *b == b'.').count() == 2;
