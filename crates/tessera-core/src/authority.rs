@@ -413,7 +413,7 @@ impl Authority {
     /// and long-polling feed readers wake up now rather than at the next sync.
     pub async fn record_revocation(&self, r: &Revocation) -> Result<i64, OAuthError> {
         let seq = self.store.revoke(r).await?;
-        self.revoked.insert(r.token.clone(), r.expires_at);
+        self.revoked.insert(r.token.clone(), r.expires_at, r.revoked_at);
         if let RevokedToken::Opaque(d) = &r.token {
             self.opaque_cache.invalidate(d);
         }

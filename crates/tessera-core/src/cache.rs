@@ -49,13 +49,27 @@ impl ClientCache {
 /// must still see them as revoked.
 #[derive(Debug, Default)]
 pub struct RevokedSet {
-    inner: RwLock<(i64, HashMap<RevokedToken, i64>)>,
+    /// Last applied sequence number, and the entries.
+    inner: RwLock<(i64, Entries)>,
 }
+
+/// Per revoked token: (expires_at, revoked_at).
+type Entries = HashMap<RevokedToken, (i64, i64)>;
 
 impl RevokedSet {
     /// A poisoned lock answers "revoked": fail closed.
     pub fn contains(&self, t: &RevokedToken) -> bool {
         self.inner.read().map(|r| r.1.contains_key(t)).unwrap_or(true)
+    }
+
+    /// Whether a token of `client` issued at `issued_at` is covered by a
+    /// client revocation (the client was deleted at or after that second).
+    /// A client re-created later under the same id keeps its new tokens.
+    pub fn client_revoked(&self, client: &str, issued_at: i64) -> bool {
+        self.inner
+            .read()
+            .map(|r| r.1.get(&RevokedToken::Client(client.to_string())).is_some_and(|(_, at)| issued_at <= *at))
+            .unwrap_or(true)
     }
 
     pub fn last_seq(&self) -> i64 {
@@ -71,7 +85,7 @@ impl RevokedSet {
                 if let RevokedToken::Opaque(d) = &e.revocation.token {
                     opaque.push(*d);
                 }
-                w.1.insert(e.revocation.token.clone(), e.revocation.expires_at);
+                merge(&mut w.1, e.revocation.token.clone(), e.revocation.expires_at, e.revocation.revoked_at);
                 w.0 = w.0.max(e.seq);
             }
         }
@@ -79,16 +93,16 @@ impl RevokedSet {
     }
 
     /// Marks a token revoked right away (before the feed catches up).
-    pub fn insert(&self, t: RevokedToken, expires_at: i64) {
+    pub fn insert(&self, t: RevokedToken, expires_at: i64, revoked_at: i64) {
         if let Ok(mut w) = self.inner.write() {
-            w.1.insert(t, expires_at);
+            merge(&mut w.1, t, expires_at, revoked_at);
         }
     }
 
     /// Forgets entries whose tokens have expired: they fail on `exp` anyway.
     pub fn forget_expired(&self, now: i64) {
         if let Ok(mut w) = self.inner.write() {
-            w.1.retain(|_, exp| *exp > now);
+            w.1.retain(|_, (exp, _)| *exp > now);
         }
     }
 
@@ -98,5 +112,47 @@ impl RevokedSet {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// A token revoked twice (a client deleted, re-created and deleted again)
+/// keeps the later revocation time and the later expiry.
+fn merge(map: &mut Entries, t: RevokedToken, expires_at: i64, revoked_at: i64) {
+    let e = map.entry(t).or_insert((expires_at, revoked_at));
+    e.0 = e.0.max(expires_at);
+    e.1 = e.1.max(revoked_at);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Revocation;
+
+    fn client_entry(seq: i64, revoked_at: i64) -> RevocationEntry {
+        RevocationEntry {
+            seq,
+            revocation: Revocation {
+                token: RevokedToken::Client("app".into()),
+                client_id: "app".into(),
+                expires_at: revoked_at + 86_400,
+                revoked_at,
+            },
+        }
+    }
+
+    #[test]
+    fn a_client_revocation_covers_tokens_issued_up_to_it() {
+        let set = RevokedSet::default();
+        set.apply(&[client_entry(1, 1_000)]);
+        assert!(set.client_revoked("app", 900) && set.client_revoked("app", 1_000));
+        assert!(!set.client_revoked("app", 1_001), "a later client with the same id keeps its tokens");
+        assert!(!set.client_revoked("other", 900));
+        // Deleted again later: the later time wins, whatever the order seen.
+        set.insert(RevokedToken::Client("app".into()), 90_000, 2_000);
+        set.apply(&[client_entry(2, 1_500)]);
+        assert!(set.client_revoked("app", 2_000) && !set.client_revoked("app", 2_001));
+        assert_eq!(set.last_seq(), 2);
+        set.forget_expired(100_000);
+        assert!(!set.client_revoked("app", 0));
     }
 }

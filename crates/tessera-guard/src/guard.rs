@@ -409,6 +409,13 @@ impl Guard {
         self.inner.revoked.position()
     }
 
+    /// How long since the revocation feed last answered; past
+    /// `max_staleness` JWTs are refused (or introspected). For health checks
+    /// and metrics.
+    pub fn feed_silence(&self) -> std::time::Duration {
+        self.inner.revoked.silence()
+    }
+
     /// Revocation entries held (until their tokens expire).
     pub fn revoked_count(&self) -> usize {
         self.inner.revoked.len()

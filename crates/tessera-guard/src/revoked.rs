@@ -185,17 +185,23 @@ impl FeedSource {
 /// introspection results the batch made stale.
 pub(crate) async fn follow(guard: Weak<crate::guard::Inner>, source: FeedSource, http: reqwest::Client) {
     let mut backoff = Duration::from_millis(250);
+    // After an error the next fetch asks for an immediate answer: a long-poll
+    // would keep the guard stale (and, past `max_staleness`, refusing tokens)
+    // for a whole wait after the issuer is back.
+    let mut recovering = false;
     loop {
         let Some(inner) = guard.upgrade() else { return };
         let revoked: &Revoked = &inner.revoked;
         let after = revoked.position();
         // Holding the guard across the wait would keep it alive forever.
         drop(inner);
-        let result = source.fetch(&http, after, source.wait).await;
+        let wait = if recovering { Duration::ZERO } else { source.wait };
+        let result = source.fetch(&http, after, wait).await;
         let Some(inner) = guard.upgrade() else { return };
         match result {
             Ok(feed) => {
                 backoff = Duration::from_millis(250);
+                recovering = false;
                 inner.revoked.touch();
                 if feed.head < after {
                     // The issuer's store was replaced: start over. Entries we
@@ -208,6 +214,7 @@ pub(crate) async fn follow(guard: Weak<crate::guard::Inner>, source: FeedSource,
                 inner.forget_revoked_opaque(&applied);
             }
             Err(e) => {
+                recovering = true;
                 tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "revocation feed unreachable");
                 drop(inner);
                 tokio::time::sleep(backoff).await;

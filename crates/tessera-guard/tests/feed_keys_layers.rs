@@ -74,9 +74,19 @@ async fn a_silent_feed_fails_closed_or_falls_back_to_introspection() {
     let issuer = Issuer::start().await;
     let closed = issuer.guard().await.build().await.unwrap();
     let fallback = issuer.guard().await.on_stale(OnStale::Introspect).build().await.unwrap();
+    // Long-polls as long as a real deployment's: recovery must not wait for one.
+    let long_poll = issuer
+        .guard()
+        .await
+        .feed_wait(Duration::from_secs(25))
+        .max_staleness(Duration::from_secs(30))
+        .build()
+        .await
+        .unwrap();
     let token = issuer.token();
     closed.validate(&token).await.unwrap();
     fallback.validate(&token).await.unwrap();
+    long_poll.validate(&token).await.unwrap();
     issuer.set_feed_down(true);
     tokio::time::sleep(Duration::from_millis(3_500)).await;
     assert!(matches!(closed.validate(&token).await, Err(Rejection::Unavailable(_))));
@@ -97,8 +107,17 @@ async fn a_silent_feed_fails_closed_or_falls_back_to_introspection() {
     );
     fallback.validate(&other).await.unwrap();
     // The feed comes back: the guard recovers by itself.
+    assert!(long_poll.feed_silence() >= Duration::from_secs(3));
     issuer.set_feed_down(false);
+    let back = Instant::now();
     within(async || closed.validate(&token).await.is_ok()).await;
+    // Fresh again one retry backoff (≤ 5 s) after the issuer is back, not
+    // after a whole 25 s long-poll.
+    while long_poll.feed_silence() > back.elapsed() {
+        assert!(back.elapsed() < Duration::from_secs(6), "long-polling guard still stale after {:?}", back.elapsed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    long_poll.validate(&token).await.unwrap();
 }
 
 #[tokio::test]

@@ -99,7 +99,7 @@ impl Authority {
             if now >= record.expires_at {
                 return Ok(Lookup::Inactive(format!("expired at {}", record.expires_at), Some(facts)));
             }
-            if self.revoked.contains(&RevokedToken::Opaque(digest)) || self.grant_revoked(&facts) {
+            if self.revoked.contains(&RevokedToken::Opaque(digest)) || self.revoked_with_grant_or_client(&facts) {
                 return Ok(Lookup::Inactive("revoked".into(), Some(facts)));
             }
             if self.client_at(generation, &record.client_id).await?.is_none() {
@@ -120,7 +120,7 @@ impl Authority {
             }
         };
         let facts = facts_of(&claims);
-        if self.revoked.contains(&RevokedToken::Jti(claims.jti.clone())) || self.grant_revoked(&facts) {
+        if self.revoked.contains(&RevokedToken::Jti(claims.jti.clone())) || self.revoked_with_grant_or_client(&facts) {
             return Ok(Lookup::Inactive("revoked".into(), Some(facts)));
         }
         if self.client_at(generation, &claims.client_id).await?.is_none() {
@@ -129,8 +129,11 @@ impl Authority {
         Ok(Lookup::Active(facts, TokenKind::Jwt))
     }
 
-    fn grant_revoked(&self, f: &TokenFacts) -> bool {
+    /// Its grant was revoked, or its client deleted after it was issued (a
+    /// client re-created under the same id must not revive those tokens).
+    fn revoked_with_grant_or_client(&self, f: &TokenFacts) -> bool {
         f.grant_id.as_ref().is_some_and(|g| self.revoked.contains(&RevokedToken::Grant(g.clone())))
+            || self.revoked.client_revoked(&f.client_id, f.issued_at)
     }
 
     /// Verifies a JWT, from the verified-token cache when it was seen before.

@@ -128,6 +128,14 @@ pub trait Store: AccountStore + RefreshStore + DeviceStore + Send + Sync + 'stat
     /// process or another. Cheap: called on every token request.
     fn config_generation(&self) -> u64;
 
+    /// For a store shared by several server processes (PostgreSQL): a
+    /// receiver whose value changes whenever any process records a
+    /// revocation, so a node reads the new entries at once instead of
+    /// polling. `None` for stores that can only be polled.
+    fn revocation_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
     // Opaque access tokens.
     async fn insert_token(&self, token: &OpaqueToken) -> Result<(), StoreError>;
     async fn get_token(&self, digest: &Digest) -> Result<Option<OpaqueToken>, StoreError>;
