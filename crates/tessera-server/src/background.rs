@@ -1,5 +1,6 @@
 //! Background work of a running server: following revocations recorded by
-//! other processes, and purging expired rows in small batches.
+//! other processes or nodes, and purging expired rows in small batches
+//! (several nodes may purge at once: the store makes that safe).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,23 +13,41 @@ const PURGE_BATCH: u32 = 1_000;
 
 pub fn spawn(authority: Arc<Authority>, purge_interval: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
-        // Revocations made by other processes (the CLI) reach feed readers
-        // within this interval.
-        let mut sync = tokio::time::interval(Duration::from_millis(250));
+        // A shared store (PostgreSQL) announces revocations from every node:
+        // they are read at once, and the poll is only a backstop for a lost
+        // notification. A local store is polled: revocations made by other
+        // processes (the CLI) reach feed readers within this interval.
+        let mut signal = authority.store().revocation_signal();
+        let every = if signal.is_some() { Duration::from_secs(1) } else { Duration::from_millis(250) };
+        let mut sync = tokio::time::interval(every);
         let mut purge = tokio::time::interval(purge_interval);
         sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = sync.tick() => {
-                    if let Err(e) = authority.sync_revocations().await {
-                        tracing::warn!(error = %e, "could not read new revocations");
+                _ = sync.tick() => sync_revocations(&authority).await,
+                changed = async {
+                    match signal.as_mut() {
+                        Some(rx) => rx.changed().await,
+                        None => std::future::pending().await,
                     }
+                } => {
+                    if changed.is_err() {
+                        // The store's listener is gone: fall back to polling.
+                        signal = None;
+                    }
+                    sync_revocations(&authority).await;
                 }
                 _ = purge.tick() => purge_all(&authority).await,
             }
         }
     })
+}
+
+async fn sync_revocations(authority: &Authority) {
+    if let Err(e) = authority.sync_revocations().await {
+        tracing::warn!(error = %e, "could not read new revocations");
+    }
 }
 
 async fn purge_all(authority: &Authority) {

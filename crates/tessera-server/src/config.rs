@@ -27,6 +27,10 @@ pub struct Layer {
     pub default_audience: Option<String>,
     pub introspection_cache: Option<u64>,
     pub sqlite_synchronous: Option<String>,
+    pub database_url: Option<String>,
+    pub db_pool_size: Option<u32>,
+    pub db_statement_timeout: Option<String>,
+    pub db_ssl_root_cert: Option<PathBuf>,
     pub purge_interval: Option<String>,
     pub session_ttl: Option<String>,
     pub master_key_file: Option<PathBuf>,
@@ -49,6 +53,58 @@ impl Layer {
     }
 }
 
+/// Where the data lives.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// The embedded default: one file, one node.
+    Sqlite(PathBuf),
+    /// Shared by any number of nodes; the URL may carry a password.
+    Postgres(String),
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(p) => f.debug_tuple("Sqlite").field(p).finish(),
+            Self::Postgres(u) => f.debug_tuple("Postgres").field(&redact_url(u)).finish(),
+        }
+    }
+}
+
+impl Database {
+    /// `postgres://…` or `postgresql://…`; `sqlite://PATH` or `sqlite:PATH`;
+    /// nothing: `DATA_DIR/tessera.db`.
+    pub fn parse(url: Option<&str>, data_dir: &Path) -> anyhow::Result<Self> {
+        let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+            return Ok(Self::Sqlite(data_dir.join("tessera.db")));
+        };
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            url::Url::parse(url).map_err(|e| anyhow::anyhow!("database URL {} is not a URL: {e}", redact_url(url)))?;
+            return Ok(Self::Postgres(url.to_string()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() || path == ":memory:" {
+                bail!("database URL {url:?} names no file; use sqlite://PATH");
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        bail!("database URL {} is not postgres://… or sqlite://PATH", redact_url(url))
+    }
+}
+
+/// The URL with any password replaced, for messages and logs.
+pub fn redact_url(u: &str) -> String {
+    match url::Url::parse(u) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("REDACTED"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "(unparseable URL)".into(),
+    }
+}
+
 /// The resolved, checked configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -60,6 +116,13 @@ pub struct Config {
     pub default_audience: String,
     pub introspection_cache: u64,
     pub durability: tessera_store::Durability,
+    pub database: Database,
+    /// PostgreSQL: connections per node.
+    pub db_pool_size: u32,
+    /// PostgreSQL: longest a statement may run.
+    pub db_statement_timeout: Duration,
+    /// PostgreSQL: CA certificate for `sslmode=verify-ca|verify-full`.
+    pub db_ssl_root_cert: Option<PathBuf>,
     pub purge_interval: Duration,
     pub master_key_file: PathBuf,
     /// Browser sessions last this long after sign-in, in seconds.
@@ -95,6 +158,17 @@ impl Config {
         let sync = o.sqlite_synchronous.or(f.sqlite_synchronous).unwrap_or_else(|| "revocations".into());
         let durability = tessera_store::Durability::parse(&sync)
             .with_context(|| format!("sqlite synchronous mode {sync:?} is not 'full', 'revocations' or 'normal'"))?;
+        let database = Database::parse(o.database_url.or(f.database_url).as_deref(), &data_dir)?;
+        let db_pool_size = o.db_pool_size.or(f.db_pool_size).unwrap_or(16);
+        if !(1..=1000).contains(&db_pool_size) {
+            bail!("database pool size {db_pool_size} must be between 1 and 1000");
+        }
+        let timeout = o.db_statement_timeout.or(f.db_statement_timeout).unwrap_or_else(|| "5s".into());
+        let db_statement_timeout = Duration::from_secs(parse_duration(&timeout).context("statement timeout")?);
+        if db_statement_timeout.is_zero() {
+            bail!("statement timeout {timeout:?} must be at least 1s");
+        }
+        let db_ssl_root_cert = o.db_ssl_root_cert.or(f.db_ssl_root_cert);
         let purge = o.purge_interval.or(f.purge_interval).unwrap_or_else(|| "60s".into());
         let purge_interval = Duration::from_secs(parse_duration(&purge)?.max(1));
         let ttl = o.session_ttl.or(f.session_ttl).unwrap_or_else(|| "10h".into());
@@ -112,6 +186,10 @@ impl Config {
             default_audience,
             introspection_cache: o.introspection_cache.or(f.introspection_cache).unwrap_or(10_000),
             durability,
+            database,
+            db_pool_size,
+            db_statement_timeout,
+            db_ssl_root_cert,
             purge_interval,
             master_key_file,
             session_ttl: session_ttl as i64,
@@ -163,6 +241,26 @@ pub fn parse_duration(s: &str) -> anyhow::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_urls() {
+        let dir = Path::new("/var/lib/tessera");
+        assert_eq!(Database::parse(None, dir).unwrap(), Database::Sqlite(dir.join("tessera.db")));
+        assert_eq!(Database::parse(Some(" "), dir).unwrap(), Database::Sqlite(dir.join("tessera.db")));
+        assert_eq!(Database::parse(Some("sqlite:///tmp/t.db"), dir).unwrap(), Database::Sqlite("/tmp/t.db".into()));
+        assert_eq!(Database::parse(Some("sqlite:rel.db?mode=rwc"), dir).unwrap(), Database::Sqlite("rel.db".into()));
+        let pg = "postgres://tessera:hunter2@db.internal:5432/tessera?sslmode=verify-full";
+        assert_eq!(Database::parse(Some(pg), dir).unwrap(), Database::Postgres(pg.into()));
+        assert!(matches!(Database::parse(Some("postgresql://db/t"), dir).unwrap(), Database::Postgres(_)));
+        for bad in ["sqlite://", "sqlite::memory:", "mysql://db/t", "db.sqlite"] {
+            assert!(Database::parse(Some(bad), dir).is_err(), "{bad}");
+        }
+        // The password never reaches a message or a Debug print.
+        let err = Database::parse(Some("postgres://u:hunter2@[::1"), dir).unwrap_err().to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        let dbg = format!("{:?}", Database::parse(Some(pg), dir).unwrap());
+        assert!(!dbg.contains("hunter2") && dbg.contains("REDACTED"), "{dbg}");
+    }
 
     #[test]
     fn issuer_rules() {

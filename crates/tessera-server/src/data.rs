@@ -1,5 +1,7 @@
 //! The data directory: `tessera.db` (SQLite, WAL) and `master.key`, the
-//! 256-bit key that seals signing keys at rest, created with mode 0600.
+//! 256-bit key that seals signing keys at rest, created with mode 0600; or,
+//! with `--database-url postgres://…`, the shared PostgreSQL database (every
+//! node then needs the same master key file).
 
 use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -10,10 +12,11 @@ use anyhow::{Context, bail};
 use tessera_core::clock::SystemClock;
 use tessera_core::keys::MasterKey;
 use tessera_core::random::{Random, SystemRandom};
+use tessera_core::store::Store;
 use tessera_core::{Authority, Settings};
-use tessera_store::{SqliteOptions, SqliteStore};
+use tessera_store::{PgOptions, PgStore, SqliteOptions, SqliteStore};
 
-use crate::config::Config;
+use crate::config::{Config, Database, redact_url};
 
 pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::DirBuilder::new()
@@ -55,19 +58,55 @@ pub fn master_key(path: &Path, rng: &dyn Random) -> anyhow::Result<MasterKey> {
     Ok(MasterKey::from_bytes(key))
 }
 
-/// Opens the store and the authority for any command.
-pub async fn open(cfg: &Config) -> anyhow::Result<(Arc<SqliteStore>, Arc<Authority>)> {
+/// Opens the configured store; with `migrate` false, refuses a database
+/// whose schema is behind this binary's.
+pub async fn open_store(cfg: &Config, migrate: bool) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match &cfg.database {
+        Database::Sqlite(path) => {
+            let mut opts = SqliteOptions::new(path);
+            opts.durability = cfg.durability;
+            Arc::new(
+                SqliteStore::open(&opts, migrate)
+                    .await
+                    .with_context(|| format!("cannot open database {}", path.display()))?,
+            )
+        }
+        Database::Postgres(url) => {
+            let mut opts = PgOptions::new(url.clone());
+            opts.max_connections = cfg.db_pool_size;
+            opts.statement_timeout = cfg.db_statement_timeout;
+            opts.ssl_root_cert = cfg.db_ssl_root_cert.clone();
+            Arc::new(
+                PgStore::connect(&opts, migrate)
+                    .await
+                    .with_context(|| format!("cannot open database {}", redact_url(url)))?,
+            )
+        }
+    })
+}
+
+/// `tessera migrate`: applies pending migrations, safe while other nodes run
+/// (PostgreSQL: under the migrator's advisory lock).
+pub async fn migrate(cfg: &Config) -> anyhow::Result<()> {
+    if let Database::Sqlite(_) = cfg.database {
+        ensure_dir(&cfg.data_dir)?;
+    }
+    open_store(cfg, true).await?;
+    println!("database is up to date");
+    Ok(())
+}
+
+/// Opens the store (applying migrations) and the authority for any command.
+pub async fn open(cfg: &Config) -> anyhow::Result<(Arc<dyn Store>, Arc<Authority>)> {
+    open_with(cfg, true).await
+}
+
+pub async fn open_with(cfg: &Config, migrate: bool) -> anyhow::Result<(Arc<dyn Store>, Arc<Authority>)> {
     ensure_dir(&cfg.data_dir)?;
     let rng: Arc<dyn Random> =
         Arc::new(SystemRandom::new().map_err(|_| anyhow::anyhow!("the OS random source failed"))?);
     let master = master_key(&cfg.master_key_file, rng.as_ref())?;
-    let mut opts = SqliteOptions::new(cfg.data_dir.join("tessera.db"));
-    opts.durability = cfg.durability;
-    let store = Arc::new(
-        SqliteStore::open(&opts, true)
-            .await
-            .with_context(|| format!("cannot open database in {}", cfg.data_dir.display()))?,
-    );
+    let store = open_store(cfg, migrate).await?;
     let settings = Settings {
         signing_alg: cfg.signing_alg,
         default_audience: cfg.default_audience.clone(),

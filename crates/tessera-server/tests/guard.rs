@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Server, access_token, http, revoke, token};
+use common::{Server, access_token, http, introspect, revoke, token};
 use tessera_client::{ClientAuth, TokenSource};
 use tessera_guard::{Guard, Invalid, Rejection};
 
@@ -97,6 +97,16 @@ async fn deleting_a_client_kills_its_jwts_at_the_api() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let took = refusal_delay(&s.guard, &tok, Instant::now()).await;
     assert!(took < Duration::from_secs(1), "{took:?}");
+
+    // A client re-created under the same id does not revive its
+    // predecessor's tokens, in the server's own introspection either.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let again = s.server.create_client(&["--id", &s.app.0, "--scope", "inventory:read", "--audience", API]);
+    assert_eq!(introspect(&s.server, &s.api.0, &s.api.1, &tok).await["active"], false);
+    let fresh = access_token(&s.server, &again.0, &again.1).await;
+    assert_eq!(introspect(&s.server, &s.api.0, &s.api.1, &fresh).await["active"], true);
+    s.guard.validate(&fresh).await.unwrap();
+    assert!(s.guard.validate(&tok).await.is_err());
 }
 
 #[tokio::test]

@@ -14,11 +14,16 @@ pub use crate::conformance_device::*;
 pub use crate::conformance_refresh::*;
 
 /// Expands to one `#[tokio::test]` per case, each on a fresh store made by
-/// `$make` (an async expression yielding `Arc<dyn Store>`).
+/// `$make` (an async expression yielding `Arc<dyn Store>`). With `guarded`,
+/// `$make` yields `(Arc<dyn Store>, guard)` and the guard is dropped when
+/// the case ends, pass or fail (e.g. to drop the case's own database).
 #[macro_export]
 macro_rules! conformance_suite {
-    ($make:expr) => {
-        $crate::conformance_suite!(@cases $make;
+    (guarded $make:expr) => {
+        $crate::conformance_suite!(@list guarded $make);
+    };
+    (@list $how:ident $make:expr) => {
+        $crate::conformance_suite!(@cases $how $make;
             clients_round_trip, keys_round_trip, generation_moves_on_every_config_change,
             tokens_round_trip, revoking_opaque_deletes_it_and_feeds, revocation_feed_orders_and_pages,
             purge_removes_only_expired, concurrent_writes_all_land,
@@ -28,7 +33,7 @@ macro_rules! conformance_suite {
             refresh_rotates_once_and_remembers_its_successor, concurrent_rotations_exactly_one,
             refresh_purge_drops_expired_and_sealed_successors, device_flow_states, concurrent_device_polls_redeem_once);
     };
-    (@cases $make:expr; $($case:ident),*) => {
+    (@cases plain $make:expr; $($case:ident),*) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
@@ -36,6 +41,18 @@ macro_rules! conformance_suite {
                 $crate::conformance::$case(store).await;
             }
         )*
+    };
+    (@cases guarded $make:expr; $($case:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (store, _guard): (std::sync::Arc<dyn tessera_core::store::Store>, _) = $make.await;
+                $crate::conformance::$case(store).await;
+            }
+        )*
+    };
+    ($make:expr) => {
+        $crate::conformance_suite!(@list plain $make);
     };
 }
 

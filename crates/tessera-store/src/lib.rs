@@ -5,6 +5,10 @@
 //! - [`sqlite`]: the embedded default; WAL mode, one writer task that commits
 //!   concurrent token and revocation writes in one transaction (group commit)
 //!   and answers each caller only after the commit.
+//! - [`postgres`]: a database shared by several server processes; ordinary
+//!   transactions on a pool, row locks for single-use steps, revocation
+//!   numbers in commit order, and LISTEN/NOTIFY so every node sees client,
+//!   key and revocation changes at once.
 //! - [`conformance`]: the one test suite every backend must pass; run it with
 //!   [`conformance_suite!`].
 //! - `migrations/<backend>/`: numbered SQL migrations, the same numbers and
@@ -16,7 +20,10 @@ mod conformance_accounts;
 mod conformance_device;
 mod conformance_refresh;
 pub mod memory;
+pub mod postgres;
+mod schema;
 pub mod sqlite;
 
 pub use memory::MemoryStore;
+pub use postgres::{PgOptions, PgStore};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};

@@ -1,6 +1,8 @@
 //! Runs the storage conformance suite against every backend.
 #![allow(clippy::expect_used)]
 
+mod pg_util;
+
 mod memory {
     tessera_store::conformance_suite!(async { std::sync::Arc::new(tessera_store::MemoryStore::new()) });
 }
@@ -30,3 +32,20 @@ macro_rules! sqlite_suite {
 sqlite_suite!(sqlite, Durability::Revocations);
 sqlite_suite!(sqlite_full, Durability::Full);
 sqlite_suite!(sqlite_normal, Durability::Normal);
+
+/// PostgreSQL: each case on a database of its own, dropped after the case.
+mod postgres {
+    use std::sync::Arc;
+
+    use tessera_core::store::Store;
+
+    use crate::pg_util::TestDb;
+
+    async fn fresh() -> (Arc<dyn Store>, TestDb) {
+        let db = TestDb::create().await;
+        let store: Arc<dyn Store> = Arc::new(db.store(true).await);
+        (store, db)
+    }
+
+    tessera_store::conformance_suite!(guarded fresh());
+}

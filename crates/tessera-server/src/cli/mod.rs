@@ -28,6 +28,19 @@ pub struct Cli {
     /// Algorithm that signs JWTs: EdDSA, ES256 or RS256 [default: EdDSA].
     #[arg(long, global = true, env = "TESSERA_SIGNING_ALG", value_name = "ALG")]
     signing_alg: Option<String>,
+    /// Database: `postgres://USER@HOST/DB[?sslmode=verify-full]` (several
+    /// nodes) or `sqlite://PATH` [default: sqlite in DIR].
+    #[arg(long, global = true, env = "TESSERA_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// PostgreSQL connections per node [default: 16].
+    #[arg(long, global = true, env = "TESSERA_DB_POOL_SIZE", value_name = "N")]
+    db_pool_size: Option<u32>,
+    /// PostgreSQL: longest a statement may run [default: 5s].
+    #[arg(long, global = true, env = "TESSERA_DB_STATEMENT_TIMEOUT", value_name = "DURATION")]
+    db_statement_timeout: Option<String>,
+    /// PostgreSQL: CA certificate (PEM) for sslmode=verify-ca or verify-full.
+    #[arg(long, global = true, env = "TESSERA_DB_SSL_ROOT_CERT", value_name = "FILE")]
+    db_ssl_root_cert: Option<PathBuf>,
     /// File holding the 32-byte master key [default: DIR/master.key].
     #[arg(long, global = true, env = "TESSERA_MASTER_KEY_FILE", value_name = "FILE")]
     master_key_file: Option<PathBuf>,
@@ -45,6 +58,9 @@ pub struct Cli {
 enum Command {
     /// Run the authorization server.
     Serve(ServeArgs),
+    /// Apply database migrations and exit (`serve` does this on start
+    /// unless `--no-migrate`).
+    Migrate,
     /// Register and manage OAuth clients.
     #[command(subcommand)]
     Client(client::ClientCmd),
@@ -93,6 +109,10 @@ pub struct ServeArgs {
     /// How long a browser stays signed in [default: 10h].
     #[arg(long, env = "TESSERA_SESSION_TTL", value_name = "DURATION")]
     session_ttl: Option<String>,
+    /// Do not apply migrations on start; refuse to start if any are pending
+    /// (for deployments that run `tessera migrate` as a separate step).
+    #[arg(long, env = "TESSERA_NO_MIGRATE")]
+    no_migrate: bool,
 }
 
 pub fn main() -> ExitCode {
@@ -131,6 +151,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         issuer: cli.issuer,
         signing_alg: cli.signing_alg,
         master_key_file: cli.master_key_file,
+        database_url: cli.database_url,
+        db_pool_size: cli.db_pool_size,
+        db_statement_timeout: cli.db_statement_timeout,
+        db_ssl_root_cert: cli.db_ssl_root_cert,
         ..Default::default()
     };
     if let Command::Serve(s) = &cli.command {
@@ -145,7 +169,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let cfg = Config::resolve(o, file)?;
     match cli.command {
-        Command::Serve(_) => crate::http::serve(cfg).await,
+        Command::Serve(s) => crate::http::serve(cfg, !s.no_migrate).await,
+        Command::Migrate => crate::data::migrate(&cfg).await,
         Command::Client(c) => client::run(&cfg, c).await,
         Command::Token(t) => token::run(&cfg, t).await,
         Command::Key(k) => key::run(&cfg, k).await,
@@ -158,7 +183,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 fn init_logging(filter: &str, format: Option<String>) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_new(filter).map_err(|e| anyhow::anyhow!("log filter: {e}"))?;
+    // PostgreSQL's notices ("relation … already exists, skipping" on every
+    // start) are not news, unless asked for by name.
+    let filter =
+        if filter.contains("sqlx") { filter.to_string() } else { format!("{filter},sqlx::postgres::notice=warn") };
+    let filter = EnvFilter::try_new(&filter).map_err(|e| anyhow::anyhow!("log filter: {e}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())

@@ -98,8 +98,8 @@ async fn method_not_allowed() -> Response {
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `tessera serve`.
-pub async fn serve(cfg: Config) -> anyhow::Result<()> {
-    let (_store, authority) = crate::data::open(&cfg).await?;
+pub async fn serve(cfg: Config, migrate: bool) -> anyhow::Result<()> {
+    let (_store, authority) = crate::data::open_with(&cfg, migrate).await?;
     let bg = crate::background::spawn(authority.clone(), cfg.purge_interval);
     // The peer address keys the sign-in throttle.
     let state = AppState::new(authority);

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod pg;
 pub mod signin;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tessera");
@@ -98,8 +99,10 @@ impl Server {
     }
 
     /// Runs `tessera ARGS` against this server's data directory.
+    /// With the server's extra environment (its database, its master key).
     pub fn cli(&self, args: &[&str]) -> Output {
-        cli_in(&self.data_dir(), &self.issuer(), args)
+        let extra: Vec<(&str, &str)> = self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        cli_env(&self.data_dir(), &self.issuer(), args, &extra)
     }
 
     /// `tessera client create … --json`, returning (client_id, client_secret).
@@ -123,13 +126,16 @@ impl Drop for Server {
 }
 
 pub fn cli_in(data_dir: &Path, issuer: &str, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("TESSERA_DATA_DIR", data_dir)
-        .env("TESSERA_ISSUER", issuer)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    cli_env(data_dir, issuer, args, &[])
+}
+
+pub fn cli_env(data_dir: &Path, issuer: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env("TESSERA_DATA_DIR", data_dir).env("TESSERA_ISSUER", issuer).stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
 }
 
 /// A tiny blocking GET for start-up polling, without a runtime.

@@ -23,6 +23,7 @@ impl Server {
             .args(["--name", &format!("{username} Example"), "--password-stdin", "--json"])
             .env("TESSERA_DATA_DIR", self.data_dir())
             .env("TESSERA_ISSUER", self.issuer())
+            .envs(self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

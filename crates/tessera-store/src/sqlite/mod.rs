@@ -159,6 +159,12 @@ impl SqliteStore {
             .map_err(unavailable)?;
         if migrate {
             MIGRATOR.run(&pool).await.map_err(unavailable)?;
+        } else {
+            let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&pool)
+                .await
+                .unwrap_or_default();
+            crate::schema::ensure_current(&MIGRATOR, &applied)?;
         }
         let writer_sync = match opts.durability {
             Durability::Full => SqliteSynchronous::Full,
