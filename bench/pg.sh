@@ -22,7 +22,7 @@ ADMIN="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 OUT="$ROOT/bench/results/pg-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release -q -p tessera-server --example signin_load
+cargo build --release -q -p tessera-server --bins --example signin_load
 BIN="$ROOT/target/release/tessera"
 LOAD="$ROOT/target/release/examples/signin_load"
 
