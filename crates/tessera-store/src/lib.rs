@@ -15,6 +15,8 @@
 //!   names for every backend; an applied migration is never edited.
 #![forbid(unsafe_code)]
 
+#[macro_use]
+mod columns;
 pub mod conformance;
 mod conformance_accounts;
 mod conformance_device;

@@ -70,33 +70,6 @@ fn grant_from(r: &PgRow) -> Result<Grant, StoreError> {
     })
 }
 
-// Macros, not consts: sqlx only takes SQL fixed at compile time.
-macro_rules! user_cols {
-    () => {
-        "id, username, email, name, password_hash, disabled, created_at, updated_at"
-    };
-}
-macro_rules! session_cols {
-    () => {
-        "digest, id, user_id, auth_time, amr, created_at, expires_at"
-    };
-}
-macro_rules! code_cols {
-    () => {
-        "digest, client_id, user_id, grant_id, redirect_uri, code_challenge, scope, audience, nonce, auth_time, amr, \
-         session_id, created_at, expires_at"
-    };
-}
-macro_rules! grant_cols {
-    () => {
-        "id, user_id, client_id, scope, session_id, created_at, expires_at"
-    };
-}
-
-/// Consumed codes are kept a day past expiry so a late replay is still
-/// recognised (and revokes what the code yielded).
-const CODE_REPLAY_MEMORY: i64 = 24 * 60 * 60;
-
 /// Inside the purge's transaction; see [`super::PgStore::purge_expired`].
 pub(super) async fn purge(conn: &mut PgConnection, now: i64, batch: i64) -> Result<u64, StoreError> {
     let mut n = 0;
@@ -104,7 +77,7 @@ pub(super) async fn purge(conn: &mut PgConnection, now: i64, batch: i64) -> Resu
         (
             "DELETE FROM auth_codes WHERE digest IN \
              (SELECT digest FROM auth_codes WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
-            now - CODE_REPLAY_MEMORY,
+            now - crate::columns::CODE_REPLAY_MEMORY,
         ),
         (
             "DELETE FROM sessions WHERE digest IN \

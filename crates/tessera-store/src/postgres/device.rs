@@ -13,12 +13,6 @@ use tessera_core::store::{DeviceCode, DeviceStatus, DeviceStore, Poll, StoreErro
 use super::{PgStore, col, corrupt, digest_col, list_col, map_err, purge_one, unavailable};
 
 // "interval" is quoted: it is a keyword in PostgreSQL.
-macro_rules! device_cols {
-    () => {
-        "device_digest, user_digest, client_id, scope, audience, grant_id, created_at, expires_at, \"interval\", \
-         last_poll_at, status, user_id, auth_time, amr"
-    };
-}
 
 fn device_from(r: &PgRow) -> Result<DeviceCode, StoreError> {
     let status: String = col(r, "status")?;

@@ -351,11 +351,6 @@ async fn purge_one(conn: &mut PgConnection, sql: &'static str, cutoff: i64, batc
 }
 
 // A macro, not a const: sqlx only takes SQL fixed at compile time.
-macro_rules! client_columns {
-    () => {
-        "client_id, name, secret_digest, settings, created_at, updated_at"
-    };
-}
 
 #[async_trait]
 impl Store for PgStore {

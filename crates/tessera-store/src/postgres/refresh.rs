@@ -12,12 +12,6 @@ use tessera_core::store::{RefreshState, RefreshStore, RefreshToken, Rotation, St
 
 use super::{PgStore, col, digest_col, list_col, map_err, purge_one, unavailable};
 
-macro_rules! refresh_cols {
-    () => {
-        "digest, grant_id, client_id, user_id, scope, audience, auth_time, issued_at, expires_at, family_expires_at"
-    };
-}
-
 fn state_from(r: &PgRow) -> Result<RefreshState, StoreError> {
     Ok(RefreshState {
         token: RefreshToken {

@@ -118,39 +118,12 @@ fn grant_from(r: &SqliteRow) -> Result<Grant, StoreError> {
     })
 }
 
-// Macros, not consts: sqlx only takes SQL fixed at compile time.
-macro_rules! user_cols {
-    () => {
-        "id, username, email, name, password_hash, disabled, created_at, updated_at"
-    };
-}
-macro_rules! session_cols {
-    () => {
-        "digest, id, user_id, auth_time, amr, created_at, expires_at"
-    };
-}
-macro_rules! code_cols {
-    () => {
-        "digest, client_id, user_id, grant_id, redirect_uri, code_challenge, scope, audience, nonce, auth_time, amr, \
-         session_id, created_at, expires_at"
-    };
-}
-macro_rules! grant_cols {
-    () => {
-        "id, user_id, client_id, scope, session_id, created_at, expires_at"
-    };
-}
-
-/// Consumed codes are kept a day past expiry so a late replay is still
-/// recognised (and revokes what the code yielded).
-const CODE_REPLAY_MEMORY: i64 = 24 * 60 * 60;
-
 pub(super) async fn purge(pool: &SqlitePool, now: i64, batch: u32) -> Result<u64, StoreError> {
     let mut n = 0;
     for (sql, cutoff) in [
         (
             "DELETE FROM auth_codes WHERE digest IN (SELECT digest FROM auth_codes WHERE expires_at <= $1 LIMIT $2)",
-            now - CODE_REPLAY_MEMORY,
+            now - crate::columns::CODE_REPLAY_MEMORY,
         ),
         ("DELETE FROM sessions WHERE digest IN (SELECT digest FROM sessions WHERE expires_at <= $1 LIMIT $2)", now),
         ("DELETE FROM grants WHERE id IN (SELECT id FROM grants WHERE expires_at <= $1 LIMIT $2)", now),

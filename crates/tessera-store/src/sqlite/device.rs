@@ -10,13 +10,6 @@ use tessera_core::store::{DeviceCode, DeviceStatus, DeviceStore, Poll, StoreErro
 
 use super::{SqliteStore, map_err, unavailable};
 
-macro_rules! device_cols {
-    () => {
-        "device_digest, user_digest, client_id, scope, audience, grant_id, created_at, expires_at, interval, \
-         last_poll_at, status, user_id, auth_time, amr"
-    };
-}
-
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }

@@ -454,11 +454,6 @@ fn client_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Client, StoreError> 
 }
 
 // A macro, not a const: sqlx only takes SQL fixed at compile time.
-macro_rules! client_columns {
-    () => {
-        "client_id, name, secret_digest, settings, created_at, updated_at"
-    };
-}
 
 #[async_trait]
 impl Store for SqliteStore {

@@ -10,12 +10,6 @@ use tessera_core::store::{RefreshState, RefreshStore, RefreshToken, Rotation, St
 
 use super::{SqliteStore, map_err, unavailable};
 
-macro_rules! refresh_cols {
-    () => {
-        "digest, grant_id, client_id, user_id, scope, audience, auth_time, issued_at, expires_at, family_expires_at"
-    };
-}
-
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
