@@ -108,6 +108,8 @@ pub struct Authority {
     /// The highest revocation sequence number this process knows of; the
     /// revocation feed's long-polls wait on it.
     feed_head: tokio::sync::watch::Sender<i64>,
+    /// When keys were last reloaded for a JWT with an unknown `kid`.
+    unknown_kid_reload: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for Authority {
@@ -156,6 +158,7 @@ impl Authority {
             csrf,
             settings,
             feed_head: tokio::sync::watch::Sender::new(0),
+            unknown_kid_reload: std::sync::atomic::AtomicI64::new(i64::MIN),
         };
         a.sync_revocations().await?;
         Ok(a)
@@ -207,6 +210,26 @@ impl Authority {
         {
             return Ok(r.1.clone());
         }
+        self.load_key_set(generation).await
+    }
+
+    /// A JWT names a key this process does not have: another node may have
+    /// just created it (with `--activate-in 0s`) and the change notification
+    /// not have arrived yet. Reloads the keys, at most once a second so junk
+    /// `kid`s cannot turn into database load; `None` if it is too soon.
+    pub(crate) async fn reload_keys_for_unknown_kid(&self, generation: u64) -> Result<Option<Arc<KeySet>>, OAuthError> {
+        use std::sync::atomic::Ordering;
+        let now = self.clock.now();
+        let last = self.unknown_kid_reload.load(Ordering::Acquire);
+        if now.saturating_sub(last) < 1
+            || self.unknown_kid_reload.compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire).is_err()
+        {
+            return Ok(None);
+        }
+        self.load_key_set(generation).await.map(Some)
+    }
+
+    async fn load_key_set(&self, generation: u64) -> Result<Arc<KeySet>, OAuthError> {
         let keys =
             load_keys(self.store.as_ref(), &self.master).await.map_err(|e| OAuthError::server_error(e.to_string()))?;
         let set = Arc::new(KeySet::new(keys, self.settings.signing_alg));

@@ -36,6 +36,8 @@ struct Inner {
 pub struct MemoryStore {
     inner: Mutex<Inner>,
     generation: AtomicU64,
+    /// While set, [`Store::config_generation`] stands still (see [`MemoryStore::hold_generation`]).
+    held: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -54,8 +56,19 @@ impl MemoryStore {
         Ok(f(&mut g))
     }
 
+    /// Tests: while `hold` is true, the configuration generation does not
+    /// move, as for a node that has not yet heard of another node's change.
+    pub fn hold_generation(&self, hold: bool) {
+        self.held.store(hold, Ordering::SeqCst);
+        if !hold {
+            self.bump();
+        }
+    }
+
     fn bump(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        if !self.held.load(Ordering::SeqCst) {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
     }
 }
 

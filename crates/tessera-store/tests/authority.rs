@@ -123,3 +123,52 @@ async fn wrong_secret_unknown_client_and_grant_rules() {
         assert_eq!(e.code, code, "{body}");
     }
 }
+
+/// Node A rotates a key that signs at once; node B has not yet heard of it
+/// (its configuration generation stands still, as while a notification is
+/// in flight). B's introspection reloads the keys for the unknown `kid`
+/// instead of calling A's token inactive, and does so at most once a second.
+#[tokio::test]
+async fn a_key_another_node_just_created_is_found_by_introspection() {
+    let b = fixture().await;
+    let (id, secret) = client(&b, TokenFormat::Jwt, 300).await;
+    let auth = basic(&id, &secret);
+    // B has loaded its keys and validated a token with them.
+    let t = b.authority.token(Some(&auth), &form("grant_type=client_credentials")).await.unwrap();
+    assert!(b.authority.introspect(Some(&auth), &form(&format!("token={}", t.access_token))).await.unwrap().active);
+
+    b.store.hold_generation(true);
+    let node_a = |rng: u64| {
+        Authority::start(
+            Settings { signing_alg: Algorithm::EdDSA, ..Settings::new("https://as.example") },
+            b.store.clone(),
+            MasterKey::from_bytes([1; 32]),
+            b.clock.clone(),
+            Arc::new(SeededRandom::new(rng)),
+        )
+    };
+    let a = node_a(43).await.unwrap();
+    let new_kid = a.rotate_key(0).await.unwrap()[0].clone();
+    let a = node_a(44).await.unwrap(); // A restarted: signs with the new key
+    let t = a.token(Some(&auth), &form("grant_type=client_credentials")).await.unwrap();
+    assert_eq!(kid_of(&t.access_token), new_kid);
+    assert!(b.authority.introspect(Some(&auth), &form(&format!("token={}", t.access_token))).await.unwrap().active);
+
+    // A junk kid costs at most one reload a second: a second new key within
+    // the same second is not looked for, the next second it is.
+    let newer = a.rotate_key(0).await.unwrap()[0].clone();
+    let a = node_a(45).await.unwrap();
+    let t = a.token(Some(&auth), &form("grant_type=client_credentials")).await.unwrap();
+    assert_eq!(kid_of(&t.access_token), newer);
+    let body = format!("token={}", t.access_token);
+    assert!(!b.authority.introspect(Some(&auth), &form(&body)).await.unwrap().active, "reloaded twice in a second");
+    b.clock.advance(1);
+    assert!(b.authority.introspect(Some(&auth), &form(&body)).await.unwrap().active);
+}
+
+fn kid_of(jwt: &str) -> String {
+    let header = jwt.split('.').next().unwrap();
+    let header: serde_json::Value =
+        serde_json::from_slice(&base64ct::Base64UrlUnpadded::decode_vec(header).unwrap()).unwrap();
+    header["kid"].as_str().unwrap().to_string()
+}

@@ -151,7 +151,12 @@ impl Authority {
             }
             return Ok(Ok((*c).clone()));
         }
-        let r = jwt::verify(&keys, &self.settings().issuer, token, now);
+        let mut r = jwt::verify(&keys, &self.settings().issuer, token, now);
+        if let Err((jwt::Rejection::UnknownKey, _)) = &r
+            && let Some(fresh) = self.reload_keys_for_unknown_kid(generation).await?
+        {
+            r = jwt::verify(&fresh, &self.settings().issuer, token, now);
+        }
         if let Ok(c) = &r {
             self.jwt_cache.insert(digest, Arc::new(c.clone()));
         }
