@@ -64,6 +64,12 @@ pub async fn handle(
     if state.token.client_id != c.id {
         return Err(invalid_grant("invalid refresh token"));
     }
+    // Its grant was revoked (say, by a code replay on another node) while
+    // this token was being stored: deleting the grant's tokens may have run
+    // before this one was written, the revocation entry stays.
+    if a.revoked.contains(&crate::store::RevokedToken::Grant(state.token.grant_id.clone())) {
+        return Err(invalid_grant("invalid refresh token"));
+    }
     if state.rotated_at.is_some() {
         return retry_or_reuse(a, &state, now).await;
     }
