@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use tessera_proto::TokenResponse;
 
-use crate::cache::{ClientCache, RevokedSet};
+use crate::cache::{ClientCache, ConfigCache, ConfigView, RevokedSet};
 use crate::client::Client;
 use crate::client::TokenFormat;
 use crate::client_auth::{self, AuthenticatedClient};
@@ -95,6 +95,7 @@ pub struct Authority {
     clock: Arc<dyn Clock>,
     rng: Arc<dyn Random>,
     clients: ClientCache,
+    config: ConfigCache,
     keys: RwLock<(u64, Arc<KeySet>)>,
     pub(crate) revoked: RevokedSet,
     pub(crate) opaque_cache: moka::sync::Cache<Digest, Arc<OpaqueToken>>,
@@ -149,6 +150,7 @@ impl Authority {
             clock,
             rng,
             clients: ClientCache::default(),
+            config: ConfigCache::default(),
             keys: RwLock::new((generation, Arc::new(keyset))),
             revoked: RevokedSet::default(),
             opaque_cache,
@@ -248,6 +250,17 @@ impl Authority {
 
     pub async fn client_at(&self, generation: u64, id: &str) -> Result<Option<Arc<Client>>, OAuthError> {
         Ok(self.clients.get(self.store.as_ref(), generation, id).await?)
+    }
+
+    /// Origins, discovery facts and scope sentences as of now, from memory
+    /// unless a client, key or scope changed since the last look.
+    pub async fn config_view(&self) -> Result<Arc<ConfigView>, OAuthError> {
+        Ok(self.config.get(self.store.as_ref(), self.generation()).await?)
+    }
+
+    /// CORS: whether some client registered `origin`.
+    pub async fn origin_allowed(&self, origin: &str) -> bool {
+        self.config_view().await.is_ok_and(|v| v.origins.contains(origin))
     }
 
     /// RFC 6749 §2.3.1; no credentials at all is `invalid_client` (401).

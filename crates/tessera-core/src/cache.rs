@@ -1,46 +1,120 @@
 //! Caches on the hot paths, each with a rule that keeps it exact:
 //! - [`ClientCache`]: emptied whenever [`Store::config_generation`] moves,
-//!   and a lookup that raced with a change is never inserted;
+//!   and a lookup that raced with a change is never inserted; unknown ids
+//!   are remembered too, so a made-up `client_id` costs one query, not one
+//!   per request, and answers as fast as a wrong secret;
+//! - [`ConfigCache`]: what unauthenticated endpoints need of the whole
+//!   configuration (CORS origins, discovery, the consent page's scope
+//!   sentences), reloaded once per generation, one reload at a time;
 //! - [`RevokedSet`]: revoked tokens, followed from the store's revocation
 //!   entries by sequence number, so no entry is missed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use crate::client::Client;
-use crate::store::{RevocationEntry, RevokedToken, Store, StoreError};
+use crate::store::{RevocationEntry, RevokedToken, ScopeInfo, Store, StoreError};
 
 /// Beyond this many clients the cache starts over rather than grow.
 const MAX_CACHED_CLIENTS: usize = 100_000;
+/// Unknown ids remembered; past it they start over, known clients stay.
+const MAX_UNKNOWN_CLIENTS: usize = 10_000;
+
+/// Clients known at one generation, and ids known not to exist.
+#[derive(Debug, Default)]
+struct Known {
+    generation: u64,
+    clients: HashMap<String, Arc<Client>>,
+    unknown: HashSet<String>,
+}
 
 #[derive(Debug, Default)]
 pub struct ClientCache {
-    inner: RwLock<(u64, HashMap<String, Arc<Client>>)>,
+    inner: RwLock<Known>,
 }
 
 impl ClientCache {
     /// `generation`: [`Store::config_generation`], read by the caller first.
     pub async fn get(&self, store: &dyn Store, generation: u64, id: &str) -> Result<Option<Arc<Client>>, StoreError> {
         if let Ok(r) = self.inner.read()
-            && r.0 == generation
-            && let Some(c) = r.1.get(id)
+            && r.generation == generation
         {
-            return Ok(Some(c.clone()));
+            if let Some(c) = r.clients.get(id) {
+                return Ok(Some(c.clone()));
+            }
+            if r.unknown.contains(id) {
+                return Ok(None);
+            }
         }
-        let Some(client) = store.get_client(id).await?.map(Arc::new) else {
-            return Ok(None);
-        };
+        let client = store.get_client(id).await?.map(Arc::new);
         if let Ok(mut w) = self.inner.write() {
-            if w.0 < generation || w.1.len() >= MAX_CACHED_CLIENTS {
-                w.1.clear();
-                w.0 = w.0.max(generation);
+            if w.generation < generation || w.clients.len() >= MAX_CACHED_CLIENTS {
+                w.clients.clear();
+                w.unknown.clear();
+                w.generation = w.generation.max(generation);
+            }
+            if w.unknown.len() >= MAX_UNKNOWN_CLIENTS {
+                w.unknown.clear();
             }
             // Only a lookup that began at the current generation may fill it.
-            if w.0 == generation {
-                w.1.insert(id.to_string(), client.clone());
+            if w.generation == generation {
+                if let Some(c) = &client {
+                    w.clients.insert(id.to_string(), c.clone());
+                } else {
+                    w.unknown.insert(id.to_string());
+                }
             }
         }
-        Ok(Some(client))
+        Ok(client)
+    }
+}
+
+/// What unauthenticated endpoints read about the configuration as a whole.
+#[derive(Debug, Default)]
+pub struct ConfigView {
+    /// Every origin some client registered (CORS).
+    pub origins: HashSet<String>,
+    /// Whether any client may use the implicit grant (discovery).
+    pub implicit: bool,
+    /// The scope registry, by name.
+    pub scopes: Vec<ScopeInfo>,
+}
+
+#[derive(Debug, Default)]
+pub struct ConfigCache {
+    current: RwLock<Option<(u64, Arc<ConfigView>)>>,
+    /// One reload at a time: a burst after a change costs one table read.
+    reload: tokio::sync::Mutex<()>,
+}
+
+impl ConfigCache {
+    /// The view as of `generation` ([`Store::config_generation`], read by the
+    /// caller first) or later.
+    pub async fn get(&self, store: &dyn Store, generation: u64) -> Result<Arc<ConfigView>, StoreError> {
+        if let Some(v) = self.fresh(generation) {
+            return Ok(v);
+        }
+        let _one = self.reload.lock().await;
+        if let Some(v) = self.fresh(generation) {
+            return Ok(v);
+        }
+        let clients = store.list_clients().await?;
+        let view = Arc::new(ConfigView {
+            origins: clients.iter().flat_map(|c| c.settings.allowed_origins.iter().cloned()).collect(),
+            implicit: clients.iter().any(|c| c.settings.allow_implicit),
+            scopes: store.list_scopes().await?,
+        });
+        if let Ok(mut w) = self.current.write()
+            && w.as_ref().is_none_or(|(g, _)| *g <= generation)
+        {
+            *w = Some((generation, view.clone()));
+        }
+        Ok(view)
+    }
+
+    fn fresh(&self, generation: u64) -> Option<Arc<ConfigView>> {
+        let r = self.current.read().ok()?;
+        r.as_ref().filter(|(g, _)| *g >= generation).map(|(_, v)| v.clone())
     }
 }
 

@@ -37,6 +37,39 @@ impl CsrfKey {
         Base64UrlUnpadded::encode_string(hmac::sign(&self.0, msg.as_bytes()).as_ref())
     }
 
+    /// The token of a form that belongs to one authorization request: it
+    /// carries when the request first arrived (`started_at`) and is bound
+    /// to the request's parameters and, once there is one, the session the
+    /// form was shown to. `started_at.mac`.
+    pub fn flow_token(
+        &self,
+        purpose: &str,
+        binding: &str,
+        started_at: i64,
+        request: &str,
+        session_id: Option<&str>,
+    ) -> String {
+        let p = flow_purpose(purpose, started_at, request, session_id);
+        format!("{started_at}.{}", self.token(&p, binding))
+    }
+
+    /// `started_at` of a valid [`Self::flow_token`]; `None` if it was made for
+    /// another purpose, browser, request or session, or not by us.
+    pub fn verify_flow(
+        &self,
+        purpose: &str,
+        binding: Option<&str>,
+        token: Option<&str>,
+        request: &str,
+        session_id: Option<&str>,
+    ) -> Option<i64> {
+        let (started, mac) = token?.split_once('.')?;
+        // At most 20 digits: bounded before it is parsed.
+        let started_at: i64 = started.get(..started.len().min(20)).filter(|s| *s == started)?.parse().ok()?;
+        let p = flow_purpose(purpose, started_at, request, session_id);
+        self.verify(&p, binding, Some(mac)).then_some(started_at)
+    }
+
     pub fn verify(&self, purpose: &str, binding: Option<&str>, token: Option<&str>) -> bool {
         let (Some(binding), Some(token)) = (binding, token) else { return false };
         if binding.len() < 16 {
@@ -44,6 +77,11 @@ impl CsrfKey {
         }
         self.token(purpose, binding).as_bytes().ct_eq(token.as_bytes()).into()
     }
+}
+
+fn flow_purpose(purpose: &str, started_at: i64, request: &str, session_id: Option<&str>) -> String {
+    let digest = crate::secret::Digest::of(request.as_bytes()).to_hex();
+    format!("{purpose}\nflow\n{started_at}\n{}\n{digest}", session_id.unwrap_or("-"))
 }
 
 #[cfg(test)]
@@ -64,5 +102,21 @@ mod tests {
         assert!(!k.verify("consent", Some(&b), Some("")));
         let other = CsrfKey::new(&MasterKey::from_bytes([2; 32]));
         assert!(!other.verify("consent", Some(&b), Some(&t)));
+    }
+
+    #[test]
+    fn flow_tokens_are_bound_to_request_session_and_time() {
+        let k = CsrfKey::new(&MasterKey::from_bytes([1; 32]));
+        let b = CsrfKey::binding(&SeededRandom::new(1));
+        let t = k.flow_token("consent", &b, 1000, "client_id=a&prompt=login", Some("s1"));
+        assert_eq!(k.verify_flow("consent", Some(&b), Some(&t), "client_id=a&prompt=login", Some("s1")), Some(1000));
+        assert_eq!(k.verify_flow("consent", Some(&b), Some(&t), "client_id=a", Some("s1")), None, "request");
+        assert_eq!(k.verify_flow("consent", Some(&b), Some(&t), "client_id=a&prompt=login", Some("s2")), None);
+        assert_eq!(k.verify_flow("login", Some(&b), Some(&t), "client_id=a&prompt=login", Some("s1")), None);
+        let later = t.replacen("1000.", "999.", 1);
+        assert_eq!(k.verify_flow("consent", Some(&b), Some(&later), "client_id=a&prompt=login", Some("s1")), None);
+        for junk in ["", ".", "1000", "x.y", "-1.abc", &format!("{}.{}", "9".repeat(30), "a")] {
+            assert_eq!(k.verify_flow("consent", Some(&b), Some(junk), "r", Some("s1")), None, "{junk}");
+        }
     }
 }

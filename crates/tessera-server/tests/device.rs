@@ -186,3 +186,31 @@ async fn the_oauth2_crate_runs_the_device_side() {
     assert!(page.body.contains("Device connected"));
     assert!(!token.unwrap().access_token().secret().is_empty());
 }
+
+/// A decision form decides only the code its page showed, to the person it
+/// showed it to: a token from another page (or the code-entry form) with
+/// someone else's code is refused, so codes cannot be approved by guessing.
+#[tokio::test]
+async fn a_decision_form_decides_only_the_code_it_showed() {
+    let s = Server::start();
+    s.create_user("alice", PASSWORD);
+    create_tv(&s);
+    let mine = start(&s, "openid").await;
+    let theirs = start(&s, "openid").await;
+    let b = Browser::new(&s);
+    let confirm = open_verification(&b, mine["verification_uri_complete"].as_str().unwrap()).await;
+    let csrf = confirm.field("csrf").unwrap();
+    let other = theirs["user_code"].as_str().unwrap();
+    let r = b.post("/device", &[("csrf", &csrf), ("user_code", other), ("decision", "approve")]).await;
+    assert_eq!(r.status, 403, "a form made for another code: {}", r.body);
+    let entry = b.get("/device").await;
+    let entry_csrf = entry.field("csrf").unwrap();
+    let r = b.post("/device", &[("csrf", &entry_csrf), ("user_code", other), ("decision", "approve")]).await;
+    assert_eq!(r.status, 403, "the code-entry form's token decides nothing: {}", r.body);
+    let (_, e) = poll(&s, theirs["device_code"].as_str().unwrap()).await;
+    assert_eq!(e["error"], "authorization_pending", "still undecided");
+    // The form's own code still works.
+    let mine_code = mine["user_code"].as_str().unwrap();
+    let done = b.post("/device", &[("csrf", &csrf), ("user_code", mine_code), ("decision", "deny")]).await;
+    assert!(done.body.contains("Request denied"), "{}", done.body);
+}

@@ -225,11 +225,12 @@ async fn forms_need_a_csrf_token_bound_to_this_browser() {
         let r = victim.post("/consent", &form).await;
         assert_eq!((r.status, r.location.is_none()), (403, true), "consent with {csrf:?}");
     }
-    // The consent form cannot widen what was asked: the request is checked again.
+    // The consent form cannot widen what was asked: its token is bound to the
+    // request it was shown for, so an edited request is refused outright.
     let widened = request.replace("openid+profile+email", "openid+profile+email+admin");
     let csrf = consent.field("csrf").unwrap();
     let r = victim.post("/consent", &[("csrf", &csrf), ("request", &widened), ("decision", "allow")]).await;
-    assert_eq!(r.param("error").as_deref(), Some("invalid_scope"));
+    assert_eq!((r.status, r.param("code")), (403, None));
 }
 
 #[tokio::test]
@@ -331,4 +332,76 @@ async fn browser_endpoints_never_answer_garbage_with_a_5xx() {
     // 12 KB of parameters: over the 64-parameter bound, answered with a page.
     let r = b.get(&format!("/oauth2/authorize?{}", "a=b&".repeat(3_000))).await;
     assert_eq!(r.status, 400);
+}
+
+/// A signed-in browser cannot answer `prompt=login` or `max_age=0` by
+/// posting a consent form: consent is not a sign-in, and a consent form is
+/// bound to the request and the session it was shown for.
+#[tokio::test]
+async fn a_consent_form_does_not_stand_in_for_a_required_sign_in() {
+    let s = Server::start();
+    s.create_user("bob", PASSWORD);
+    let (app, _) = s.create_app(&[]);
+    let (_, challenge) = pkce(7);
+    let b = Browser::new(&s);
+    let login = b.authorize(&auth_pairs(&app, &challenge)).await;
+    let consent = b.login(&login, "bob", PASSWORD).await;
+    assert!(consent.is_consent(), "{}", consent.body);
+    let csrf = consent.field("csrf").unwrap();
+    for (k, v) in [("prompt", "login"), ("max_age", "0")] {
+        let mut pairs = auth_pairs(&app, &challenge);
+        pairs.push((k, v));
+        let forged = query(&pairs);
+        let r = b.post("/consent", &[("csrf", &csrf), ("request", &forged), ("decision", "allow")]).await;
+        assert_eq!((r.status, r.param("code")), (403, None), "{k}={v}: {}", r.body);
+    }
+    // The page's own form still completes its own request.
+    let done = b.consent(&consent, "allow").await;
+    assert!(done.param("code").is_some(), "{:?}", done.location);
+}
+
+/// A public client has no secret, so anyone holding one of its spent codes
+/// can present it again: only a replay that proves the PKCE verifier may
+/// revoke the grant (RFC 9700 §4.5 without a denial of service).
+#[tokio::test]
+async fn a_public_clients_spent_code_revokes_its_grant_only_with_the_verifier() {
+    let s = Server::start();
+    s.create_user("alice", PASSWORD);
+    let (app, _) = s.create_app(&["--public"]);
+    let (verifier, challenge) = pkce(9);
+    let b = Browser::new(&s);
+    let done = b.sign_in(&auth_pairs(&app, &challenge), "alice").await;
+    let code = done.param("code").unwrap();
+    let (st, tok) = redeem(&s, &app, None, &code, &verifier, REDIRECT).await;
+    assert_eq!(st, 200, "{tok}");
+    let at = tok["access_token"].as_str().unwrap().to_string();
+    let userinfo =
+        || async { http().get(s.url("/oauth2/userinfo")).bearer_auth(&at).send().await.unwrap().status().as_u16() };
+    let (wrong, _) = pkce(10);
+    let (st, e) = redeem(&s, &app, None, &code, &wrong, REDIRECT).await;
+    assert_eq!((st, e["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(userinfo().await, 200, "a replay without the verifier changes nothing");
+    let (st, _) = redeem(&s, &app, None, &code, &verifier, REDIRECT).await;
+    assert_eq!(st, 400);
+    assert_eq!(userinfo().await, 401, "a replay with the verifier revokes the grant");
+}
+
+/// What is typed as a username may be a password pasted into the wrong
+/// field, or 60 KiB of junk: a malformed one is refused before any account
+/// is looked up, counted or logged.
+#[tokio::test]
+async fn malformed_usernames_are_never_logged() {
+    let s = Server::start();
+    s.create_user("alice", PASSWORD);
+    let b = Browser::new(&s);
+    let page = b.get("/login").await;
+    let pasted = format!("Pasted Secret {}", "Z".repeat(60 * 1024));
+    let r = b.login(&page, &pasted, "whatever it is").await;
+    assert!(r.body.contains("Invalid username or password"), "{}", r.status);
+    let r = b.login(&page, "alice@Example.com Pasted Secret", "whatever it is").await;
+    assert!(r.body.contains("Invalid username or password"), "{}", r.status);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let log = s.logs();
+    assert!(log.contains("sign-in failed"), "the failures are logged: {log}");
+    assert!(!log.to_lowercase().contains("pasted secret"), "what was typed is not: {}", &log[..log.len().min(2000)]);
 }

@@ -10,6 +10,7 @@ use tessera_core::secret::Digest;
 use tessera_core::store::{OpaqueToken, Revocation, RevokedToken, Store, StoreError, StoredKey};
 
 pub use crate::conformance_accounts::*;
+pub use crate::conformance_attempts::*;
 pub use crate::conformance_device::*;
 pub use crate::conformance_refresh::*;
 
@@ -31,7 +32,8 @@ macro_rules! conformance_suite {
             codes_redeem_once, concurrent_redemptions_exactly_one, revoking_a_grant_deletes_its_tokens,
             grants_filter_and_purge, deleting_a_client_forgets_its_grants,
             refresh_rotates_once_and_remembers_its_successor, concurrent_rotations_exactly_one,
-            refresh_purge_drops_expired_and_sealed_successors, device_flow_states, concurrent_device_polls_redeem_once);
+            refresh_purge_drops_expired_and_sealed_successors, device_flow_states, concurrent_device_polls_redeem_once,
+            shared_attempts_swap_atomically);
     };
     (@cases plain $make:expr; $($case:ident),*) => {
         $(
@@ -156,6 +158,13 @@ pub async fn generation_moves_on_every_config_change(s: Arc<dyn Store>) {
         StoredKey { kid: "k".into(), alg: "EdDSA".into(), sealed_private_key: vec![1], created_at: 1, activates_at: 1 };
     s.insert_key(&k).await.unwrap();
     moved(&s, "insert_key");
+    // The scope registry feeds discovery and the consent page, both cached.
+    let scope =
+        tessera_core::store::ScopeInfo { name: "inventory:read".into(), description: "d".into(), created_at: 1 };
+    s.insert_scope(&scope).await.unwrap();
+    moved(&s, "insert_scope");
+    s.delete_scope("inventory:read").await.unwrap();
+    moved(&s, "delete_scope");
     // Token writes are not configuration: caches must not be flushed by them.
     s.insert_token(&token(1, 1000)).await.unwrap();
     assert_eq!(s.config_generation(), last, "a token write moved the generation");

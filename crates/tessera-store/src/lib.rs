@@ -19,6 +19,7 @@
 mod columns;
 pub mod conformance;
 mod conformance_accounts;
+mod conformance_attempts;
 mod conformance_device;
 mod conformance_refresh;
 pub mod memory;
@@ -26,6 +27,6 @@ pub mod postgres;
 mod schema;
 pub mod sqlite;
 
-pub use memory::MemoryStore;
+pub use memory::{ConfigReads, MemoryStore};
 pub use postgres::{PgOptions, PgStore};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};

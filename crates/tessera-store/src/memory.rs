@@ -8,11 +8,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use tessera_core::client::Client;
 use tessera_core::secret::Digest;
+use tessera_core::store::AttemptStore;
 use tessera_core::store::{
     AccountStore, AuthCode, Consent, DeviceCode, DeviceStatus, DeviceStore, Grant, GrantFilter, OpaqueToken, Poll,
     Purged, Redemption, RefreshState, RefreshStore, RefreshToken, Revocation, RevocationEntry, RevokedToken, Rotation,
     ScopeInfo, Session, Store, StoreError, StoredKey, User,
 };
+use tessera_core::throttle::{Count, WINDOW};
 
 #[derive(Default)]
 struct Inner {
@@ -30,6 +32,7 @@ struct Inner {
     grants: HashMap<String, Grant>,
     refresh: HashMap<Digest, RefreshState>,
     devices: HashMap<Digest, DeviceCode>,
+    attempts: HashMap<String, Count>,
 }
 
 #[derive(Default)]
@@ -38,6 +41,15 @@ pub struct MemoryStore {
     generation: AtomicU64,
     /// While set, [`Store::config_generation`] stands still (see [`MemoryStore::hold_generation`]).
     held: std::sync::atomic::AtomicBool,
+    reads: [AtomicU64; 3],
+}
+
+/// How often the configuration was read, for tests of the caches in front.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigReads {
+    pub get_client: u64,
+    pub list_clients: u64,
+    pub list_scopes: u64,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -65,6 +77,12 @@ impl MemoryStore {
         }
     }
 
+    /// Reads of clients and scopes so far.
+    pub fn config_reads(&self) -> ConfigReads {
+        let r = |i: usize| self.reads[i].load(Ordering::SeqCst);
+        ConfigReads { get_client: r(0), list_clients: r(1), list_scopes: r(2) }
+    }
+
     fn bump(&self) {
         if !self.held.load(Ordering::SeqCst) {
             self.generation.fetch_add(1, Ordering::SeqCst);
@@ -74,6 +92,11 @@ impl MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
+    /// Shared by every `Authority` built on this store, as a database is by nodes.
+    fn shared_attempts(&self) -> Option<&dyn AttemptStore> {
+        Some(self)
+    }
+
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
         let r = self.with(|i| {
             if i.clients.contains_key(&client.id) {
@@ -87,10 +110,12 @@ impl Store for MemoryStore {
     }
 
     async fn get_client(&self, id: &str) -> Result<Option<Client>, StoreError> {
+        self.reads[0].fetch_add(1, Ordering::SeqCst);
         self.with(|i| i.clients.get(id).cloned())
     }
 
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+        self.reads[1].fetch_add(1, Ordering::SeqCst);
         let mut v = self.with(|i| i.clients.values().cloned().collect::<Vec<_>>())?;
         v.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(v)
@@ -217,6 +242,7 @@ impl Store for MemoryStore {
             i.grants.retain(|_, g| g.expires_at > now);
             i.refresh.retain(|_, r| r.token.expires_at > now);
             i.devices.retain(|_, d| d.expires_at > now - CODE_REPLAY_MEMORY);
+            i.attempts.retain(|_, c| c.first > now - WINDOW);
             for r in i.refresh.values_mut().filter(|r| r.grace_until <= now) {
                 r.successor = None;
             }
@@ -290,15 +316,20 @@ impl AccountStore for MemoryStore {
             }
             i.scopes.insert(s.name.clone(), s.clone());
             Ok(())
-        })?
+        })??;
+        self.bump();
+        Ok(())
     }
 
     async fn list_scopes(&self) -> Result<Vec<ScopeInfo>, StoreError> {
+        self.reads[2].fetch_add(1, Ordering::SeqCst);
         self.with(|i| i.scopes.values().cloned().collect())
     }
 
     async fn delete_scope(&self, name: &str) -> Result<bool, StoreError> {
-        self.with(|i| i.scopes.remove(name).is_some())
+        let gone = self.with(|i| i.scopes.remove(name).is_some())?;
+        self.bump();
+        Ok(gone)
     }
 
     async fn insert_session(&self, s: &Session) -> Result<(), StoreError> {
@@ -545,6 +576,26 @@ impl DeviceStore for MemoryStore {
             d.status = DeviceStatus::Redeemed;
             i.grants.insert(grant.id.clone(), grant);
             Poll::Approved(Box::new(code))
+        })
+    }
+}
+
+#[async_trait]
+impl AttemptStore for MemoryStore {
+    async fn get_attempts(&self, key: &str) -> Result<Option<Count>, StoreError> {
+        self.with(|i| i.attempts.get(key).copied())
+    }
+
+    async fn swap_attempts(&self, key: &str, expected: Option<Count>, new: Option<Count>) -> Result<bool, StoreError> {
+        self.with(|i| {
+            if i.attempts.get(key).copied() != expected {
+                return false;
+            }
+            match new {
+                Some(c) => i.attempts.insert(key.to_string(), c),
+                None => i.attempts.remove(key),
+            };
+            true
         })
     }
 }

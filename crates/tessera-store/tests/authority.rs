@@ -10,7 +10,7 @@ use tessera_core::clock::{Clock, ManualClock};
 use tessera_core::keys::{Algorithm, MasterKey};
 use tessera_core::params::Params;
 use tessera_core::random::SeededRandom;
-use tessera_core::store::Store;
+use tessera_core::store::{AccountStore, Store};
 use tessera_core::{Authority, Settings};
 use tessera_proto::ErrorCode;
 use tessera_store::MemoryStore;
@@ -171,4 +171,43 @@ fn kid_of(jwt: &str) -> String {
     let header: serde_json::Value =
         serde_json::from_slice(&base64ct::Base64UrlUnpadded::decode_vec(header).unwrap()).unwrap();
     header["kid"].as_str().unwrap().to_string()
+}
+
+/// What unauthenticated requests can make the server read: a made-up
+/// client id, a CORS origin, discovery and the consent page's scope
+/// sentences are answered from caches that a configuration change (in any
+/// process) refreshes once; they never read whole tables per request.
+#[tokio::test]
+async fn unauthenticated_requests_are_served_from_caches_kept_fresh() {
+    let f = fixture().await;
+    let (id, _) = client(&f, TokenFormat::Jwt, 60).await;
+    let before = f.store.config_reads();
+    for _ in 0..100 {
+        let e = f.authority.token(Some(&basic("made-up", "x")), &form("grant_type=client_credentials")).await;
+        assert_eq!(e.unwrap_err().code, ErrorCode::InvalidClient);
+        assert!(!f.authority.origin_allowed("https://evil.example").await);
+        f.authority.metadata().await.unwrap();
+    }
+    let after = f.store.config_reads();
+    assert_eq!(after.get_client - before.get_client, 1, "an unknown id is looked up once");
+    assert_eq!(after.list_clients - before.list_clients, 1, "origins and discovery: one read of the clients");
+    assert_eq!(after.list_scopes - before.list_scopes, 1, "and one of the scopes");
+
+    // A change anywhere is seen at once, with one more read.
+    let scope = tessera_core::store::ScopeInfo { name: "a".into(), description: "Read A".into(), created_at: T0 };
+    f.store.insert_scope(&scope).await.unwrap();
+    for _ in 0..10 {
+        assert!(f.authority.metadata().await.unwrap().scopes_supported.contains(&"a".to_string()));
+    }
+    let fresh = f.store.config_reads();
+    assert_eq!((fresh.list_clients - after.list_clients, fresh.list_scopes - after.list_scopes), (1, 1));
+    let mut c = f.store.get_client(&id).await.unwrap().unwrap();
+    c.id = "made-up".into();
+    c.settings.allowed_origins = vec!["https://spa.example".into()];
+    f.store.insert_client(&c).await.unwrap();
+    let fresh = f.store.config_reads();
+    assert!(f.authority.origin_allowed("https://spa.example").await, "a new client's origin at once");
+    let e = f.authority.token(Some(&basic("made-up", "x")), &form("grant_type=client_credentials")).await;
+    assert_eq!(e.unwrap_err().code, ErrorCode::InvalidClient, "now known, still the wrong secret");
+    assert_eq!(f.store.config_reads().get_client - fresh.get_client, 1, "the remembered unknown id was dropped");
 }

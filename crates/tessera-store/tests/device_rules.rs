@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tessera_core::client::{DEVICE_CODE_GRANT, NewClient};
 use tessera_core::clock::ManualClock;
 use tessera_core::endpoint::authorize::SignedIn;
+use tessera_core::endpoint::device::DeviceLookupError;
 use tessera_core::keys::{Algorithm, MasterKey};
 use tessera_core::params::Params;
 use tessera_core::random::SeededRandom;
@@ -90,7 +91,7 @@ async fn approval_yields_tokens_once_and_expired_codes_cannot_be_approved() {
     let (a, clock, store) = fixture().await;
     let who = signed_in(&a).await;
     let (dc, uc) = start(&a).await;
-    assert!(a.device_decide(&uc.to_lowercase(), &who, true).await.unwrap());
+    assert_eq!(a.device_decide(&uc.to_lowercase(), &who, true, &[]).await, Ok(()));
     let t = poll(&a, &dc).await.unwrap();
     assert!(t.id_token.is_some());
     clock.advance(10);
@@ -98,11 +99,29 @@ async fn approval_yields_tokens_once_and_expired_codes_cannot_be_approved() {
 
     let (_, late) = start(&a).await;
     clock.advance(600);
-    assert!(!a.device_decide(&late, &who, true).await.unwrap());
+    assert_eq!(a.device_decide(&late, &who, true, &[]).await, Err(DeviceLookupError::Invalid));
 
     let (dc, uc) = start(&a).await;
-    assert!(a.device_decide(&uc, &who, true).await.unwrap());
+    assert_eq!(a.device_decide(&uc, &who, true, &[]).await, Ok(()));
     let user = store.find_user("alice").await.unwrap().unwrap();
     a.set_user_disabled(&user, true).await.unwrap();
     assert_eq!(poll(&a, &dc).await.err(), Some(ErrorCode::InvalidGrant), "disabled in between");
+}
+
+/// Deciding a code that is not pending counts as a wrong code: guessing
+/// codes through the decision form is throttled like the lookup.
+#[tokio::test]
+async fn decisions_on_codes_that_are_not_pending_are_throttled() {
+    let (a, _clock, _) = fixture().await;
+    let who = signed_in(&a).await;
+    let keys = ["device-user:u".to_string(), "device-ip:10.0.0.9".to_string()];
+    for _ in 0..tessera_core::throttle::FREE_FAILURES {
+        assert_eq!(a.device_decide("BCDF-GHJK", &who, false, &keys).await, Err(DeviceLookupError::Invalid));
+    }
+    let (_, uc) = start(&a).await;
+    assert!(
+        matches!(a.device_decide(&uc, &who, true, &keys).await, Err(DeviceLookupError::Throttled(_))),
+        "even a real code waits once the guesses used the budget"
+    );
+    assert!(matches!(a.device_lookup(&uc, &keys).await, Err(DeviceLookupError::Throttled(_))));
 }

@@ -77,7 +77,7 @@ async fn first_pair(f: &F, scope: &str) -> TokenResponse {
         pkce::challenge_of(VERIFIER)
     );
     let req = f.a.parse_authorization(q.as_bytes()).await.unwrap();
-    let allow = Interaction { fresh_login: true, consent: Some(true) };
+    let allow = Interaction { started_at: Some(T0), consent: Some(true) };
     let Step::Done(r) = f.a.authorize(req, Some(who), allow).await.unwrap() else { panic!("no code") };
     let code = url::Url::parse(&r.0).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
     let body = format!(

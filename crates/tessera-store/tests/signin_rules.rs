@@ -25,24 +25,34 @@ const PW: &str = "correct horse battery staple";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 struct F {
-    a: Authority,
+    a: Arc<Authority>,
     clock: Arc<ManualClock>,
     client: String,
+    store: Arc<MemoryStore>,
+}
+
+/// Another server process on the same store (a second node).
+async fn node(f: &F) -> Authority {
+    let settings = Settings { signing_alg: Algorithm::EdDSA, session_ttl: 3600, ..Settings::new("https://as.example") };
+    let rng = Arc::new(SeededRandom::new(6));
+    Authority::start(settings, f.store.clone(), MasterKey::from_bytes([1; 32]), f.clock.clone(), rng).await.unwrap()
 }
 
 async fn fixture() -> F {
     let clock = Arc::new(ManualClock::new(T0));
     let store = Arc::new(MemoryStore::new());
     let settings = Settings { signing_alg: Algorithm::EdDSA, session_ttl: 3600, ..Settings::new("https://as.example") };
-    let a = Authority::start(
-        settings,
-        store.clone(),
-        MasterKey::from_bytes([1; 32]),
-        clock.clone(),
-        Arc::new(SeededRandom::new(5)),
-    )
-    .await
-    .unwrap();
+    let a = Arc::new(
+        Authority::start(
+            settings,
+            store.clone(),
+            MasterKey::from_bytes([1; 32]),
+            clock.clone(),
+            Arc::new(SeededRandom::new(5)),
+        )
+        .await
+        .unwrap(),
+    );
     let (c, _) = NewClient {
         id: Some("app".into()),
         name: "App".into(),
@@ -60,7 +70,7 @@ async fn fixture() -> F {
         .await
         .unwrap();
     store.insert_user(&u).await.unwrap();
-    F { a, clock, client: c.id }
+    F { a, clock, client: c.id, store }
 }
 
 fn request(extra: &str) -> String {
@@ -79,7 +89,7 @@ async fn step(f: &F, extra: &str, who: Option<SignedIn>, ix: Interaction) -> Ste
 /// Signs in, consents, and returns the code.
 async fn code(f: &F) -> (String, SignedIn) {
     let (_, who) = f.a.login("alice", PW, "10.0.0.1").await.unwrap();
-    let allow = Interaction { fresh_login: true, consent: Some(true) };
+    let allow = Interaction { started_at: Some(T0), consent: Some(true) };
     let Step::Done(r) = step(f, "", Some(who.clone()), allow).await else { panic!("no code") };
     let u = url::Url::parse(&r.0).unwrap();
     (u.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned(), who)
@@ -110,7 +120,7 @@ async fn sessions_end_and_max_age_asks_again() {
     let (secret, who) = f.a.login("alice", PW, "10.0.0.1").await.unwrap();
     assert!(f.a.session(secret.expose()).await.unwrap().is_some());
     f.clock.advance(100);
-    let ok = Interaction { fresh_login: false, consent: Some(true) };
+    let ok = Interaction { started_at: None, consent: Some(true) };
     assert!(matches!(step(&f, "&max_age=100", Some(who.clone()), ok).await, Step::Done(_)));
     f.clock.advance(1);
     assert!(matches!(step(&f, "&max_age=100", Some(who.clone()), ok).await, Step::Login(_)));
@@ -119,13 +129,31 @@ async fn sessions_end_and_max_age_asks_again() {
     assert!(f.a.session("tsr_ss_forged").await.unwrap().is_none());
 }
 
+/// Posting the consent form is not a sign-in: `prompt=login` and `max_age`
+/// are met only by a session authenticated since the request arrived.
+#[tokio::test]
+async fn consent_does_not_stand_in_for_a_fresh_sign_in() {
+    let f = fixture().await;
+    let (_, who) = f.a.login("alice", PW, "10.0.0.1").await.unwrap();
+    f.clock.advance(60);
+    let allow = Interaction { started_at: Some(T0 + 60), consent: Some(true) };
+    assert!(matches!(step(&f, "&prompt=login", Some(who.clone()), allow).await, Step::Login(_)));
+    assert!(matches!(step(&f, "&max_age=0", Some(who.clone()), allow).await, Step::Login(_)));
+    assert!(matches!(step(&f, "&max_age=30", Some(who), allow).await, Step::Login(_)));
+    // Signed in during this request's flow: consent a few seconds later completes it.
+    let (_, fresh) = f.a.login("alice", PW, "10.0.0.1").await.unwrap();
+    f.clock.advance(5);
+    assert!(matches!(step(&f, "&prompt=login", Some(fresh.clone()), allow).await, Step::Done(_)));
+    assert!(matches!(step(&f, "&max_age=0", Some(fresh), allow).await, Step::Done(_)));
+}
+
 #[tokio::test]
 async fn consent_covers_later_narrower_requests_only() {
     let f = fixture().await;
     let (_, who) = f.a.login("alice", PW, "10.0.0.1").await.unwrap();
     let none = Interaction::default();
     assert!(matches!(step(&f, "", Some(who.clone()), none).await, Step::Consent { .. }));
-    let allow = Interaction { fresh_login: false, consent: Some(true) };
+    let allow = Interaction { started_at: None, consent: Some(true) };
     let wide = "&scope=openid+profile+email";
     assert!(matches!(step(&f, wide, Some(who.clone()), allow).await, Step::Done(_)));
     assert!(matches!(step(&f, "&scope=openid+email", Some(who.clone()), none).await, Step::Done(_)));
@@ -150,4 +178,58 @@ async fn throttling_waits_then_forgives() {
     assert!(matches!(f.a.login("ghost", "x", "10.0.0.5").await, Err(LoginError::Throttled(_))));
     f.clock.advance(WINDOW);
     assert_eq!(f.a.login("ghost", "x", "10.0.0.5").await.err(), Some(LoginError::Invalid));
+}
+
+/// A burst of concurrent guesses for one account, each from its own
+/// address: every attempt is counted before its password is checked, so
+/// only the free failures ever reach argon2 (the others are refused unheard).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_guesses_reaches_argon2_only_for_the_free_failures() {
+    let f = fixture().await;
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..200u32 {
+        let a = f.a.clone();
+        set.spawn(async move { a.login("alice", "wrong password!!", &format!("10.9.{}.{}", i / 200, i % 200)).await });
+    }
+    let (mut checked, mut throttled) = (0, 0);
+    while let Some(r) = set.join_next().await {
+        match r.unwrap() {
+            Err(LoginError::Invalid) => checked += 1,
+            Err(LoginError::Throttled(_)) => throttled += 1,
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+    assert_eq!((checked, throttled), (FREE_FAILURES, 200 - FREE_FAILURES));
+}
+
+/// Malformed usernames (say, 64 KiB of text) are refused before any
+/// account is looked up or counted; only the address pays.
+#[tokio::test]
+async fn malformed_usernames_count_against_the_address_only() {
+    let f = fixture().await;
+    let junk = "x".repeat(64 * 1024);
+    for i in 0..FREE_FAILURES {
+        let who = if i % 2 == 0 { junk.as_str() } else { "Bad Name With Spaces" };
+        assert_eq!(f.a.login(who, PW, "10.0.0.7").await.err(), Some(LoginError::Invalid));
+    }
+    assert_eq!(f.a.login("alice", PW, "10.0.0.7").await.err(), Some(LoginError::Throttled(1)), "the address waits");
+    assert!(f.a.login("alice", PW, "10.0.0.8").await.is_ok(), "the account was never counted");
+}
+
+/// On a shared store every node sees an account's failures: a guesser
+/// who moves to another node behind the load balancer starts no fresh budget.
+#[tokio::test]
+async fn another_node_sees_the_accounts_failures() {
+    let f = fixture().await;
+    let b = node(&f).await;
+    for i in 0..FREE_FAILURES {
+        let a: &Authority = if i % 2 == 0 { &f.a } else { &b };
+        assert_eq!(a.login("alice", "wrong password!!", &format!("10.0.1.{i}")).await.err(), Some(LoginError::Invalid));
+    }
+    assert_eq!(b.login("alice", PW, "10.0.2.1").await.err(), Some(LoginError::Throttled(1)));
+    assert_eq!(f.a.login("alice", PW, "10.0.2.2").await.err(), Some(LoginError::Throttled(1)));
+    f.clock.advance(1);
+    assert!(b.login("alice", PW, "10.0.2.1").await.is_ok());
+    assert!(f.a.login("alice", "wrong password!!", "10.0.2.3").await.is_err());
+    assert!(f.a.login("alice", PW, "10.0.2.3").await.is_ok(), "a success on one node cleared the count on all");
 }

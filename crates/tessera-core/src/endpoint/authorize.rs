@@ -87,8 +87,12 @@ pub struct SignedIn {
 /// What the person did on our pages during this request.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Interaction {
-    /// They signed in (or confirmed consent right after signing in) just now.
-    pub fresh_login: bool,
+    /// From when a sign-in counts as made for this request (carried, signed,
+    /// through the sign-in and consent forms); `None`: a request arriving
+    /// now, for which only a later sign-in counts. A session authenticated
+    /// at or after it satisfies `prompt=login` and `max_age`: the person
+    /// signed in for this very request.
+    pub started_at: Option<i64>,
     /// Their answer on the consent page.
     pub consent: Option<bool>,
 }
@@ -103,7 +107,13 @@ pub struct ScopeLine {
 #[derive(Debug, Clone)]
 pub enum Step {
     Login(Box<AuthorizationRequest>),
-    Consent { request: Box<AuthorizationRequest>, user: Box<User>, scopes: Vec<ScopeLine> },
+    /// `session_id`: the session the consent form is bound to.
+    Consent {
+        request: Box<AuthorizationRequest>,
+        user: Box<User>,
+        scopes: Vec<ScopeLine>,
+        session_id: String,
+    },
     Done(Redirect),
 }
 
@@ -225,10 +235,14 @@ impl Authority {
         let now = self.now();
         let to = self.error_redirect(&req.redirect_uri, req.state.as_deref(), req.response == ResponseType::Token);
         let back = |e: OAuthError| AuthorizeError::Redirect(to.clone(), e);
+        // Freshness comes from the session's own auth_time, never from
+        // which form was posted (OpenID Connect Core §3.1.2.1 `prompt`, `max_age`).
+        let started_at = ix.started_at.unwrap_or_else(|| new_request_start(now));
+        let signed_in_for_this = |s: &SignedIn| s.session.auth_time >= started_at;
         let stale = |s: &SignedIn| req.max_age.is_some_and(|m| now.saturating_sub(s.session.auth_time) > m);
         let must_login = match &signed_in {
             None => true,
-            Some(s) => !ix.fresh_login && (req.prompt.login || stale(s)),
+            Some(s) => !signed_in_for_this(s) && (req.prompt.login || stale(s)),
         };
         let Some(signed_in) = signed_in.filter(|_| !must_login) else {
             if req.prompt.none {
@@ -249,8 +263,9 @@ impl Authority {
             if req.prompt.none {
                 return Err(back(OAuthError::new(ErrorCode::ConsentRequired, "the user has not consented")));
             }
-            let scopes = self.describe_scopes(&req.scope).await.map_err(|e| back(e.into()))?;
-            return Ok(Step::Consent { request: Box::new(req), user: Box::new(signed_in.user), scopes });
+            let scopes = self.describe_scopes(&req.scope).await.map_err(back)?;
+            let session_id = signed_in.session.id.clone();
+            return Ok(Step::Consent { request: Box::new(req), user: Box::new(signed_in.user), scopes, session_id });
         }
         if ix.consent == Some(true) {
             // Remember the union, so a later request for fewer scopes is not asked again.
@@ -302,8 +317,9 @@ impl Authority {
     }
 
     /// The registered scopes' descriptions, built-in ones first.
-    pub async fn describe_scopes(&self, scope: &ScopeSet) -> Result<Vec<ScopeLine>, crate::store::StoreError> {
-        let registry = self.store().list_scopes().await?;
+    pub async fn describe_scopes(&self, scope: &ScopeSet) -> Result<Vec<ScopeLine>, OAuthError> {
+        let view = self.config_view().await?;
+        let registry = &view.scopes;
         Ok(scope
             .iter()
             .map(|name| {
@@ -366,6 +382,12 @@ pub fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
     let extra = ser.finish();
     let sep = if uri.contains('?') { '&' } else { '?' };
     format!("{uri}{sep}{extra}")
+}
+
+/// For a request arriving at `now`, only a sign-in after it counts as made
+/// for it; the clock counts whole seconds, so "after" begins at the next.
+pub fn new_request_start(now: i64) -> i64 {
+    now.saturating_add(1)
 }
 
 fn parse_prompt(p: Option<&str>) -> Result<Prompt, OAuthError> {

@@ -28,6 +28,10 @@ pub const POLL_INTERVAL: i64 = 5;
 
 /// `BCDF-GHJK` → `BCDFGHJK`; `None` unless 8 letters of the alphabet.
 pub fn normalize_user_code(s: &str) -> Option<String> {
+    // Typed by people: anything much longer than `BCDF-GHJK` is not a code.
+    if s.len() > 4 * USER_CODE_LEN {
+        return None;
+    }
     let c: String = s.chars().filter(|c| !c.is_whitespace() && *c != '-').collect::<String>().to_ascii_uppercase();
     (c.len() == USER_CODE_LEN && c.bytes().all(|b| ALPHABET.contains(&b))).then_some(c)
 }
@@ -174,16 +178,46 @@ impl Authority {
             return Err(DeviceLookupError::Invalid);
         };
         let scope = ScopeSet::parse(&code.scope).unwrap_or_default();
-        let scopes = self.describe_scopes(&scope).await?;
+        let scopes = self.describe_scopes(&scope).await.map_err(|e| DeviceLookupError::Unavailable(e.to_string()))?;
         Ok(DeviceRequest { user_code: display_user_code(&normalized), client, scopes })
     }
 
-    /// Approves or denies; `false` if the code is no longer pending.
-    pub async fn device_decide(&self, user_code: &str, who: &SignedIn, approve: bool) -> Result<bool, OAuthError> {
-        let Some(n) = normalize_user_code(user_code) else { return Ok(false) };
-        let approval = approve.then(|| (who.user.id.clone(), who.session.auth_time, who.session.amr.clone()));
-        Ok(self.store().decide_device(&user_digest(&n), self.now(), approval).await?)
+    /// Approves or denies. A code that is not pending (unknown, expired,
+    /// decided) counts against `who` like a wrong code on the lookup, so
+    /// decisions cannot be used to guess codes either.
+    pub async fn device_decide(
+        &self,
+        user_code: &str,
+        who: &SignedIn,
+        approve: bool,
+        keys: &[String],
+    ) -> Result<(), DeviceLookupError> {
+        let now = self.now();
+        let wait = keys.iter().map(|k| self.throttle.wait(k, now)).max().unwrap_or(0);
+        if wait > 0 {
+            return Err(DeviceLookupError::Throttled(wait));
+        }
+        let decided = match normalize_user_code(user_code) {
+            Some(n) => {
+                let approval = approve.then(|| (who.user.id.clone(), who.session.auth_time, who.session.amr.clone()));
+                self.store().decide_device(&user_digest(&n), now, approval).await?
+            }
+            None => false,
+        };
+        if !decided {
+            for k in keys {
+                self.throttle.failure(k, now);
+            }
+            return Err(DeviceLookupError::Invalid);
+        }
+        Ok(())
     }
+}
+
+/// The purpose a decision form's CSRF token is made for: the code shown and
+/// the person it was shown to, so the form cannot decide any other code.
+pub fn decision_purpose(user_code: &str, user_id: &str) -> Option<String> {
+    normalize_user_code(user_code).map(|n| format!("device-decision\n{user_id}\n{n}"))
 }
 
 #[cfg(test)]

@@ -37,10 +37,11 @@ impl Authority {
         let mut scopes =
             strings(&crate::endpoint::authorize::BUILTIN_SCOPES.iter().map(|(n, _)| *n).collect::<Vec<_>>());
         // The deprecated implicit grant is advertised only while some client uses it.
-        let implicit = self.store().list_clients().await?.iter().any(|c| c.settings.allow_implicit);
-        for s in self.store().list_scopes().await? {
+        let view = self.config_view().await?;
+        let implicit = view.implicit;
+        for s in &view.scopes {
             if !scopes.contains(&s.name) {
-                scopes.push(s.name);
+                scopes.push(s.name.clone());
             }
         }
         Ok(AuthorizationServerMetadata {

@@ -11,9 +11,10 @@ use crate::endpoint::authorize::SignedIn;
 use crate::error::OAuthError;
 use crate::redirect_uri::{self, VerifiedRedirectUri};
 use crate::secret::{SESSION_PREFIX, Secret};
-use crate::store::{Session, StoreError};
+use crate::store::{Session, StoreError, User};
+use crate::throttle;
 use crate::token::id_token;
-use crate::user::normalize_username;
+use crate::user::{normalize_username, validate_username};
 
 /// Why a sign-in failed. The message shown never says which check failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,38 +32,50 @@ impl From<StoreError> for LoginError {
     }
 }
 
+/// Compare-and-swap rounds on shared counters before giving up.
+const SWAP_TRIES: usize = 16;
+
 impl Authority {
     /// Checks a username and password; on success stores a new session and
     /// returns the cookie value with it. `ip` keys the per-address throttle.
+    ///
+    /// The attempt is counted against the account and the address before
+    /// the password is checked and forgiven if it succeeds, so concurrent
+    /// guesses cannot outrun the throttle.
     pub async fn login(&self, username: &str, password: &str, ip: &str) -> Result<(Secret, SignedIn), LoginError> {
         let now = self.now();
-        let account_key = format!("user:{}", normalize_username(username));
-        let ip_key = format!("ip:{ip}");
-        let wait = self.throttle.wait(&account_key, now).max(self.throttle.wait(&ip_key, now));
-        if wait > 0 {
-            return Err(LoginError::Throttled(wait));
-        }
-        let user = self.store().find_user(&normalize_username(username)).await?;
-        let ok = match &user {
-            Some(u) => {
-                self.passwords
-                    .verify(password, &u.password_hash)
-                    .await
-                    .map_err(|e| LoginError::Unavailable(e.to_string()))?
-                    && !u.disabled
-            }
-            None => {
-                self.passwords.verify_dummy(password).await.map_err(|e| LoginError::Unavailable(e.to_string()))?;
-                false
-            }
-        };
-        let Some(user) = user.filter(|_| ok) else {
-            self.throttle.failure(&account_key, now);
-            self.throttle.failure(&ip_key, now);
-            tracing::info!(username = %normalize_username(username), %ip, "sign-in failed");
+        let ip_key = throttle::address_key(ip);
+        let username = normalize_username(username);
+        if validate_username(&username).is_err() {
+            // No such account can exist: count the address only, and never
+            // keep or log what was typed (it may be a password, or 64 KiB).
+            self.throttle.begin(&[&ip_key], now).map_err(LoginError::Throttled)?;
+            tracing::info!(ip = %ip_key, "sign-in failed: malformed username");
             return Err(LoginError::Invalid);
+        }
+        let account_key = format!("user:{username}");
+        self.throttle.begin(&[&ip_key], now).map_err(LoginError::Throttled)?;
+        if let Err(e) = self.begin_account_attempt(&account_key, now).await {
+            // Not this address's fault: only the account refused it.
+            self.throttle.forgive(&ip_key);
+            return Err(e);
+        }
+        let outcome = self.check_password(&username, password).await;
+        let user = match outcome {
+            Ok(Some(user)) => user,
+            Ok(None) => {
+                tracing::info!(%username, ip = %ip_key, "sign-in failed");
+                return Err(LoginError::Invalid);
+            }
+            Err(e) => {
+                // Undecided (hashing busy, store down): the attempt is not held against anyone.
+                self.throttle.forgive(&ip_key);
+                self.settle_account_attempt(&account_key, false).await;
+                return Err(e);
+            }
         };
-        self.throttle.success(&account_key);
+        self.throttle.forgive(&ip_key);
+        self.settle_account_attempt(&account_key, true).await;
         let secret = Secret::generate(self.rng(), SESSION_PREFIX);
         let mut id = [0u8; 16];
         self.rng().fill(&mut id);
@@ -78,6 +91,61 @@ impl Authority {
         self.store().insert_session(&session).await?;
         tracing::info!(user = %user.username, session = %session.id, "signed in");
         Ok((secret, SignedIn { session, user }))
+    }
+
+    /// Counts an attempt for an account in advance, on the shared counters
+    /// when the store has them (every node then throttles alike).
+    async fn begin_account_attempt(&self, key: &str, now: i64) -> Result<(), LoginError> {
+        let Some(shared) = self.store().shared_attempts() else {
+            return self.throttle.begin(&[key], now).map_err(LoginError::Throttled);
+        };
+        for _ in 0..SWAP_TRIES {
+            let current = shared.get_attempts(key).await?;
+            let next = throttle::admit(current, now).map_err(LoginError::Throttled)?;
+            if shared.swap_attempts(key, current, Some(next)).await? {
+                return Ok(());
+            }
+        }
+        // Lost every race: others are trying this account right now.
+        Err(LoginError::Throttled(1))
+    }
+
+    /// Takes back an attempt that could not be decided (`forget`: false),
+    /// or forgets every failure of an account that signed in (`forget`: true).
+    async fn settle_account_attempt(&self, key: &str, forget: bool) {
+        let Some(shared) = self.store().shared_attempts() else {
+            if forget {
+                self.throttle.success(key);
+            } else {
+                self.throttle.forgive(key);
+            }
+            return;
+        };
+        for _ in 0..SWAP_TRIES {
+            let Ok(current) = shared.get_attempts(key).await else { return };
+            let next = if forget { None } else { throttle::forgive(current) };
+            match shared.swap_attempts(key, current, next).await {
+                Ok(false) => continue,
+                // Best effort: a count left behind only delays, and expires with its window.
+                Ok(true) | Err(_) => return,
+            }
+        }
+    }
+
+    /// The enabled user whose password this is; `None` for a wrong
+    /// password, an unknown user (after the same work) or a disabled account.
+    async fn check_password(&self, username: &str, password: &str) -> Result<Option<User>, LoginError> {
+        let unavailable = |e: crate::password::HashError| LoginError::Unavailable(e.to_string());
+        match self.store().find_user(username).await? {
+            Some(u) => {
+                let ok = self.passwords.verify(password, &u.password_hash).await.map_err(unavailable)?;
+                Ok((ok && !u.disabled).then_some(u))
+            }
+            None => {
+                self.passwords.verify_dummy(password).await.map_err(unavailable)?;
+                Ok(None)
+            }
+        }
     }
 
     /// The live session behind a cookie value, if any: unexpired, and its

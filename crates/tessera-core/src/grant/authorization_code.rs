@@ -6,7 +6,9 @@
 //! challenge. The store consumes it atomically; a second use is a replay
 //! (RFC 6749 §4.1.2, RFC 9700 §4.5): `invalid_grant`, and every token
 //! issued from it is revoked. Another client presenting a code gets
-//! `invalid_grant` and changes nothing, so a stranger cannot burn it.
+//! `invalid_grant` and changes nothing, so a stranger cannot burn it; nor
+//! can a stranger replaying a public client's spent code without its PKCE
+//! verifier.
 
 use tessera_proto::TokenResponse;
 
@@ -65,7 +67,11 @@ pub async fn handle(
     let code = match authority.store().redeem_code(&req.code.digest(), &c.id, now, grant_expires).await? {
         Redemption::Redeemed(code) => code,
         Redemption::Replayed(code) => {
-            if code.client_id == c.id {
+            // A public client proves nothing but its id, which is public: a
+            // stranger holding a spent code could otherwise end its owner's
+            // grant. Only the PKCE verifier shows the replay is the client's.
+            let proven = !c.is_public() || pkce::verify(&req.code_verifier, &code.code_challenge);
+            if code.client_id == c.id && proven {
                 tracing::warn!(client = %c.id, grant = %code.grant_id, "authorization code replayed: revoking its tokens");
                 authority.revoke_grant(&code.grant_id, &code.client_id).await?;
             }

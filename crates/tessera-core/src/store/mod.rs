@@ -4,10 +4,11 @@
 //! Rules every backend keeps:
 //! - a write returns `Ok` only after it is durable (committed);
 //! - credentials are stored as [`Digest`]s, never in the clear;
-//! - [`Store::config_generation`] changes after every client or key change,
+//! - [`Store::config_generation`] changes after every client, key or scope change,
 //!   whichever process made it, so caches in a running server never go stale.
 
 pub mod accounts;
+pub mod attempts;
 pub mod device;
 
 use async_trait::async_trait;
@@ -16,6 +17,7 @@ pub use accounts::{
     AccountStore, AuthCode, Consent, Grant, GrantFilter, Redemption, RefreshState, RefreshStore, RefreshToken,
     Rotation, ScopeInfo, Session, User,
 };
+pub use attempts::AttemptStore;
 pub use device::{DeviceCode, DeviceStatus, DeviceStore, Poll};
 
 use crate::client::Client;
@@ -124,7 +126,7 @@ pub trait Store: AccountStore + RefreshStore + DeviceStore + Send + Sync + 'stat
     /// order they were inserted (the later one signs).
     async fn list_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
 
-    /// A number that changes whenever a client or key changes, in this
+    /// A number that changes whenever a client, key or registered scope changes, in this
     /// process or another. Cheap: called on every token request.
     fn config_generation(&self) -> u64;
 
@@ -133,6 +135,12 @@ pub trait Store: AccountStore + RefreshStore + DeviceStore + Send + Sync + 'stat
     /// revocation, so a node reads the new entries at once instead of
     /// polling. `None` for stores that can only be polled.
     fn revocation_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
+    /// For a store shared by several server processes: sign-in failure
+    /// counters every node sees. `None`: counters are kept per process.
+    fn shared_attempts(&self) -> Option<&dyn AttemptStore> {
         None
     }
 

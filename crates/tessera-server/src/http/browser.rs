@@ -16,7 +16,8 @@ use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use tessera_core::OAuthError;
 use tessera_core::endpoint::authorize::{
-    AuthorizationRequest, AuthorizeError, Interaction, SignedIn, Step, error_redirect_url, with_query,
+    AuthorizationRequest, AuthorizeError, Interaction, SignedIn, Step, error_redirect_url, new_request_start,
+    with_query,
 };
 use tessera_core::endpoint::session::LoginError;
 use tessera_core::params::Params;
@@ -60,23 +61,35 @@ async fn authorize(s: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
         Ok(x) => x,
         Err(e) => return error_page(issuer(s), &e),
     };
-    let step = s.authority.authorize(req, signed_in, Interaction::default()).await;
-    render_step(s, headers, step, None, None)
+    let started_at = new_request_start(s.authority.now());
+    let ix = Interaction { started_at: Some(started_at), consent: None };
+    let step = s.authority.authorize(req, signed_in, ix).await;
+    render_step(s, headers, step, started_at, None, None)
 }
 
 /// `POST /login`: the sign-in form, standalone or inside an authorization.
+/// Inside one, the form's token carries when the request arrived, so the
+/// steps after it know the person signed in for this request.
 pub async fn login(State(s): State<AppState>, headers: HeaderMap, ext: Extensions, body: Body) -> Response {
-    let form = match checked_form(&s, &headers, "login", body) {
+    let form = match read_form(&s, body) {
         Ok(f) => f,
         Err(r) => return r,
     };
-    let req = match form.get("request") {
-        Some(r) => match s.authority.parse_authorization(r.as_bytes()).await {
-            Ok(r) => Some(r),
-            Err(e) => return authorize_error(&s, e),
-        },
-        None => None,
+    let (req, started_at) = match form.get("request") {
+        Some(raw) => {
+            let binding = cookie(&headers, s.cookies.csrf);
+            let Some(started_at) = s.authority.csrf().verify_flow("login", binding, form.get("csrf"), raw, None) else {
+                return csrf_failed(&s);
+            };
+            match s.authority.parse_authorization(raw.as_bytes()).await {
+                Ok(r) => (Some(r), started_at),
+                Err(e) => return authorize_error(&s, e),
+            }
+        }
+        None if csrf_ok(&s, &headers, "login", &form) => (None, s.authority.now()),
+        None => return csrf_failed(&s),
     };
+    let flow = req.as_ref().map(|r| (r, started_at));
     let return_to = form.get("return_to").filter(|r| is_local_return(r));
     let username = form.get("username").unwrap_or("");
     let password = form.get("password").unwrap_or("");
@@ -96,7 +109,7 @@ pub async fn login(State(s): State<AppState>, headers: HeaderMap, ext: Extension
                 ),
                 _ => (StatusCode::OK, "Invalid username or password.".to_string()),
             };
-            return login_page_to(&s, &headers, req.as_ref(), return_to, username, Some(msg), status);
+            return login_page_to(&s, &headers, flow, return_to, username, Some(msg), status);
         }
     };
     // A new session every time: a session fixed before sign-in is never promoted.
@@ -112,27 +125,51 @@ pub async fn login(State(s): State<AppState>, headers: HeaderMap, ext: Extension
         add_cookie(&mut r, &set);
         return r;
     };
-    let fresh = Interaction { fresh_login: true, consent: None };
-    let step = s.authority.authorize(req, Some(signed_in), fresh).await;
-    render_step(&s, &headers, step, Some(set), None)
+    // The password was checked just now, on a form made for this request:
+    // this session was authenticated for it.
+    let started_at = signed_in.session.auth_time;
+    let ix = Interaction { started_at: Some(started_at), consent: None };
+    let step = s.authority.authorize(req, Some(signed_in), ix).await;
+    render_step(&s, &headers, step, started_at, Some(set), None)
 }
 
 /// `GET /login`: sign in without an application asking.
 pub async fn login_get(State(s): State<AppState>, headers: HeaderMap) -> Response {
     match session(&s, &headers).await {
         Ok(Some(si)) => signed_in_page(&s, &headers, &si.user.username),
-        Ok(None) => login_page(&s, &headers, None, "", None, StatusCode::OK),
+        Ok(None) => login_page_to(&s, &headers, None, None, "", None, StatusCode::OK),
         Err(e) => error_page(issuer(&s), &e),
     }
 }
 
-/// `POST /consent`: allow or deny.
+/// `POST /consent`: allow or deny. The form is valid only for the request
+/// and the session it was shown to; it is not a sign-in.
 pub async fn consent(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let form = match checked_form(&s, &headers, "consent", body) {
+    let form = match read_form(&s, body) {
         Ok(f) => f,
         Err(r) => return r,
     };
-    let req = match s.authority.parse_authorization(form.get("request").unwrap_or("").as_bytes()).await {
+    let raw = form.get("request").unwrap_or("");
+    let signed_in = match session(&s, &headers).await {
+        Ok(x) => x,
+        Err(e) => return error_page(issuer(&s), &e),
+    };
+    let Some(signed_in) = signed_in else {
+        // The session ended while the page was open: sign in again.
+        return match s.authority.parse_authorization(raw.as_bytes()).await {
+            Ok(req) => {
+                let started_at = new_request_start(s.authority.now());
+                login_page_to(&s, &headers, Some((&req, started_at)), None, "", None, StatusCode::OK)
+            }
+            Err(e) => authorize_error(&s, e),
+        };
+    };
+    let binding = cookie(&headers, s.cookies.csrf);
+    let session_id = Some(signed_in.session.id.as_str());
+    let Some(started_at) = s.authority.csrf().verify_flow("consent", binding, form.get("csrf"), raw, session_id) else {
+        return csrf_failed(&s);
+    };
+    let req = match s.authority.parse_authorization(raw.as_bytes()).await {
         Ok(r) => r,
         Err(e) => return authorize_error(&s, e),
     };
@@ -141,16 +178,9 @@ pub async fn consent(State(s): State<AppState>, headers: HeaderMap, body: Body) 
         Some("deny") => false,
         _ => return error_page(issuer(&s), &OAuthError::invalid_request("choose Allow or Deny")),
     };
-    let signed_in = match session(&s, &headers).await {
-        Ok(Some(x)) => x,
-        // The session ended while the page was open: sign in again.
-        Ok(None) => return login_page(&s, &headers, Some(&req), "", None, StatusCode::OK),
-        Err(e) => return error_page(issuer(&s), &e),
-    };
-    // The form is ours (CSRF-checked) and was shown only after the sign-in checks passed.
-    let ix = Interaction { fresh_login: true, consent: Some(decision) };
+    let ix = Interaction { started_at: Some(started_at), consent: Some(decision) };
     let step = s.authority.authorize(req, Some(signed_in), ix).await;
-    render_step(&s, &headers, step, None, None)
+    render_step(&s, &headers, step, started_at, None, None)
 }
 
 /// `GET /oauth2/logout` (RP-Initiated Logout §2): asks before signing out.
@@ -260,6 +290,7 @@ fn render_step(
     s: &AppState,
     headers: &HeaderMap,
     step: Result<Step, AuthorizeError>,
+    started_at: i64,
     set_session: Option<String>,
     login_error: Option<String>,
 ) -> Response {
@@ -268,9 +299,9 @@ fn render_step(
         Ok(Step::Done(redirect)) => see_other(&redirect.0),
         Ok(Step::Login(req)) => {
             let hint = req.login_hint.clone().unwrap_or_default();
-            login_page(s, headers, Some(&req), &hint, login_error, StatusCode::OK)
+            login_page_to(s, headers, Some((&req, started_at)), None, &hint, login_error, StatusCode::OK)
         }
-        Ok(Step::Consent { request, user, scopes }) => {
+        Ok(Step::Consent { request, user, scopes, session_id: user_session_id }) => {
             let (binding, set) = csrf_binding(s, headers);
             let host = url::Url::parse(request.redirect_uri.as_str())
                 .ok()
@@ -278,7 +309,13 @@ fn render_step(
                 .unwrap_or_default();
             let page = ConsentPage {
                 issuer: issuer(s),
-                csrf: s.authority.csrf().token("consent", &binding),
+                csrf: s.authority.csrf().flow_token(
+                    "consent",
+                    &binding,
+                    started_at,
+                    &request.raw,
+                    Some(&user_session_id),
+                ),
                 request: &request.raw,
                 client_name: &request.client.name,
                 username: &user.username,
@@ -294,33 +331,28 @@ fn render_step(
     r
 }
 
-fn login_page(
-    s: &AppState,
-    headers: &HeaderMap,
-    req: Option<&AuthorizationRequest>,
-    username: &str,
-    error: Option<String>,
-    status: StatusCode,
-) -> Response {
-    login_page_to(s, headers, req, None, username, error, status)
-}
-
-/// The sign-in page; `return_to` is one of our pages to come back to.
+/// The sign-in page; `flow` is the authorization request it belongs to,
+/// with when that request arrived; `return_to` is one of our pages to come
+/// back to.
 pub(super) fn login_page_to(
     s: &AppState,
     headers: &HeaderMap,
-    req: Option<&AuthorizationRequest>,
+    flow: Option<(&AuthorizationRequest, i64)>,
     return_to: Option<&str>,
     username: &str,
     error: Option<String>,
     status: StatusCode,
 ) -> Response {
     let (binding, set) = csrf_binding(s, headers);
+    let csrf = match flow {
+        Some((req, started_at)) => s.authority.csrf().flow_token("login", &binding, started_at, &req.raw, None),
+        None => s.authority.csrf().token("login", &binding),
+    };
     let page = LoginPage {
         issuer: issuer(s),
-        csrf: s.authority.csrf().token("login", &binding),
-        request: req.map(|r| r.raw.as_str()),
-        client_name: req.map(|r| r.client.name.as_str()),
+        csrf,
+        request: flow.map(|(r, _)| r.raw.as_str()),
+        client_name: flow.map(|(r, _)| r.client.name.as_str()),
         username,
         error,
         return_to: return_to.filter(|r| is_local_return(r)),
@@ -370,17 +402,14 @@ pub(super) fn csrf_ok(s: &AppState, headers: &HeaderMap, purpose: &str, form: &P
     s.authority.csrf().verify(purpose, cookie(headers, s.cookies.csrf), form.get("csrf"))
 }
 
-/// A form POST of ours: readable, well-formed, and carrying a valid CSRF
-/// token for `purpose`; otherwise the error page to answer with (built once
-/// per bad request, so its size does not matter).
+/// A form POST of ours, readable and well-formed; otherwise the error page
+/// to answer with (built once per bad request, so its size does not
+/// matter). Its CSRF token is for the caller to check: what it is bound to
+/// depends on the form.
 #[allow(clippy::result_large_err)]
-pub(super) fn checked_form(s: &AppState, headers: &HeaderMap, purpose: &str, body: Body) -> Result<Params, Response> {
+pub(super) fn read_form(s: &AppState, body: Body) -> Result<Params, Response> {
     let body = body.map_err(|r| body_error(s, r))?;
-    let form = Params::parse(&body).map_err(|e| error_page(issuer(s), &e))?;
-    if !csrf_ok(s, headers, purpose, &form) {
-        return Err(csrf_failed(s));
-    }
-    Ok(form)
+    Params::parse(&body).map_err(|e| error_page(issuer(s), &e))
 }
 
 pub(super) fn csrf_failed(s: &AppState) -> Response {

@@ -55,7 +55,7 @@ pub async fn token(State(s): State<AppState>, headers: HeaderMap, req: OAuthRequ
 pub async fn preflight(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let mut r = StatusCode::NO_CONTENT.into_response();
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())
-        && origin_registered(&s, origin).await
+        && s.authority.origin_allowed(origin).await
     {
         allow_origin(&mut r, origin);
         let h = r.headers_mut();
@@ -65,13 +65,6 @@ pub async fn preflight(State(s): State<AppState>, headers: HeaderMap) -> Respons
     }
     r.headers_mut().insert(header::VARY, HeaderValue::from_static("Origin"));
     r
-}
-
-async fn origin_registered(s: &AppState, origin: &str) -> bool {
-    match s.authority.store().list_clients().await {
-        Ok(clients) => clients.iter().any(|c| c.settings.allowed_origins.iter().any(|o| o == origin)),
-        Err(_) => false,
-    }
 }
 
 fn allow_origin(r: &mut Response, origin: &str) {
@@ -105,7 +98,7 @@ pub async fn userinfo(State(s): State<AppState>, headers: HeaderMap, uri: Uri, b
         }
     };
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())
-        && origin_registered(&s, origin).await
+        && s.authority.origin_allowed(origin).await
     {
         allow_origin(&mut r, origin);
     }

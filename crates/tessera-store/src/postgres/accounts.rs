@@ -175,14 +175,15 @@ impl AccountStore for PgStore {
     }
 
     async fn insert_scope(&self, s: &ScopeInfo) -> Result<(), StoreError> {
+        let mut tx = self.pool()?.begin().await.map_err(map_err)?;
         sqlx::query("INSERT INTO scopes (name, description, created_at) VALUES ($1, $2, $3)")
             .bind(&s.name)
             .bind(&s.description)
             .bind(s.created_at)
-            .execute(self.pool()?)
+            .execute(&mut *tx)
             .await
-            .map_err(map_err)
-            .map(|_| ())
+            .map_err(map_err)?;
+        self.commit_config(tx).await
     }
 
     async fn list_scopes(&self) -> Result<Vec<ScopeInfo>, StoreError> {
@@ -202,11 +203,10 @@ impl AccountStore for PgStore {
     }
 
     async fn delete_scope(&self, name: &str) -> Result<bool, StoreError> {
-        let r = sqlx::query("DELETE FROM scopes WHERE name = $1")
-            .bind(name)
-            .execute(self.pool()?)
-            .await
-            .map_err(map_err)?;
+        let mut tx = self.pool()?.begin().await.map_err(map_err)?;
+        let r =
+            sqlx::query("DELETE FROM scopes WHERE name = $1").bind(name).execute(&mut *tx).await.map_err(map_err)?;
+        self.commit_config(tx).await?;
         Ok(r.rows_affected() == 1)
     }
 

@@ -34,6 +34,7 @@ use tessera_core::store::{
 use tokio::sync::watch;
 
 mod accounts;
+mod attempts;
 mod device;
 mod listen;
 mod refresh;
@@ -467,6 +468,10 @@ impl Store for PgStore {
         Some(self.signals.revocation_signal())
     }
 
+    fn shared_attempts(&self) -> Option<&dyn tessera_core::store::AttemptStore> {
+        Some(self)
+    }
+
     async fn insert_token(&self, t: &OpaqueToken) -> Result<(), StoreError> {
         self.pool()?;
         let (done, answer) = tokio::sync::oneshot::channel();
@@ -603,7 +608,8 @@ impl Store for PgStore {
         .await?;
         let other = accounts::purge(&mut tx, now, batch).await?
             + refresh::purge(&mut tx, now, batch).await?
-            + device::purge(&mut tx, now, batch).await?;
+            + device::purge(&mut tx, now, batch).await?
+            + attempts::purge(&mut tx, now, batch).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(Purged { tokens, revocations, other })
     }

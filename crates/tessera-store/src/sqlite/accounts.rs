@@ -215,8 +215,8 @@ impl AccountStore for SqliteStore {
             .bind(s.created_at)
             .execute(&self.pool)
             .await
-            .map_err(map_err)
-            .map(|_| ())
+            .map_err(map_err)?;
+        self.bump_generation()
     }
 
     async fn list_scopes(&self) -> Result<Vec<ScopeInfo>, StoreError> {
@@ -238,6 +238,7 @@ impl AccountStore for SqliteStore {
     async fn delete_scope(&self, name: &str) -> Result<bool, StoreError> {
         let r =
             sqlx::query("DELETE FROM scopes WHERE name = $1").bind(name).execute(&self.pool).await.map_err(map_err)?;
+        self.bump_generation()?;
         Ok(r.rows_affected() == 1)
     }
 

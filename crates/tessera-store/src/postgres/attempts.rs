@@ -1,0 +1,93 @@
+//! Shared sign-in failure counters ([`AttemptStore`]): a compare-and-swap
+//! is one conditional statement, so two nodes counting the same account
+//! cannot both win with the same old count.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::postgres::PgConnection;
+use tessera_core::store::{AttemptStore, StoreError};
+use tessera_core::throttle::{Count, WINDOW};
+
+use super::{PgStore, map_err};
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// Counters whose window has passed count for nothing: deleted in batches.
+pub(super) async fn purge(conn: &mut PgConnection, now: i64, batch: i64) -> Result<u64, StoreError> {
+    super::purge_one(
+        conn,
+        "DELETE FROM signin_attempts WHERE key IN \
+         (SELECT key FROM signin_attempts WHERE first_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        now - WINDOW,
+        batch,
+    )
+    .await
+}
+
+#[async_trait]
+impl AttemptStore for PgStore {
+    async fn get_attempts(&self, key: &str) -> Result<Option<Count>, StoreError> {
+        let row = sqlx::query("SELECT failures, first_at, last_at FROM signin_attempts WHERE key = $1")
+            .bind(key)
+            .fetch_optional(self.pool()?)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| {
+            let failures: i32 = r.try_get("failures").map_err(corrupt)?;
+            Ok(Count {
+                failures: u32::try_from(failures).map_err(corrupt)?,
+                first: r.try_get("first_at").map_err(corrupt)?,
+                last: r.try_get("last_at").map_err(corrupt)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn swap_attempts(&self, key: &str, expected: Option<Count>, new: Option<Count>) -> Result<bool, StoreError> {
+        let pool = self.pool()?;
+        let n = |c: Count| i32::try_from(c.failures).unwrap_or(i32::MAX);
+        let done =
+            match (expected, new) {
+                (None, None) => return Ok(self.get_attempts(key).await?.is_none()),
+                (None, Some(c)) => {
+                    sqlx::query(
+                        "INSERT INTO signin_attempts (key, failures, first_at, last_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (key) DO NOTHING",
+                    )
+                    .bind(key)
+                    .bind(n(c))
+                    .bind(c.first)
+                    .bind(c.last)
+                    .execute(pool)
+                    .await
+                }
+                (Some(e), Some(c)) => {
+                    sqlx::query(
+                        "UPDATE signin_attempts SET failures = $5, first_at = $6, last_at = $7 \
+                 WHERE key = $1 AND failures = $2 AND first_at = $3 AND last_at = $4",
+                    )
+                    .bind(key)
+                    .bind(n(e))
+                    .bind(e.first)
+                    .bind(e.last)
+                    .bind(n(c))
+                    .bind(c.first)
+                    .bind(c.last)
+                    .execute(pool)
+                    .await
+                }
+                (Some(e), None) => sqlx::query(
+                    "DELETE FROM signin_attempts WHERE key = $1 AND failures = $2 AND first_at = $3 AND last_at = $4",
+                )
+                .bind(key)
+                .bind(n(e))
+                .bind(e.first)
+                .bind(e.last)
+                .execute(pool)
+                .await,
+            };
+        Ok(done.map_err(map_err)?.rows_affected() == 1)
+    }
+}
