@@ -93,17 +93,8 @@ impl Database {
     }
 }
 
-/// The URL with any password replaced, for messages and logs.
-pub fn redact_url(u: &str) -> String {
-    match url::Url::parse(u) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("REDACTED"));
-            parsed.to_string()
-        }
-        Ok(parsed) => parsed.to_string(),
-        Err(_) => "(unparseable URL)".into(),
-    }
-}
+/// Messages and logs show database URLs through the project's one redaction.
+pub use tessera_proto::redact_url;
 
 /// The resolved, checked configuration.
 #[derive(Debug, Clone)]
@@ -260,6 +251,11 @@ mod tests {
         assert!(!err.contains("hunter2"), "{err}");
         let dbg = format!("{:?}", Database::parse(Some(pg), dir).unwrap());
         assert!(!dbg.contains("hunter2") && dbg.contains("REDACTED"), "{dbg}");
+        // Nor when it travels as a libpq query parameter.
+        for pg in ["postgres://u@db/t?password=hunter2", "postgres://u@db/t?sslmode=verify-full&sslpassword=hunter2"] {
+            let dbg = format!("{:?}", Database::parse(Some(pg), dir).unwrap());
+            assert!(!dbg.contains("hunter2") && dbg.contains("REDACTED"), "{dbg}");
+        }
     }
 
     #[test]
