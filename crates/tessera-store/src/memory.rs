@@ -30,6 +30,7 @@ struct Inner {
     grants: HashMap<String, Grant>,
     refresh: HashMap<Digest, RefreshState>,
     devices: HashMap<Digest, DeviceCode>,
+    settings: HashMap<String, String>,
 }
 
 #[derive(Default)]
@@ -222,6 +223,16 @@ impl Store for MemoryStore {
             }
             let other = (before - count(i)) as u64;
             Purged { tokens: dead.len() as u64, revocations: dead_rev.len() as u64, other }
+        })
+    }
+
+    async fn get_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.with(|i| i.settings.get(name).cloned())
+    }
+
+    async fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.with(|i| {
+            i.settings.insert(name.to_string(), value.to_string());
         })
     }
 

@@ -579,6 +579,18 @@ impl Store for PgStore {
         Ok(Purged { tokens, revocations, other })
     }
 
+    async fn get_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.pool()?)
+            .await
+            .map_err(map_err)
+    }
+
+    async fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(crate::columns::SETTING_UPSERT).bind(name).bind(value).execute(self.pool()?).await.map_err(map_err).map(|_| ())
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(self.pool()?).await.map_err(map_err).map(|_| ())
     }
