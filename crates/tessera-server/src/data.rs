@@ -137,6 +137,24 @@ pub async fn migrate(cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `tessera backup FILE`: a consistent copy of the SQLite database, safe
+/// while the server runs; see `docs/operations.md` for restoring it.
+pub async fn backup(cfg: &Config, file: &Path) -> anyhow::Result<()> {
+    let Database::Sqlite(db) = &cfg.database else {
+        bail!("tessera backup copies SQLite databases; back up PostgreSQL with pg_dump (see docs/operations.md)");
+    };
+    // The copy needs only the database: the master key may live elsewhere.
+    require_existing(cfg, false)?;
+    SqliteStore::backup(db, file).await.with_context(|| format!("cannot back up {} to {}", db.display(), file.display()))?;
+    println!(
+        "backed up {} to {} (integrity checked); the master key is not in it: keep {} elsewhere",
+        db.display(),
+        file.display(),
+        cfg.master_key_file.display()
+    );
+    Ok(())
+}
+
 /// Opens an existing deployment (applying migrations) and the authority for
 /// a CLI command, with the issuer `serve` recorded (see
 /// [`Config::adopt_recorded_issuer`]).

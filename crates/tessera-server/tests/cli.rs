@@ -183,6 +183,7 @@ fn only_serve_and_migrate_create_a_data_directory() {
         &["user", "list"],
         &["scope", "list"],
         &["grant", "list"],
+        &["backup", "/nonexistent/backup.db"],
     ];
     for args in commands {
         let (code, out, err) = run(&wrong, args);

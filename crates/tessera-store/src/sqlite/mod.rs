@@ -26,6 +26,7 @@ use tessera_core::store::{
 use tokio::sync::{mpsc, oneshot};
 
 mod accounts;
+mod backup;
 mod device;
 mod refresh;
 
