@@ -145,7 +145,9 @@ pub async fn backup(cfg: &Config, file: &Path) -> anyhow::Result<()> {
     };
     // The copy needs only the database: the master key may live elsewhere.
     require_existing(cfg, false)?;
-    SqliteStore::backup(db, file).await.with_context(|| format!("cannot back up {} to {}", db.display(), file.display()))?;
+    SqliteStore::backup(db, file)
+        .await
+        .with_context(|| format!("cannot back up {} to {}", db.display(), file.display()))?;
     println!(
         "backed up {} to {} (integrity checked); the master key is not in it: keep {} elsewhere",
         db.display(),

@@ -588,7 +588,13 @@ impl Store for PgStore {
     }
 
     async fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        sqlx::query(crate::columns::SETTING_UPSERT).bind(name).bind(value).execute(self.pool()?).await.map_err(map_err).map(|_| ())
+        sqlx::query(crate::columns::SETTING_UPSERT)
+            .bind(name)
+            .bind(value)
+            .execute(self.pool()?)
+            .await
+            .map_err(map_err)
+            .map(|_| ())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

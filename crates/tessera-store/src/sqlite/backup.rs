@@ -62,10 +62,10 @@ async fn copy(db: &Path, dest: &Path, dest_str: &str) -> Result<(), StoreError> 
         return Err(unavailable(format!("the copy failed its integrity check: {}", check.join("; "))));
     }
     // A Tessera database, not any SQLite file that happened to be at the path.
-    let _: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations").fetch_one(&mut conn).await.map_err(|e| {
-            unavailable(format!("{} is not a Tessera database: {e}", db.display()))
-        })?;
+    let _: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| unavailable(format!("{} is not a Tessera database: {e}", db.display())))?;
     conn.close().await.map_err(unavailable)?;
 
     let sync = |p: &Path| std::fs::File::open(p).and_then(|f| f.sync_all());
