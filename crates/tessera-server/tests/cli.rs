@@ -218,11 +218,12 @@ fn only_serve_and_migrate_create_a_data_directory() {
 async fn cli_uses_the_issuer_the_server_records() {
     // The server runs with an issuer of its own; the CLI is not told it.
     let issuer = "http://localhost:8099";
-    let s = Server::start_with(&[("TESSERA_ISSUER", issuer)]);
+    let mut s = Server::start_with(&[("TESSERA_ISSUER", issuer)]);
     let (id, secret) = s.create_client(&[]);
+    let data_dir = s.data_dir();
     let cli = |issuer: Option<&str>, args: &[&str]| {
         let mut cmd = std::process::Command::new(BIN);
-        cmd.args(args).env("TESSERA_DATA_DIR", s.data_dir()).env_remove("TESSERA_ISSUER");
+        cmd.args(args).env("TESSERA_DATA_DIR", &data_dir).env_remove("TESSERA_ISSUER");
         if let Some(i) = issuer {
             cmd.env("TESSERA_ISSUER", i);
         }
@@ -244,4 +245,27 @@ async fn cli_uses_the_issuer_the_server_records() {
     // The same one (trailing slash and all) is fine.
     let out = cli(Some("http://localhost:8099/"), &["token", "mint", "--client", &id]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Changing the issuer on purpose: serve with a new one replaces the record, and says so.
+    s.kill9();
+    let log = s.dir.path().join("second.log");
+    let mut serve = std::process::Command::new(BIN)
+        .args(["serve", "--listen", &format!("127.0.0.1:{}", s.port), "--issuer", "http://localhost:8100"])
+        .env("TESSERA_DATA_DIR", s.data_dir())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !http().get(s.url("/healthz")).send().await.is_ok_and(|r| r.status() == 200) {
+        assert!(std::time::Instant::now() < deadline, "{}", std::fs::read_to_string(&log).unwrap_or_default());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let out = cli(None, &["token", "mint", "--client", &id]);
+    let tok = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let i = introspect(&s, &id, &secret, &tok).await;
+    assert_eq!((i["active"].as_bool(), i["iss"].as_str()), (Some(true), Some("http://localhost:8100")), "{i}");
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(logs.contains("the issuer changed") && logs.contains("http://localhost:8099"), "{logs}");
 }
