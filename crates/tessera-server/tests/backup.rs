@@ -45,7 +45,9 @@ async fn backup_under_load_restores_every_acknowledged_token() {
     let file = dir.path().join("tessera-backup.db");
     let (args, data_dir, issuer) = (file.to_str().unwrap().to_string(), s.data_dir(), s.issuer());
     let a = args.clone();
+    let started = std::time::Instant::now();
     let out = tokio::task::spawn_blocking(move || cli_in(&data_dir, &issuer, &["backup", &a])).await.unwrap();
+    let took = started.elapsed();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("master key is not in it"));
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -81,7 +83,7 @@ async fn backup_under_load_restores_every_acknowledged_token() {
     for t in &before {
         assert_eq!(introspect(&s, &id, &secret, t).await["active"], true, "acknowledged token missing from the backup");
     }
-    eprintln!("backup under load: {} acknowledged tokens restored", before.len());
+    eprintln!("backup under load took {took:?} ({rows} token rows); {} acknowledged tokens restored", before.len());
 }
 
 #[test]
