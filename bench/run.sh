@@ -43,6 +43,7 @@ if wanted "$GUARD_LABEL"; then cargo build --release -q -p tessera-guard --examp
 DATA="$(mktemp -d)"
 export TESSERA_DATA_DIR="$DATA" TESSERA_ISSUER="$URL" TESSERA_LOG=warn
 
+"$BIN" migrate >/dev/null   # sets up the data directory: other commands refuse a missing one
 secret_of() { sed -E 's/.*"client_secret":"([^"]+)".*/\1/'; }
 JWT_SECRET=$("$BIN" client create --id bench-jwt --name bench --grant-type client_credentials --scope "inventory:read inventory:write" --json | secret_of)
 OPQ_SECRET=$("$BIN" client create --id bench-opaque --name bench --grant-type client_credentials --scope "inventory:read inventory:write" --token-format opaque --json | secret_of)

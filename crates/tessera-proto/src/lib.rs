@@ -1,7 +1,8 @@
 //! Wire types shared by the Tessera server, `tessera-guard` and `tessera-client`.
 //!
-//! Only `serde` types live here, so a resource server or client can depend on
-//! this crate without compiling the authorization server.
+//! Only `serde` types (and the URL redaction every crate shares) live here, so
+//! a resource server or client can depend on this crate without compiling the
+//! authorization server.
 //!
 //! # Layout
 //! - [`error`]: RFC 6749 §5.2 error codes and the JSON error body.
@@ -12,6 +13,8 @@
 //! - [`jwk`]: JSON Web Keys and key sets (RFC 7517, RFC 8037).
 //! - [`revocation`]: the revocation feed that resource servers follow.
 //! - [`resource`]: protected resource metadata (RFC 9728 §2).
+//! - [`redact`]: [`redact_url`], the project's one way to print a URL that
+//!   may carry a password or token.
 #![forbid(unsafe_code)]
 
 pub mod claims;
@@ -19,6 +22,7 @@ pub mod error;
 pub mod introspection;
 pub mod jwk;
 pub mod metadata;
+pub mod redact;
 pub mod resource;
 pub mod revocation;
 pub mod token;
@@ -28,6 +32,7 @@ pub use error::{ErrorCode, ErrorResponse};
 pub use introspection::IntrospectionResponse;
 pub use jwk::{Jwk, JwkSet};
 pub use metadata::AuthorizationServerMetadata;
+pub use redact::redact_url;
 pub use resource::ProtectedResourceMetadata;
 pub use revocation::{RevocationFeed, RevocationFeedEntry, RevokedKind};
 pub use token::{DeviceAuthorizationResponse, TokenResponse};

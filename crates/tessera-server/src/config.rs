@@ -93,17 +93,8 @@ impl Database {
     }
 }
 
-/// The URL with any password replaced, for messages and logs.
-pub fn redact_url(u: &str) -> String {
-    match url::Url::parse(u) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("REDACTED"));
-            parsed.to_string()
-        }
-        Ok(parsed) => parsed.to_string(),
-        Err(_) => "(unparseable URL)".into(),
-    }
-}
+/// Messages and logs show database URLs through the project's one redaction.
+pub use tessera_proto::redact_url;
 
 /// The resolved, checked configuration.
 #[derive(Debug, Clone)]
@@ -111,9 +102,14 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub issuer: String,
+    /// Whether the issuer was given (flag, environment or file) rather than
+    /// derived from `listen`: see [`Config::adopt_recorded_issuer`].
+    pub issuer_given: bool,
     pub tls: Option<(PathBuf, PathBuf)>,
     pub signing_alg: Algorithm,
     pub default_audience: String,
+    /// Whether `default_audience` was given rather than taken from the issuer.
+    pub default_audience_given: bool,
     pub introspection_cache: u64,
     pub durability: tessera_store::Durability,
     pub database: Database,
@@ -141,6 +137,7 @@ impl Config {
             (None, None) => None,
             _ => bail!("--tls-cert and --tls-key must be given together"),
         };
+        let issuer_given = o.issuer.is_some() || f.issuer.is_some();
         let issuer = match o.issuer.or(f.issuer) {
             Some(i) => i,
             None if listen.ip().is_unspecified() => {
@@ -152,7 +149,9 @@ impl Config {
         let alg_s = o.signing_alg.or(f.signing_alg).unwrap_or_else(|| "EdDSA".into());
         let signing_alg = Algorithm::parse(&alg_s)
             .with_context(|| format!("signing algorithm {alg_s:?} is not one of EdDSA, ES256, RS256"))?;
-        let default_audience = o.default_audience.or(f.default_audience).unwrap_or_else(|| issuer.clone());
+        let default_audience = o.default_audience.or(f.default_audience);
+        let default_audience_given = default_audience.is_some();
+        let default_audience = default_audience.unwrap_or_else(|| issuer.clone());
         tessera_core::client::validate_resource_uri(&default_audience)
             .map_err(|_| anyhow::anyhow!("default audience {default_audience:?} must be an absolute URI"))?;
         let sync = o.sqlite_synchronous.or(f.sqlite_synchronous).unwrap_or_else(|| "revocations".into());
@@ -181,6 +180,8 @@ impl Config {
             data_dir,
             listen,
             issuer,
+            issuer_given,
+            default_audience_given,
             tls,
             signing_alg,
             default_audience,
@@ -194,6 +195,31 @@ impl Config {
             master_key_file,
             session_ttl: session_ttl as i64,
         })
+    }
+}
+
+impl Config {
+    /// CLI commands: `recorded` is the issuer `tessera serve` last recorded in
+    /// the store. A given issuer must match it (tokens with another `iss`
+    /// are refused by that server); with none given, the recorded one is
+    /// used (and becomes the default audience, as on the server).
+    pub fn adopt_recorded_issuer(&mut self, recorded: Option<String>) -> anyhow::Result<()> {
+        let Some(recorded) = recorded else { return Ok(()) };
+        if self.issuer == recorded {
+            return Ok(());
+        }
+        if self.issuer_given {
+            bail!(
+                "issuer {} (from --issuer, TESSERA_ISSUER or tessera.toml) differs from {recorded}, the issuer the \
+                 server records in its database; give that one, or none",
+                self.issuer
+            );
+        }
+        if !self.default_audience_given {
+            self.default_audience = recorded.clone();
+        }
+        self.issuer = recorded;
+        Ok(())
     }
 }
 
@@ -260,6 +286,11 @@ mod tests {
         assert!(!err.contains("hunter2"), "{err}");
         let dbg = format!("{:?}", Database::parse(Some(pg), dir).unwrap());
         assert!(!dbg.contains("hunter2") && dbg.contains("REDACTED"), "{dbg}");
+        // Nor when it travels as a libpq query parameter.
+        for pg in ["postgres://u@db/t?password=hunter2", "postgres://u@db/t?sslmode=verify-full&sslpassword=hunter2"] {
+            let dbg = format!("{:?}", Database::parse(Some(pg), dir).unwrap());
+            assert!(!dbg.contains("hunter2") && dbg.contains("REDACTED"), "{dbg}");
+        }
     }
 
     #[test]
@@ -297,5 +328,22 @@ mod tests {
         assert_eq!(c.default_audience, "https://id.example");
         let open = Layer { listen: Some("0.0.0.0:8080".into()), ..Default::default() };
         assert!(Config::resolve(open, Layer::default()).is_err());
+    }
+
+    #[test]
+    fn recorded_issuer() {
+        let derived = Config::resolve(Layer::default(), Layer::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!derived.issuer_given);
+        let mut c = derived.clone();
+        c.adopt_recorded_issuer(None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.issuer, "http://127.0.0.1:8080", "nothing recorded: the default, as before");
+        c.adopt_recorded_issuer(Some("https://id.example".into())).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((c.issuer.as_str(), c.default_audience.as_str()), ("https://id.example", "https://id.example"));
+        let given = Layer { issuer: Some("https://id.example/".into()), ..Default::default() };
+        let mut c = Config::resolve(given.clone(), Layer::default()).unwrap_or_else(|e| panic!("{e}"));
+        c.adopt_recorded_issuer(Some("https://id.example".into())).unwrap_or_else(|e| panic!("{e}"));
+        let mut c = Config::resolve(Layer::default(), given).unwrap_or_else(|e| panic!("{e}"));
+        let err = c.adopt_recorded_issuer(Some("https://other.example".into())).unwrap_err().to_string();
+        assert!(err.contains("https://id.example") && err.contains("https://other.example"), "{err}");
     }
 }

@@ -16,9 +16,18 @@ fn run(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// A data directory set up as an operator would before a server ever ran
+/// (`tessera migrate`): other commands refuse to create one.
+fn deployment() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(d.path(), &["migrate"]);
+    assert_eq!(code, 0, "{err}");
+    d
+}
+
 #[test]
 fn client_lifecycle_and_json() {
-    let d = tempfile::tempdir().unwrap();
+    let d = deployment();
     let (code, out, _) = run(
         d.path(),
         &[
@@ -87,7 +96,7 @@ fn client_lifecycle_and_json() {
 
 #[test]
 fn errors_are_one_line_and_non_zero() {
-    let d = tempfile::tempdir().unwrap();
+    let d = deployment();
     let cases: &[&[&str]] = &[
         &["client", "show", "nope"],
         &["client", "delete", "nope"],
@@ -131,7 +140,7 @@ fn serve_refuses_plain_http_issuer_off_loopback() {
 
 #[test]
 fn config_file_and_env_are_read() {
-    let d = tempfile::tempdir().unwrap();
+    let d = deployment();
     let cfg = d.path().join("t.toml");
     std::fs::write(&cfg, "issuer = \"https://from-file.example\"\nnot_a_setting = 1\n").unwrap();
     let (code, _, err) = run(d.path(), &["--config", cfg.to_str().unwrap(), "client", "list"]);
@@ -158,4 +167,105 @@ fn config_file_and_env_are_read() {
     let header = tok.split('.').next().unwrap();
     let header = <base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(header).unwrap();
     assert!(String::from_utf8(header).unwrap().contains("ES256"));
+}
+
+#[test]
+fn only_serve_and_migrate_create_a_data_directory() {
+    let d = tempfile::tempdir().unwrap();
+    let wrong = d.path().join("wrong/path");
+    let commands: &[&[&str]] = &[
+        &["client", "list"],
+        &["client", "create", "--name", "x", "--grant-type", "client_credentials"],
+        &["token", "mint", "--client", "x"],
+        &["token", "inspect", "tsr_at_x"],
+        &["key", "list"],
+        &["key", "rotate"],
+        &["user", "list"],
+        &["scope", "list"],
+        &["grant", "list"],
+        &["backup", "/nonexistent/backup.db"],
+    ];
+    for args in commands {
+        let (code, out, err) = run(&wrong, args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(&format!("data directory {} does not exist", wrong.display())), "{args:?}: {err}");
+        assert!(!wrong.exists(), "{args:?} created {}", wrong.display());
+    }
+    // An existing directory without a master key, or without a database, is no deployment either.
+    let empty = d.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let (code, _, err) = run(&empty, &["client", "list"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&format!("master key {}", empty.join("master.key").display())), "{err}");
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0, "nothing created");
+    std::fs::write(empty.join("master.key"), [7u8; 32]).unwrap();
+    std::fs::set_permissions(empty.join("master.key"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let (code, _, err) = run(&empty, &["client", "list"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&format!("database {}", empty.join("tessera.db").display())), "{err}");
+    assert!(!empty.join("tessera.db").exists());
+
+    // `migrate` sets one up; then the other commands work on it.
+    let (code, _, err) = run(&wrong, &["migrate"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(wrong.join("master.key").exists() && wrong.join("tessera.db").exists());
+    let (code, out, err) = run(&wrong, &["client", "list", "--json"]);
+    assert_eq!((code, out.trim()), (0, "[]"), "{err}");
+}
+
+#[tokio::test]
+async fn cli_uses_the_issuer_the_server_records() {
+    // The server runs with an issuer of its own; the CLI is not told it.
+    let issuer = "http://localhost:8099";
+    let mut s = Server::start_with(&[("TESSERA_ISSUER", issuer)]);
+    let (id, secret) = s.create_client(&[]);
+    let data_dir = s.data_dir();
+    let cli = |issuer: Option<&str>, args: &[&str]| {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.args(args).env("TESSERA_DATA_DIR", &data_dir).env_remove("TESSERA_ISSUER");
+        if let Some(i) = issuer {
+            cmd.env("TESSERA_ISSUER", i);
+        }
+        cmd.output().unwrap()
+    };
+    let out = cli(None, &["token", "mint", "--client", &id]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tok = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let i = introspect(&s, &id, &secret, &tok).await;
+    assert_eq!((i["active"].as_bool(), i["iss"].as_str()), (Some(true), Some(issuer)), "{i}");
+
+    // A different issuer given explicitly is an error naming both.
+    let out = cli(Some("http://127.0.0.1:8080"), &["token", "mint", "--client", &id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("http://127.0.0.1:8080") && err.contains(issuer), "{err}");
+    assert!(out.stdout.is_empty());
+    // The same one (trailing slash and all) is fine.
+    let out = cli(Some("http://localhost:8099/"), &["token", "mint", "--client", &id]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Changing the issuer on purpose: serve with a new one replaces the record, and says so.
+    s.kill9();
+    let log = s.dir.path().join("second.log");
+    let mut serve = std::process::Command::new(BIN)
+        .args(["serve", "--listen", &format!("127.0.0.1:{}", s.port), "--issuer", "http://localhost:8100"])
+        .env("TESSERA_DATA_DIR", s.data_dir())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !http().get(s.url("/healthz")).send().await.is_ok_and(|r| r.status() == 200) {
+        assert!(std::time::Instant::now() < deadline, "{}", std::fs::read_to_string(&log).unwrap_or_default());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let out = cli(None, &["token", "mint", "--client", &id]);
+    let tok = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let i = introspect(&s, &id, &secret, &tok).await;
+    assert_eq!((i["active"].as_bool(), i["iss"].as_str()), (Some(true), Some("http://localhost:8100")), "{i}");
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(logs.contains("the issuer changed") && logs.contains("http://localhost:8099"), "{logs}");
 }

@@ -6,6 +6,10 @@
 /// recognised (and revokes what the code yielded).
 pub(crate) const CODE_REPLAY_MEMORY: i64 = 24 * 60 * 60;
 
+/// Records a deployment setting, replacing an earlier value (same SQL on both).
+pub(crate) const SETTING_UPSERT: &str =
+    "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+
 macro_rules! client_columns {
     () => {
         "client_id, name, secret_digest, settings, created_at, updated_at"

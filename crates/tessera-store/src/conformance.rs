@@ -25,7 +25,7 @@ macro_rules! conformance_suite {
     };
     (@list $how:ident $make:expr) => {
         $crate::conformance_suite!(@cases $how $make;
-            clients_round_trip, keys_round_trip, generation_moves_on_every_config_change,
+            clients_round_trip, keys_round_trip, settings_round_trip, generation_moves_on_every_config_change,
             tokens_round_trip, revoking_opaque_deletes_it_and_feeds, revocation_feed_orders_and_pages,
             purge_removes_only_expired, concurrent_writes_all_land,
             users_round_trip, scopes_round_trip, sessions_round_trip, consent_is_replaced,
@@ -119,6 +119,18 @@ pub async fn clients_round_trip(s: Arc<dyn Store>) {
     assert!(s.delete_client("c1").await.unwrap());
     assert!(!s.delete_client("c1").await.unwrap());
     assert_eq!(s.get_client("c1").await.unwrap(), None);
+}
+
+pub async fn settings_round_trip(s: Arc<dyn Store>) {
+    use tessera_core::store::ISSUER_SETTING;
+    assert_eq!(s.get_setting(ISSUER_SETTING).await.unwrap(), None, "nothing recorded yet");
+    s.put_setting(ISSUER_SETTING, "https://a.example").await.unwrap();
+    s.put_setting("other", "x").await.unwrap();
+    assert_eq!(s.get_setting(ISSUER_SETTING).await.unwrap().as_deref(), Some("https://a.example"));
+    // A deliberate change replaces the record.
+    s.put_setting(ISSUER_SETTING, "https://b.example").await.unwrap();
+    assert_eq!(s.get_setting(ISSUER_SETTING).await.unwrap().as_deref(), Some("https://b.example"));
+    assert_eq!(s.get_setting("other").await.unwrap().as_deref(), Some("x"));
 }
 
 pub async fn keys_round_trip(s: Arc<dyn Store>) {

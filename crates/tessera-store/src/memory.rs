@@ -33,6 +33,7 @@ struct Inner {
     refresh: HashMap<Digest, RefreshState>,
     devices: HashMap<Digest, DeviceCode>,
     attempts: HashMap<String, Count>,
+    settings: HashMap<String, String>,
 }
 
 #[derive(Default)]
@@ -248,6 +249,16 @@ impl Store for MemoryStore {
             }
             let other = (before - count(i)) as u64;
             Purged { tokens: dead.len() as u64, revocations: dead_rev.len() as u64, other }
+        })
+    }
+
+    async fn get_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.with(|i| i.settings.get(name).cloned())
+    }
+
+    async fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.with(|i| {
+            i.settings.insert(name.to_string(), value.to_string());
         })
     }
 

@@ -162,6 +162,16 @@ pub trait Store: AccountStore + RefreshStore + DeviceStore + Send + Sync + 'stat
     /// codes, sessions, grants), in short transactions.
     async fn purge_expired(&self, now: i64, batch: u32) -> Result<Purged, StoreError>;
 
+    // Deployment settings every process must agree on ([`ISSUER_SETTING`]).
+    /// The value recorded under `name`, if any.
+    async fn get_setting(&self, name: &str) -> Result<Option<String>, StoreError>;
+    /// Records `value` under `name`, replacing an earlier one.
+    async fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError>;
+
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 }
+
+/// The setting under which `tessera serve` records the issuer it serves
+/// (RFC 8414 §2), so the CLI mints tokens that server accepts.
+pub const ISSUER_SETTING: &str = "issuer";

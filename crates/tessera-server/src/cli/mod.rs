@@ -61,6 +61,12 @@ enum Command {
     /// Apply database migrations and exit (`serve` does this on start
     /// unless `--no-migrate`).
     Migrate,
+    /// Copy the SQLite database, consistently, while the server runs
+    /// (PostgreSQL: use pg_dump). The master key is not in the copy.
+    Backup {
+        /// The new file to write (never overwritten).
+        file: PathBuf,
+    },
     /// Register and manage OAuth clients.
     #[command(subcommand)]
     Client(client::ClientCmd),
@@ -171,6 +177,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(s) => crate::http::serve(cfg, !s.no_migrate).await,
         Command::Migrate => crate::data::migrate(&cfg).await,
+        Command::Backup { file } => crate::data::backup(&cfg, &file).await,
         Command::Client(c) => client::run(&cfg, c).await,
         Command::Token(t) => token::run(&cfg, t).await,
         Command::Key(k) => key::run(&cfg, k).await,

@@ -26,6 +26,7 @@ use tessera_core::store::{
 use tokio::sync::{mpsc, oneshot};
 
 mod accounts;
+mod backup;
 mod device;
 mod refresh;
 
@@ -666,6 +667,24 @@ impl Store for SqliteStore {
             + refresh::purge(&self.pool, now, batch).await?
             + device::purge(&self.pool, now, batch).await?;
         Ok(Purged { tokens, revocations, other })
+    }
+
+    async fn get_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)
+    }
+
+    async fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(crate::columns::SETTING_UPSERT)
+            .bind(name)
+            .bind(value)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)
+            .map(|_| ())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
