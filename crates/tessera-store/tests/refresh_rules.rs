@@ -145,7 +145,13 @@ async fn scope_narrows_never_widens_and_another_client_changes_nothing() {
     let t = refresh(&f, "app", &rt0, Some("openid")).await.unwrap();
     assert_eq!(t.scope.as_deref(), Some("openid"), "the stranger's attempt revoked nothing");
     let rt1 = t.refresh_token.unwrap();
-    assert_eq!(refresh(&f, "app", &rt1, Some("openid+offline_access")).await.err(), Some(ErrorCode::InvalidScope));
+    assert_eq!(refresh(&f, "app", &rt1, Some("openid+profile")).await.err(), Some(ErrorCode::InvalidScope));
+    // RFC 6749 §6: the narrowing applied to that access token only; the
+    // successor keeps the scope first granted.
+    let t2 = refresh(&f, "app", &rt1, Some("openid+offline_access")).await.unwrap();
+    assert_eq!(t2.scope.as_deref(), Some("openid offline_access"));
+    let t3 = refresh(&f, "app", &t2.refresh_token.unwrap(), None).await.unwrap();
+    assert_eq!(t3.scope.as_deref(), Some("openid offline_access"));
 }
 
 #[tokio::test]

@@ -101,7 +101,9 @@ pub async fn handle(
             &old.grant_id,
         )
         .await?;
-    let (secret, successor) = successor_of(a, c, old, scope.to_string(), now);
+    // RFC 6749 §6: a narrowed scope applies to this access token only; the
+    // successor keeps the scope of the token presented.
+    let (secret, successor) = successor_of(a, c, old, old.scope.clone(), now);
     let mut response = issued.into_response();
     response.refresh_token = Some(secret.expose().to_string());
     let plain = serde_json::to_vec(&response).map_err(|e| OAuthError::server_error(e.to_string()))?;
