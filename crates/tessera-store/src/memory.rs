@@ -419,14 +419,17 @@ impl AccountStore for MemoryStore {
 
 #[async_trait]
 impl RefreshStore for MemoryStore {
-    async fn insert_refresh(&self, t: &RefreshToken) -> Result<(), StoreError> {
+    async fn insert_refresh(&self, t: &RefreshToken) -> Result<bool, StoreError> {
         self.with(|i| {
             if i.refresh.contains_key(&t.digest) {
                 return Err(StoreError::Conflict);
             }
+            if !i.grants.contains_key(&t.grant_id) {
+                return Ok(false);
+            }
             let state = RefreshState { token: t.clone(), rotated_at: None, grace_until: 0, successor: None };
             i.refresh.insert(t.digest, state);
-            Ok(())
+            Ok(true)
         })?
     }
 
@@ -447,7 +450,10 @@ impl RefreshStore for MemoryStore {
             if state.rotated_at.is_some() {
                 return Rotation::AlreadyRotated(Box::new(state.clone()));
             }
-            if now >= state.token.expires_at || now >= state.token.family_expires_at {
+            if now >= state.token.expires_at
+                || now >= state.token.family_expires_at
+                || !i.grants.contains_key(&successor.grant_id)
+            {
                 return Rotation::Gone;
             }
             if let Some(s) = i.refresh.get_mut(old) {

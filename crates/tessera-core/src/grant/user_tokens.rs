@@ -71,7 +71,11 @@ pub(crate) async fn issue(
             family_expires_at: g.grant_expires,
         };
         let (secret, first) = refresh_token::successor_of(a, c, &family, g.scope.to_string(), now);
-        a.store().insert_refresh(&first).await?;
+        // The grant was revoked since it was stored (a replay of its code on
+        // another node, the user disabled): no token may outlive it.
+        if !a.store().insert_refresh(&first).await? {
+            return Err(OAuthError::new(tessera_proto::ErrorCode::InvalidGrant, "the grant was revoked"));
+        }
         response.refresh_token = Some(secret.expose().to_string());
     }
     if g.scope.contains("openid") {
