@@ -90,7 +90,7 @@ pub async fn handle(
     // A disabled or deleted user's grants are revoked with them, but a grant
     // made while that ran (a code redeemed on another node) is not: ask.
     let old = &state.token;
-    if !a.store().get_user(&old.user_id).await?.is_some_and(|u| !u.disabled) {
+    if a.store().get_user(&old.user_id).await?.is_none_or(|u| u.disabled) {
         return Err(invalid_grant("invalid refresh token"));
     }
     let issued = a
