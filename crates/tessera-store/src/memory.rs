@@ -159,7 +159,7 @@ impl Store for MemoryStore {
     }
 
     async fn revoke(&self, revocation: &Revocation) -> Result<i64, StoreError> {
-        self.with(|i| {
+        let seq = self.with(|i| {
             match &revocation.token {
                 RevokedToken::Opaque(d) => {
                     i.tokens.remove(d);
@@ -169,13 +169,18 @@ impl Store for MemoryStore {
                     i.refresh.retain(|_, r| r.token.grant_id != *g);
                     i.grants.remove(g);
                 }
+                RevokedToken::Key(kid) => i.keys.retain(|k| k.kid != *kid),
                 RevokedToken::Jti(_) | RevokedToken::Client(_) => {}
             }
             i.next_seq += 1;
             let seq = i.next_seq;
             i.revocations.insert(seq, revocation.clone());
             seq
-        })
+        })?;
+        if matches!(revocation.token, RevokedToken::Key(_)) {
+            self.bump();
+        }
+        Ok(seq)
     }
 
     async fn revocation_head(&self) -> Result<i64, StoreError> {

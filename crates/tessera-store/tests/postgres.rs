@@ -347,7 +347,8 @@ async fn migrations_started_on_two_nodes_at_once_both_succeed() {
     let mut conn = db.conn().await;
     let applied: i64 =
         sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success").fetch_one(&mut conn).await.unwrap();
-    assert_eq!(applied, 5);
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres")).unwrap().count();
+    assert_eq!(applied as usize, files, "every migration applied once");
     x.migrate().await.expect("migrating again is a no-op");
     PgStore::migrate_with(&opts).await.expect("so is migrating without a store");
     PgStore::connect(&opts, false).await.expect("a migrated database is accepted");

@@ -215,3 +215,18 @@ async fn a_refresh_token_written_after_its_grant_was_revoked_never_works() {
     let _ = f.store.insert_refresh(&token).await;
     assert_eq!(refresh(&f, "app", late.expose(), None).await.err(), Some(ErrorCode::InvalidGrant));
 }
+
+#[tokio::test]
+async fn a_new_password_ends_grants_and_refresh_tokens() {
+    let f = fixture(|_| {}).await;
+    let t = first_pair(&f, "openid+offline_access").await;
+    let rt = t.refresh_token.unwrap();
+    let user = f.store.find_user("alice").await.unwrap().unwrap();
+    let hash = f.a.passwords().hash(f.a.rng(), "a brand new passphrase here").await.unwrap();
+    assert_eq!(f.a.set_password(&user, hash).await.unwrap(), 1, "one grant revoked");
+    assert_eq!(refresh(&f, "app", &rt, None).await.err(), Some(ErrorCode::InvalidGrant));
+    assert!(!active(&f, &t.access_token).await, "its access tokens too");
+    assert!(f.store.list_sessions(&user.id).await.unwrap().is_empty());
+    // The new password works.
+    let (_, _) = f.a.login("alice", "a brand new passphrase here", "10.0.0.1").await.unwrap();
+}

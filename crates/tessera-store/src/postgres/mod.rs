@@ -330,6 +330,7 @@ fn revocation_from_row(r: &PgRow) -> Result<RevocationEntry, StoreError> {
         "jti" => RevokedToken::Jti(key),
         "grant" => RevokedToken::Grant(key),
         "client" => RevokedToken::Client(key),
+        "key" => RevokedToken::Key(key),
         _ => RevokedToken::Opaque(
             hex::decode(&key).ok().and_then(|b| Digest::from_slice(&b)).ok_or_else(|| corrupt("revocation digest"))?,
         ),
@@ -505,6 +506,14 @@ impl Store for PgStore {
         let (kind, key) = match &r.token {
             RevokedToken::Jti(j) => ("jti", j.clone()),
             RevokedToken::Client(c) => ("client", c.clone()),
+            RevokedToken::Key(k) => {
+                sqlx::query("DELETE FROM signing_keys WHERE kid = $1")
+                    .bind(k)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                ("key", k.clone())
+            }
             RevokedToken::Grant(g) => {
                 // The grant first: its delete waits for every refresh-token
                 // write holding the grant's row (`FOR KEY SHARE`) to commit,
@@ -549,7 +558,12 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
+        if matches!(r.token, RevokedToken::Key(_)) {
+            // A key change: every node reloads its keys.
+            self.commit_config(tx).await?;
+        } else {
+            tx.commit().await.map_err(map_err)?;
+        }
         self.signals.revocations_changed();
         Ok(seq)
     }
