@@ -29,14 +29,17 @@ impl Authority {
         Ok(n)
     }
 
-    /// A new password ends every other session: whoever knew the old one is out.
-    pub async fn set_password(&self, user: &User, password_hash: String) -> Result<(), OAuthError> {
+    /// A new password ends the user's sessions and revokes their grants with
+    /// every access and refresh token: whoever knew the old one is out, on
+    /// every device. Returns how many grants were revoked.
+    pub async fn set_password(&self, user: &User, password_hash: String) -> Result<u64, OAuthError> {
         let mut u = user.clone();
         u.password_hash = password_hash;
         u.updated_at = self.now();
-        self.store().update_user(&u).await?;
-        self.store().delete_user_sessions(&u.id).await?;
-        Ok(())
+        if !self.store().update_user(&u).await? {
+            return Err(OAuthError::invalid_request("no such user"));
+        }
+        self.end_user(&u.id).await
     }
 
     async fn end_user(&self, user_id: &str) -> Result<u64, OAuthError> {

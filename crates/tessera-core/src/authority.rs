@@ -231,6 +231,11 @@ impl Authority {
         self.load_key_set(generation).await.map(Some)
     }
 
+    /// Whether `set` is still the key set in use (not replaced by a reload).
+    pub(crate) fn keys_are_current(&self, set: &Arc<KeySet>) -> bool {
+        self.keys.read().is_ok_and(|r| Arc::ptr_eq(&r.1, set))
+    }
+
     async fn load_key_set(&self, generation: u64) -> Result<Arc<KeySet>, OAuthError> {
         let keys =
             load_keys(self.store.as_ref(), &self.master).await.map_err(|e| OAuthError::server_error(e.to_string()))?;
@@ -427,6 +432,42 @@ impl Authority {
             kids.push(key.kid().to_string());
         }
         Ok(kids)
+    }
+
+    /// Revokes a compromised signing key (`tessera key revoke`): it leaves
+    /// the JWKS and the key set at once, every token it signed turns
+    /// inactive, and resource servers following the revocation feed refuse
+    /// its `kid`. If it was the active signer of its algorithm, a new key of
+    /// that algorithm is created first, active at once, so signing never
+    /// stops. Returns the new key's id, if any; `None` if there is no such key.
+    pub async fn revoke_key(&self, kid: &str) -> Result<Option<Option<String>>, OAuthError> {
+        let now = self.clock.now();
+        // From the store, not a cache: the CLI runs beside live servers.
+        let keys = self.load_key_set(self.generation()).await?;
+        let Some((key, status)) = keys.describe(now).into_iter().find(|(k, _)| k.kid() == kid) else {
+            return Ok(None);
+        };
+        let replacement = if status == crate::keys::KeyStatus::Active {
+            let new = create_key(self.store.as_ref(), &self.master, self.rng.as_ref(), key.alg(), now, now)
+                .await
+                .map_err(|e| OAuthError::server_error(e.to_string()))?;
+            Some(new.kid().to_string())
+        } else {
+            None
+        };
+        // An attacker holding the key can mint tokens with any `exp`, but a
+        // kid absent from the JWKS is refused anyway; the entry only has to
+        // outlive every cached JWKS and every token the key legitimately signed.
+        let r = Revocation {
+            token: RevokedToken::Key(kid.to_string()),
+            client_id: String::new(),
+            expires_at: now.saturating_add(crate::keys::RETIRE_AFTER),
+            revoked_at: now,
+        };
+        self.record_revocation(&r).await?;
+        tracing::warn!(kid, replacement = replacement.as_deref(), "revoked a signing key");
+        self.load_key_set(self.generation()).await?;
+        Ok(Some(replacement))
     }
 
     /// Applies revocations recorded since the last call (by this process or

@@ -28,8 +28,9 @@ pub enum OnStale {
     Introspect,
 }
 
-/// Verified-token cache entry: claims plus how the token was checked.
-type Verified = Arc<(Arc<Claims>, TokenKind)>;
+/// Verified-token cache entry: claims, how the token was checked, and for
+/// a JWT the `kid` that verified it (a revoked key drops its entries).
+type Verified = Arc<(Arc<Claims>, TokenKind, Option<String>)>;
 
 pub(crate) struct Inner {
     pub expect: Expect,
@@ -49,7 +50,15 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    pub(crate) fn forget_revoked_opaque(&self, a: &Applied) {
+    /// Drops what a batch of revocations made stale: cached introspection
+    /// answers, and revoked keys with every token they verified.
+    pub(crate) fn forget_revoked(&self, a: &Applied) {
+        if !a.kids.is_empty() {
+            for kid in &a.kids {
+                self.keys.remove(kid);
+            }
+            self.verified.retain(|_, v| v.2.as_ref().is_none_or(|k| !a.kids.contains(k)));
+        }
         let Some(i) = &self.introspector else { return };
         if a.flush_opaque {
             i.forget_all();
@@ -335,6 +344,12 @@ impl Guard {
         let now = i.clock.now();
         let key = sha256(token);
         if let Some(v) = i.verified.get(&key) {
+            // Verified just before its key was revoked: the feed's purge of
+            // the cache may have run before this entry went in.
+            if v.2.as_ref().is_some_and(|kid| i.revoked.kid_revoked(kid)) {
+                i.verified.remove(&key);
+                return Err(Rejection::Invalid(Invalid::Revoked));
+            }
             if let Err(e) = jwt::check_time(&v.0, i.expect.leeway, now) {
                 i.verified.remove(&key);
                 return Err(Rejection::Invalid(e));
@@ -347,9 +362,14 @@ impl Guard {
             return self.finish(token, key, claims, TokenKind::Opaque, now).await;
         }
         let parsed = jwt::parse(token, &i.algorithms).map_err(Rejection::Invalid)?;
+        // Before any key lookup: a stale JWKS may still list a revoked key,
+        // and its holder can sign anything.
+        if i.revoked.kid_revoked(&parsed.kid) {
+            return Err(Rejection::Invalid(Invalid::Revoked));
+        }
         let vk = i.keys.get_or_refetch(&parsed.kid).await.ok_or(Rejection::Invalid(Invalid::UnknownKey))?;
         let claims = jwt::verify(&parsed, &vk, &i.expect, now).map_err(Rejection::Invalid)?;
-        i.verified.insert(key, Arc::new((claims.clone(), TokenKind::Jwt)));
+        i.verified.insert(key, Arc::new((claims.clone(), TokenKind::Jwt, Some(parsed.kid.clone()))));
         self.finish(token, key, claims, TokenKind::Jwt, now).await
     }
 

@@ -94,6 +94,18 @@ impl KeyCache {
         self.keys.read().map(|k| k.len()).unwrap_or(0)
     }
 
+    /// Forgets a revoked key until a JWKS fetch brings it back (the guard
+    /// refuses its `kid` either way).
+    pub fn remove(&self, kid: &str) {
+        if let Ok(mut w) = self.keys.write()
+            && w.contains_key(kid)
+        {
+            let mut keys = Keys::clone(&w);
+            keys.remove(kid);
+            *w = Arc::new(keys);
+        }
+    }
+
     fn fetch_count(&self) -> u64 {
         self.fetched.read().map(|f| f.1).unwrap_or(0)
     }

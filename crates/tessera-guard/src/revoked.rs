@@ -1,6 +1,7 @@
 //! Following the issuer's revocation feed (`GET /oauth2/revocations`,
-//! long-polled) so that a revoked JWT, a revoked grant or a deleted client's
-//! tokens are refused within a second, long before their `exp`.
+//! long-polled) so that a revoked JWT, a revoked grant, a deleted client's
+//! tokens or a revoked signing key's tokens are refused within a second,
+//! long before their `exp`.
 //!
 //! The feed is authoritative only while we hear from it: every answer
 //! (long-polls return at least every `wait`) refreshes `last_contact`, and a
@@ -25,11 +26,17 @@ struct Sets {
     client: HashMap<String, (i64, i64)>,
     /// SHA-256 of opaque tokens → exp.
     token: HashMap<[u8; 32], i64>,
+    /// Revoked signing keys' `kid` → exp.
+    key: HashMap<String, i64>,
 }
 
 impl Sets {
     fn is_empty(&self) -> bool {
-        self.jti.is_empty() && self.grant.is_empty() && self.client.is_empty() && self.token.is_empty()
+        self.jti.is_empty()
+            && self.grant.is_empty()
+            && self.client.is_empty()
+            && self.token.is_empty()
+            && self.key.is_empty()
     }
 }
 
@@ -50,6 +57,8 @@ pub(crate) struct Applied {
     /// A grant or client was revoked: opaque tokens' introspection results
     /// do not say which grant they belong to, so those caches are flushed.
     pub flush_opaque: bool,
+    /// Signing keys revoked: drop them and the tokens they verified.
+    pub kids: Vec<String>,
 }
 
 impl Revoked {
@@ -72,6 +81,14 @@ impl Revoked {
         s.jti.contains_key(&c.jti)
             || c.grant_id.as_ref().is_some_and(|g| s.grant.contains_key(g))
             || s.client.get(&c.client_id).is_some_and(|(at, _)| c.iat <= *at)
+    }
+
+    /// A revoked signing key: refused even while a stale JWKS lists it.
+    pub fn kid_revoked(&self, kid: &str) -> bool {
+        if !self.any.load(Ordering::Acquire) {
+            return false;
+        }
+        self.sets.read().map(|s| s.key.contains_key(kid)).unwrap_or(true)
     }
 
     pub fn token_revoked(&self, digest: &[u8; 32]) -> bool {
@@ -102,6 +119,10 @@ impl Revoked {
                     s.client.insert(e.value.clone(), (at, e.exp));
                     out.flush_opaque = true;
                 }
+                RevokedKind::Key => {
+                    s.key.insert(e.value.clone(), e.exp);
+                    out.kids.push(e.value.clone());
+                }
                 RevokedKind::TokenSha256 => {
                     let mut d = [0u8; 32];
                     if hex::decode_to_slice(&e.value, &mut d).is_ok() {
@@ -123,12 +144,16 @@ impl Revoked {
             s.grant.retain(|_, exp| *exp > now);
             s.client.retain(|_, (_, exp)| *exp > now);
             s.token.retain(|_, exp| *exp > now);
+            s.key.retain(|_, exp| *exp > now);
             self.any.store(!s.is_empty(), Ordering::Release);
         }
     }
 
     pub fn len(&self) -> usize {
-        self.sets.read().map(|s| s.jti.len() + s.grant.len() + s.client.len() + s.token.len()).unwrap_or(0)
+        self.sets
+            .read()
+            .map(|s| s.jti.len() + s.grant.len() + s.client.len() + s.token.len() + s.key.len())
+            .unwrap_or(0)
     }
 
     fn touch(&self) {
@@ -174,6 +199,7 @@ impl FeedSource {
             let a = revoked.apply(&feed.revocations);
             all.tokens.extend(a.tokens);
             all.flush_opaque |= a.flush_opaque;
+            all.kids.extend(a.kids);
             if !full {
                 return Ok(all);
             }
@@ -211,7 +237,7 @@ pub(crate) async fn follow(guard: Weak<crate::guard::Inner>, source: FeedSource,
                     continue;
                 }
                 let applied = inner.revoked.apply(&feed.revocations);
-                inner.forget_revoked_opaque(&applied);
+                inner.forget_revoked(&applied);
             }
             Err(e) => {
                 recovering = true;
@@ -294,6 +320,10 @@ mod tests {
         assert!(r.claims_revoked(&claims("j3", None, "gone", 50)), "issued when the client was deleted");
         assert!(!r.claims_revoked(&claims("j3", None, "gone", 51)), "a later client with the same id");
         assert!(r.token_revoked(&[0xab; 32]));
+        assert!(!r.kid_revoked("k1"));
+        let a = r.apply(&[entry(7, RevokedKind::Key, "k1", 60)]);
+        assert_eq!(a.kids, vec!["k1".to_string()]);
+        assert!(r.kid_revoked("k1") && !r.kid_revoked("k2"));
         r.forget_expired(1_000);
         assert!(!r.claims_revoked(&claims("j1", None, "c", 10)));
         assert_eq!(r.len(), 0);

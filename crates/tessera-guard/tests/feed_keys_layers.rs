@@ -69,6 +69,33 @@ async fn revocations_reach_the_guard_through_the_feed() {
     assert!(guard.feed_position() >= 4);
 }
 
+/// A compromised signing key: its tokens, cached or not, are refused within
+/// a second of the feed's `key` entry, even though the (stale) JWKS still
+/// lists the key; the other key's tokens are untouched.
+#[tokio::test]
+async fn a_key_entry_drops_cached_tokens_and_refuses_the_kid() {
+    let issuer = Issuer::start().await;
+    let guard = issuer.guard().await.build().await.unwrap();
+    let cached = issuer.token();
+    guard.validate(&cached).await.unwrap();
+    let es_header = json!({"alg": "ES256", "typ": "at+jwt", "kid": issuer.es_kid});
+    let other = issuer.sign_es(&es_header, &issuer.claims());
+    guard.validate(&other).await.unwrap();
+
+    issuer.revoke(RevokedKind::Key, &issuer.ed_kid, now());
+    let took = within(async || guard.validate(&cached).await.is_err()).await;
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert_eq!(guard.validate(&cached).await.unwrap_err(), Rejection::Invalid(Invalid::Revoked));
+    // Signed after the revocation by whoever holds the key: refused without
+    // a JWKS fetch, although the JWKS still publishes the key.
+    let fetches = issuer.jwks_fetches();
+    let minted = issuer.token();
+    assert_eq!(guard.validate(&minted).await.unwrap_err(), Rejection::Invalid(Invalid::Revoked));
+    assert_eq!(issuer.jwks_fetches(), fetches);
+    guard.validate(&other).await.unwrap();
+    guard.validate(&issuer.sign_es(&es_header, &issuer.claims())).await.unwrap();
+}
+
 #[tokio::test]
 async fn a_silent_feed_fails_closed_or_falls_back_to_introspection() {
     let issuer = Issuer::start().await;

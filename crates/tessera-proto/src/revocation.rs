@@ -22,6 +22,10 @@ pub enum RevokedKind {
     /// Every token of client `value` issued at or before `revoked_at`
     /// (the client was deleted).
     Client,
+    /// Every token signed by the key whose `kid` is `value` (a compromised
+    /// signing key): drop what it verified and refuse that `kid` from now
+    /// on, even while a cached JWKS still lists it.
+    Key,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -63,3 +63,61 @@ async fn rotation_publishes_first_and_keeps_old_tokens_valid() {
     let out = s.cli(&["key", "rotate", "--activate-in", "soon"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[tokio::test]
+async fn revoking_a_key_ends_its_tokens_everywhere() {
+    let mut s = Server::start();
+    let (id, secret) = s.create_client(&["--introspection"]);
+    let t1 = access_token(&s, &id, &secret).await;
+    let a = kid_of(&t1);
+    assert_eq!(introspect(&s, &id, &secret, &t1).await["active"], true);
+
+    let out = s.cli(&["key", "revoke", &a, "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let b = v["replaced_by"].as_str().expect("the signing key was replaced").to_string();
+    assert_ne!(a, b);
+
+    // The running server follows before the command's answer is read.
+    assert_eq!(introspect(&s, &id, &secret, &t1).await["active"], false, "a token it signed is inactive");
+    assert_eq!(jwks_kids(&s).await, vec![b.clone()], "out of the JWKS, the replacement in");
+    let t2 = access_token(&s, &id, &secret).await;
+    assert_eq!(kid_of(&t2), b, "the new key signs at once");
+    assert_eq!(introspect(&s, &id, &secret, &t2).await["active"], true);
+
+    // Resource servers learn it from the revocation feed.
+    let feed: Value = http()
+        .get(s.url("/oauth2/revocations?after=0"))
+        .basic_auth(&id, Some(&secret))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries = feed["revocations"].as_array().unwrap();
+    assert!(entries.iter().any(|e| e["kind"] == "key" && e["value"] == a.as_str()), "{feed}");
+
+    // It does not come back after a restart.
+    s.kill9();
+    s.spawn();
+    assert_eq!(jwks_kids(&s).await, vec![b.clone()]);
+    assert_eq!(introspect(&s, &id, &secret, &t1).await["active"], false);
+    let out = s.cli(&["key", "list", "--json"]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&a), "key list still shows the revoked key");
+
+    // A key that is not signing is revoked without a replacement.
+    let c = rotate(&s, "1h");
+    let out = s.cli(&["key", "revoke", &c, "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["replaced_by"], Value::Null);
+    assert_eq!(jwks_kids(&s).await, vec![b.clone()]);
+
+    // An unknown kid: one line, exit 1, nothing changed.
+    let out = s.cli(&["key", "revoke", "no-such-kid"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("no-such-kid"), "{err}");
+    assert_eq!(kid_of(&access_token(&s, &id, &secret).await), b);
+}

@@ -25,13 +25,15 @@ macro_rules! conformance_suite {
     };
     (@list $how:ident $make:expr) => {
         $crate::conformance_suite!(@cases $how $make;
-            clients_round_trip, keys_round_trip, settings_round_trip, generation_moves_on_every_config_change,
+            clients_round_trip, keys_round_trip, settings_round_trip, revoking_a_key_deletes_it_and_feeds,
+            generation_moves_on_every_config_change,
             tokens_round_trip, revoking_opaque_deletes_it_and_feeds, revocation_feed_orders_and_pages,
             purge_removes_only_expired, concurrent_writes_all_land,
             users_round_trip, scopes_round_trip, sessions_round_trip, consent_is_replaced,
             codes_redeem_once, concurrent_redemptions_exactly_one, revoking_a_grant_deletes_its_tokens,
             grants_filter_and_purge, deleting_a_client_forgets_its_grants,
             refresh_rotates_once_and_remembers_its_successor, concurrent_rotations_exactly_one,
+            no_refresh_token_outlives_its_grant,
             refresh_purge_drops_expired_and_sealed_successors, device_flow_states, concurrent_device_polls_redeem_once,
             shared_attempts_swap_atomically);
     };
@@ -151,6 +153,28 @@ pub async fn keys_round_trip(s: Arc<dyn Store>) {
     s.insert_key(&earlier).await.unwrap();
     let kids: Vec<String> = s.list_keys().await.unwrap().into_iter().map(|k| k.kid).collect();
     assert_eq!(kids, vec!["z-earlier", "k1", "a-later"]);
+}
+
+/// A compromised key: recording its revocation deletes it in the same
+/// commit (it never signs or verifies again, after a restart or on another
+/// node), moves the configuration generation and feeds a `Key` entry.
+pub async fn revoking_a_key_deletes_it_and_feeds(s: Arc<dyn Store>) {
+    let key = |kid: &str| StoredKey {
+        kid: kid.into(),
+        alg: "EdDSA".into(),
+        sealed_private_key: vec![1],
+        created_at: 1,
+        activates_at: 1,
+    };
+    s.insert_key(&key("k1")).await.unwrap();
+    s.insert_key(&key("k2")).await.unwrap();
+    let before = s.config_generation();
+    let seq = s.revoke(&revocation(RevokedToken::Key("k1".into()), 1000)).await.unwrap();
+    assert!(s.config_generation() > before, "a revoked key is a key change");
+    assert_eq!(s.list_keys().await.unwrap(), vec![key("k2")]);
+    let feed = s.revocations_after(0, 10).await.unwrap();
+    assert_eq!((feed.len(), feed[0].seq), (1, seq));
+    assert_eq!(feed[0].revocation, revocation(RevokedToken::Key("k1".into()), 1000));
 }
 
 pub async fn generation_moves_on_every_config_change(s: Arc<dyn Store>) {

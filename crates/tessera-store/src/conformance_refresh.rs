@@ -1,6 +1,7 @@
 //! Conformance cases for [`RefreshStore`]: rotation happens once, a spent
-//! token remembers its successor for the retry window, and revoking or
-//! expiring the family ends every token of it.
+//! token remembers its successor for the retry window, revoking or
+//! expiring the family ends every token of it, and no token is stored for a
+//! grant that is gone.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
@@ -16,7 +17,7 @@ async fn family(s: &Arc<dyn Store>) -> RefreshToken {
     s.insert_code(&code(1, "c1", 160)).await.unwrap();
     s.redeem_code(&code(1, "c1", 160).digest, "c1", 110, 1000).await.unwrap();
     let first = refresh(1, 500);
-    s.insert_refresh(&first).await.unwrap();
+    assert!(s.insert_refresh(&first).await.unwrap());
     first
 }
 
@@ -64,6 +65,34 @@ pub async fn refresh_rotates_once_and_remembers_its_successor(s: Arc<dyn Store>)
         s.get_refresh(&refresh(3, 0).digest).await.unwrap().is_none(),
         "revoking the grant deletes its refresh tokens"
     );
+}
+
+/// A token written after its grant was revoked (a code replay or a disabled
+/// user on another node) or purged is not stored, first or successor:
+/// otherwise it would outlive the revocation entry.
+pub async fn no_refresh_token_outlives_its_grant(s: Arc<dyn Store>) {
+    assert!(!s.insert_refresh(&refresh(1, 500)).await.unwrap(), "no grant yet");
+    assert!(s.get_refresh(&refresh(1, 0).digest).await.unwrap().is_none());
+    let first = family(&s).await;
+    s.revoke(&revocation(RevokedToken::Grant("grant-1".into()), 1000)).await.unwrap();
+    assert!(!s.insert_refresh(&refresh(2, 500)).await.unwrap(), "the grant was revoked");
+    assert!(s.get_refresh(&refresh(2, 0).digest).await.unwrap().is_none());
+    assert_eq!(s.rotate_refresh(&first.digest, 200, 210, b"s", &refresh(3, 600)).await.unwrap(), Rotation::Gone);
+    assert!(s.get_refresh(&refresh(3, 0).digest).await.unwrap().is_none());
+
+    // The grant purged (it ended at 1000) while a token claiming a longer
+    // family is still stored: that token cannot rotate.
+    s.insert_code(&code(2, "c1", 160)).await.unwrap();
+    s.redeem_code(&code(2, "c1", 160).digest, "c1", 110, 1000).await.unwrap();
+    let grant = code(2, "c1", 160).grant_id;
+    let long = RefreshToken { grant_id: grant.clone(), expires_at: 1500, family_expires_at: 2000, ..refresh(4, 0) };
+    assert!(s.insert_refresh(&long).await.unwrap());
+    s.purge_expired(1100, 100).await.unwrap();
+    assert!(s.get_grant(&grant).await.unwrap().is_none());
+    let next = RefreshToken { grant_id: grant, expires_at: 1600, family_expires_at: 2000, ..refresh(5, 0) };
+    assert_eq!(s.rotate_refresh(&long.digest, 1100, 1110, b"s", &next).await.unwrap(), Rotation::Gone);
+    assert!(s.get_refresh(&next.digest).await.unwrap().is_none());
+    assert_eq!(s.get_refresh(&long.digest).await.unwrap().unwrap().rotated_at, None, "nothing changed");
 }
 
 pub async fn concurrent_rotations_exactly_one(s: Arc<dyn Store>) {

@@ -185,7 +185,7 @@ impl Store for MemoryStore {
     }
 
     async fn revoke(&self, revocation: &Revocation) -> Result<i64, StoreError> {
-        self.with(|i| {
+        let seq = self.with(|i| {
             match &revocation.token {
                 RevokedToken::Opaque(d) => {
                     i.tokens.remove(d);
@@ -195,13 +195,18 @@ impl Store for MemoryStore {
                     i.refresh.retain(|_, r| r.token.grant_id != *g);
                     i.grants.remove(g);
                 }
+                RevokedToken::Key(kid) => i.keys.retain(|k| k.kid != *kid),
                 RevokedToken::Jti(_) | RevokedToken::Client(_) => {}
             }
             i.next_seq += 1;
             let seq = i.next_seq;
             i.revocations.insert(seq, revocation.clone());
             seq
-        })
+        })?;
+        if matches!(revocation.token, RevokedToken::Key(_)) {
+            self.bump();
+        }
+        Ok(seq)
     }
 
     async fn revocation_head(&self) -> Result<i64, StoreError> {
@@ -461,14 +466,17 @@ impl AccountStore for MemoryStore {
 
 #[async_trait]
 impl RefreshStore for MemoryStore {
-    async fn insert_refresh(&self, t: &RefreshToken) -> Result<(), StoreError> {
+    async fn insert_refresh(&self, t: &RefreshToken) -> Result<bool, StoreError> {
         self.with(|i| {
             if i.refresh.contains_key(&t.digest) {
                 return Err(StoreError::Conflict);
             }
+            if !i.grants.contains_key(&t.grant_id) {
+                return Ok(false);
+            }
             let state = RefreshState { token: t.clone(), rotated_at: None, grace_until: 0, successor: None };
             i.refresh.insert(t.digest, state);
-            Ok(())
+            Ok(true)
         })?
     }
 
@@ -489,7 +497,10 @@ impl RefreshStore for MemoryStore {
             if state.rotated_at.is_some() {
                 return Rotation::AlreadyRotated(Box::new(state.clone()));
             }
-            if now >= state.token.expires_at || now >= state.token.family_expires_at {
+            if now >= state.token.expires_at
+                || now >= state.token.family_expires_at
+                || !i.grants.contains_key(&successor.grant_id)
+            {
                 return Rotation::Gone;
             }
             if let Some(s) = i.refresh.get_mut(old) {

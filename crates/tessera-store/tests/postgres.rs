@@ -163,6 +163,57 @@ async fn single_use_steps_succeed_once_across_nodes() {
     assert!(a.get_grant("dev-grant-1").await.unwrap().is_some());
 }
 
+/// Refresh tokens written on one node while another revokes their grant
+/// (a code replay, a disabled user): each is deleted with the grant or never
+/// stored; none outlives the revocation (its entry expires, the rule not).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_refresh_token_survives_a_concurrent_grant_revocation() {
+    const GRANTS: u8 = 60;
+    const WRITES: u8 = 4;
+    let db = TestDb::create().await;
+    let (a, b) = two_nodes(&db).await;
+    let family = |g: u8, i: u8| tessera_core::store::RefreshToken {
+        digest: Digest::of(&[g, i, 7]),
+        grant_id: format!("g{g}"),
+        ..refresh(0, 500)
+    };
+    for g in 0..GRANTS {
+        let grant = Grant {
+            id: format!("g{g}"),
+            user_id: "u1".into(),
+            client_id: "c1".into(),
+            scope: "a".into(),
+            session_id: None,
+            created_at: 1,
+            expires_at: 1000,
+        };
+        a.insert_grant(&grant).await.unwrap();
+        assert!(a.insert_refresh(&family(g, 0)).await.unwrap());
+        let mut tasks = Vec::new();
+        for i in 1..=WRITES {
+            let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tasks.push(tokio::spawn(async move { s.insert_refresh(&family(g, i)).await.map(|_| ()) }));
+        }
+        let (s, rotated) = (a.clone(), family(g, 100));
+        tasks.push(tokio::spawn(async move {
+            s.rotate_refresh(&family(g, 0).digest, 200, 210, b"s", &rotated).await.map(|_| ())
+        }));
+        let r = Revocation {
+            token: RevokedToken::Grant(format!("g{g}")),
+            client_id: "c1".into(),
+            expires_at: 1000,
+            revoked_at: 100,
+        };
+        b.revoke(&r).await.unwrap();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        for i in (0..=WRITES).chain([100]) {
+            assert!(a.get_refresh(&family(g, i).digest).await.unwrap().is_none(), "grant {g}: token {i} survived");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocation_numbers_follow_commit_order() {
     const WRITERS: u64 = 8;

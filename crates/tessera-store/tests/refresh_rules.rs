@@ -13,7 +13,8 @@ use tessera_core::keys::{Algorithm, MasterKey};
 use tessera_core::params::Params;
 use tessera_core::pkce;
 use tessera_core::random::SeededRandom;
-use tessera_core::store::{AccountStore, Store};
+use tessera_core::secret::{REFRESH_PREFIX, Secret};
+use tessera_core::store::{AccountStore, RefreshStore, RefreshToken, Store};
 use tessera_core::user::NewUser;
 use tessera_core::{Authority, Settings};
 use tessera_proto::{ErrorCode, TokenResponse};
@@ -145,7 +146,13 @@ async fn scope_narrows_never_widens_and_another_client_changes_nothing() {
     let t = refresh(&f, "app", &rt0, Some("openid")).await.unwrap();
     assert_eq!(t.scope.as_deref(), Some("openid"), "the stranger's attempt revoked nothing");
     let rt1 = t.refresh_token.unwrap();
-    assert_eq!(refresh(&f, "app", &rt1, Some("openid+offline_access")).await.err(), Some(ErrorCode::InvalidScope));
+    assert_eq!(refresh(&f, "app", &rt1, Some("openid+profile")).await.err(), Some(ErrorCode::InvalidScope));
+    // RFC 6749 §6: the narrowing applied to that access token only; the
+    // successor keeps the scope first granted.
+    let t2 = refresh(&f, "app", &rt1, Some("openid+offline_access")).await.unwrap();
+    assert_eq!(t2.scope.as_deref(), Some("openid offline_access"));
+    let t3 = refresh(&f, "app", &t2.refresh_token.unwrap(), None).await.unwrap();
+    assert_eq!(t3.scope.as_deref(), Some("openid offline_access"));
 }
 
 #[tokio::test]
@@ -179,4 +186,47 @@ async fn revoking_a_refresh_token_or_disabling_the_user_ends_the_family() {
     let user = f.store.find_user("alice").await.unwrap().unwrap();
     f.a.set_user_disabled(&user, true).await.unwrap();
     assert_eq!(refresh(&f, "app", &rt, None).await.err(), Some(ErrorCode::InvalidGrant));
+}
+
+#[tokio::test]
+async fn a_disabled_user_cannot_refresh_even_with_a_grant_left_behind() {
+    let f = fixture(|_| {}).await;
+    let rt = first_pair(&f, "openid+offline_access").await.refresh_token.unwrap();
+    // Disabled while this grant was being made on another node: the grant
+    // escaped the revocation that disabling runs.
+    let mut user = f.store.find_user("alice").await.unwrap().unwrap();
+    user.disabled = true;
+    f.store.update_user(&user).await.unwrap();
+    assert_eq!(refresh(&f, "app", &rt, None).await.err(), Some(ErrorCode::InvalidGrant));
+}
+
+#[tokio::test]
+async fn a_refresh_token_written_after_its_grant_was_revoked_never_works() {
+    let f = fixture(|_| {}).await;
+    let rt = first_pair(&f, "openid+offline_access").await.refresh_token.unwrap();
+    let family = f.store.get_refresh(&Secret::new(rt).digest()).await.unwrap().unwrap().token;
+    f.a.revoke_grant(&family.grant_id, "app").await.unwrap();
+    // The revocation entry expires after a day; a token the winner of a
+    // code-replay race writes after the revocation must not wake up then.
+    f.clock.advance(DAY + 1);
+    f.a.purge_expired(1000).await.unwrap();
+    let late = Secret::generate(f.a.rng(), REFRESH_PREFIX);
+    let token = RefreshToken { digest: late.digest(), issued_at: T0 + DAY + 1, ..family };
+    let _ = f.store.insert_refresh(&token).await;
+    assert_eq!(refresh(&f, "app", late.expose(), None).await.err(), Some(ErrorCode::InvalidGrant));
+}
+
+#[tokio::test]
+async fn a_new_password_ends_grants_and_refresh_tokens() {
+    let f = fixture(|_| {}).await;
+    let t = first_pair(&f, "openid+offline_access").await;
+    let rt = t.refresh_token.unwrap();
+    let user = f.store.find_user("alice").await.unwrap().unwrap();
+    let hash = f.a.passwords().hash(f.a.rng(), "a brand new passphrase here").await.unwrap();
+    assert_eq!(f.a.set_password(&user, hash).await.unwrap(), 1, "one grant revoked");
+    assert_eq!(refresh(&f, "app", &rt, None).await.err(), Some(ErrorCode::InvalidGrant));
+    assert!(!active(&f, &t.access_token).await, "its access tokens too");
+    assert!(f.store.list_sessions(&user.id).await.unwrap().is_empty());
+    // The new password works.
+    let (_, _) = f.a.login("alice", "a brand new passphrase here", "10.0.0.1").await.unwrap();
 }

@@ -151,14 +151,21 @@ impl Authority {
             }
             return Ok(Ok((*c).clone()));
         }
-        let mut r = jwt::verify(&keys, &self.settings().issuer, token, now);
+        let mut used = keys;
+        let mut r = jwt::verify(&used, &self.settings().issuer, token, now);
         if let Err((jwt::Rejection::UnknownKey, _)) = &r
             && let Some(fresh) = self.reload_keys_for_unknown_kid(generation).await?
         {
             r = jwt::verify(&fresh, &self.settings().issuer, token, now);
+            used = fresh;
         }
         if let Ok(c) = &r {
             self.jwt_cache.insert(digest, Arc::new(c.clone()));
+            // The keys were reloaded meanwhile (say, a key revoked) and the
+            // reload's flush may have run before this insert.
+            if !self.keys_are_current(&used) {
+                self.jwt_cache.invalidate(&digest);
+            }
         }
         Ok(r)
     }

@@ -51,6 +51,7 @@ fn feed_entry(e: &RevocationEntry) -> RevocationFeedEntry {
         RevokedToken::Opaque(d) => (RevokedKind::TokenSha256, d.to_hex()),
         RevokedToken::Grant(g) => (RevokedKind::Grant, g.clone()),
         RevokedToken::Client(c) => (RevokedKind::Client, c.clone()),
+        RevokedToken::Key(k) => (RevokedKind::Key, k.clone()),
     };
     RevocationFeedEntry {
         seq: e.seq,

@@ -64,9 +64,9 @@ pub async fn handle(
     if state.token.client_id != c.id {
         return Err(invalid_grant("invalid refresh token"));
     }
-    // Its grant was revoked (say, by a code replay on another node) while
-    // this token was being stored: deleting the grant's tokens may have run
-    // before this one was written, the revocation entry stays.
+    // Its grant was revoked. The store keeps no token of a revoked grant
+    // (tokens are stored only while their grant exists); this answers from
+    // memory, and stays as a second line behind that rule.
     if a.revoked.contains(&crate::store::RevokedToken::Grant(state.token.grant_id.clone())) {
         return Err(invalid_grant("invalid refresh token"));
     }
@@ -87,9 +87,12 @@ pub async fn handle(
             )));
         }
     };
-    // A disabled or deleted user's grants were revoked with them, and with
-    // the grants their refresh tokens: no user lookup on the hot path.
+    // A disabled or deleted user's grants are revoked with them, but a grant
+    // made while that ran (a code redeemed on another node) is not: ask.
     let old = &state.token;
+    if a.store().get_user(&old.user_id).await?.is_none_or(|u| u.disabled) {
+        return Err(invalid_grant("invalid refresh token"));
+    }
     let issued = a
         .issue_user_access_token(
             generation,
@@ -101,7 +104,9 @@ pub async fn handle(
             &old.grant_id,
         )
         .await?;
-    let (secret, successor) = successor_of(a, c, old, scope.to_string(), now);
+    // RFC 6749 §6: a narrowed scope applies to this access token only; the
+    // successor keeps the scope of the token presented.
+    let (secret, successor) = successor_of(a, c, old, old.scope.clone(), now);
     let mut response = issued.into_response();
     response.refresh_token = Some(secret.expose().to_string());
     let plain = serde_json::to_vec(&response).map_err(|e| OAuthError::server_error(e.to_string()))?;

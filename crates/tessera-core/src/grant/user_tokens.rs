@@ -71,7 +71,14 @@ pub(crate) async fn issue(
             family_expires_at: g.grant_expires,
         };
         let (secret, first) = refresh_token::successor_of(a, c, &family, g.scope.to_string(), now);
-        a.store().insert_refresh(&first).await?;
+        // The grant was revoked since it was stored (a replay of its code on
+        // another node, the user disabled): the token is not stored, so it
+        // cannot outlive the revocation. This request still won the code;
+        // the answer is the one it would get had the revocation come a
+        // moment later: tokens that are already refused.
+        if !a.store().insert_refresh(&first).await? {
+            tracing::warn!(grant = g.grant_id, "grant revoked while its tokens were issued; refresh token not stored");
+        }
         response.refresh_token = Some(secret.expose().to_string());
     }
     if g.scope.contains("openid") {

@@ -211,20 +211,29 @@ pub enum Rotation {
     Rotated,
     /// Another request rotated it first; its state, to answer as a retry or as reuse.
     AlreadyRotated(Box<RefreshState>),
-    /// Unknown, expired, or its family has ended.
+    /// Unknown, expired, its family has ended, or its grant is gone.
     Gone,
 }
 
 /// Refresh-token storage. Rotation is atomic: of any number of concurrent
 /// rotations of one token, across processes, exactly one returns `Rotated`.
+///
+/// A refresh token is only ever stored while its grant exists: the check and
+/// the write are one atomic step against [`super::Store::revoke`] of the
+/// grant, so a token written while its grant is being revoked (a code replay,
+/// a user disabled, `grant revoke`, on any node) is either deleted with the
+/// grant or never stored. Revocation entries expire; this rule does not.
 #[async_trait]
 pub trait RefreshStore: Send + Sync {
-    async fn insert_refresh(&self, token: &RefreshToken) -> Result<(), StoreError>;
+    /// Stores a family's first token; `false` (nothing stored) if its grant
+    /// is gone. [`StoreError::Conflict`] if the digest is taken.
+    async fn insert_refresh(&self, token: &RefreshToken) -> Result<bool, StoreError>;
     async fn get_refresh(&self, digest: &Digest) -> Result<Option<RefreshState>, StoreError>;
     /// If `old` is unrotated and unexpired at `now` (its own and its family's
-    /// expiry; a revoked family has no tokens left):
-    /// marks it rotated (retry window until `grace_until`, `sealed` kept for
-    /// retries) and stores `successor`, in one commit.
+    /// expiry; a revoked family has no tokens left) and `successor`'s grant
+    /// still exists: marks it rotated (retry window until `grace_until`,
+    /// `sealed` kept for retries) and stores `successor`, in one commit.
+    /// If the grant is gone, nothing changes and the answer is `Gone`.
     async fn rotate_refresh(
         &self,
         old: &Digest,

@@ -64,6 +64,11 @@ pub enum RevokedToken {
     /// Every token of a client issued at or before `revoked_at`: the client
     /// was deleted. Recording it deletes nothing; deleting the client does.
     Client(String),
+    /// Every token signed by the signing key `kid` (a compromised key).
+    /// Recording it also deletes the key, in the same commit, so it leaves
+    /// the JWKS and never signs or verifies again, on every node; the
+    /// configuration generation moves as for any key change.
+    Key(String),
 }
 
 /// A revocation, kept until the token it names would have expired anyway.

@@ -1,4 +1,4 @@
-//! `tessera key list|rotate`: the signing keys in the data directory.
+//! `tessera key list|rotate|revoke`: the signing keys in the data directory.
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -20,6 +20,15 @@ pub enum KeyCmd {
         /// Delay before the new key signs [default: 2m, twice the JWKS cache lifetime].
         #[arg(long, default_value = "2m")]
         activate_in: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a compromised key: it leaves the JWKS at once, every token it
+    /// signed is inactive, and resource servers following the revocation
+    /// feed refuse it. If it was signing, a new key of its algorithm signs
+    /// from now on.
+    Revoke {
+        kid: String,
         #[arg(long)]
         json: bool,
     },
@@ -63,6 +72,19 @@ pub async fn run(cfg: &Config, cmd: KeyCmd) -> anyhow::Result<()> {
             } else {
                 for kid in kids {
                     println!("new key {kid}: published now, signs in {secs}s");
+                }
+            }
+        }
+        KeyCmd::Revoke { kid, json } => {
+            let Some(replacement) = authority.revoke_key(&kid).await.map_err(err)? else {
+                anyhow::bail!("no signing key {kid:?} (see `tessera key list`)");
+            };
+            if json {
+                println!("{}", json!({"kid": kid, "revoked": true, "replaced_by": replacement}));
+            } else {
+                println!("revoked key {kid}: out of the JWKS, every token it signed is inactive");
+                if let Some(new) = replacement {
+                    println!("new key {new}: published and signing now");
                 }
             }
         }

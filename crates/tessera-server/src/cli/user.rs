@@ -48,7 +48,8 @@ pub enum UserCmd {
     Enable { user: String },
     /// Delete a user, revoking their grants and ending their sessions.
     Delete { user: String },
-    /// Set a new password (from standard input); ends the user's sessions.
+    /// Set a new password (from standard input); ends the user's sessions
+    /// and revokes their grants (every access and refresh token).
     SetPassword {
         user: String,
         #[arg(long, required = true)]
@@ -190,8 +191,8 @@ pub async fn run_user(cfg: &Config, cmd: UserCmd) -> anyhow::Result<()> {
             let pw = read_password()?;
             tessera_core::password::check_policy(&pw).map_err(|e| anyhow::anyhow!("{e}"))?;
             let hash = a.passwords().hash(a.rng(), &pw).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            a.set_password(&u, hash).await.map_err(err)?;
-            println!("password changed for {}; their sessions were ended", u.username);
+            let grants = a.set_password(&u, hash).await.map_err(err)?;
+            println!("password changed for {}; their sessions were ended and {grants} grant(s) revoked", u.username);
         }
         UserCmd::Sessions { user, json } => {
             let u = find(&a, &user).await?;

@@ -302,6 +302,7 @@ fn revocation_from_row(r: &PgRow) -> Result<RevocationEntry, StoreError> {
         "jti" => RevokedToken::Jti(key),
         "grant" => RevokedToken::Grant(key),
         "client" => RevokedToken::Client(key),
+        "key" => RevokedToken::Key(key),
         _ => RevokedToken::Opaque(
             hex::decode(&key).ok().and_then(|b| Digest::from_slice(&b)).ok_or_else(|| corrupt("revocation digest"))?,
         ),
@@ -374,10 +375,11 @@ impl Store for PgStore {
 
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool()?.begin().await.map_err(map_err)?;
-        // Refresh tokens before grants, as revoking a grant does: one lock order.
+        // Grants before refresh tokens, as revoking a grant does: one lock
+        // order, and tokens written while the grants were locked go too.
         for sql in [
-            "DELETE FROM refresh_tokens WHERE client_id = $1",
             "DELETE FROM grants WHERE client_id = $1",
+            "DELETE FROM refresh_tokens WHERE client_id = $1",
             "DELETE FROM device_codes WHERE client_id = $1",
             "DELETE FROM consents WHERE client_id = $1",
             "DELETE FROM auth_codes WHERE client_id = $1",
@@ -480,16 +482,25 @@ impl Store for PgStore {
         let (kind, key) = match &r.token {
             RevokedToken::Jti(j) => ("jti", j.clone()),
             RevokedToken::Client(c) => ("client", c.clone()),
+            RevokedToken::Key(k) => {
+                sqlx::query("DELETE FROM signing_keys WHERE kid = $1")
+                    .bind(k)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                ("key", k.clone())
+            }
             RevokedToken::Grant(g) => {
-                sqlx::query(
-                    "WITH a AS (DELETE FROM access_tokens WHERE grant_id = $1), \
-                     r AS (DELETE FROM refresh_tokens WHERE grant_id = $1) \
-                     DELETE FROM grants WHERE id = $1",
-                )
-                .bind(g)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
+                // The grant first: its delete waits for every refresh-token
+                // write holding the grant's row (`FOR KEY SHARE`) to commit,
+                // and the next statement's snapshot then sees those tokens.
+                for sql in [
+                    "DELETE FROM grants WHERE id = $1",
+                    "WITH a AS (DELETE FROM access_tokens WHERE grant_id = $1) \
+                     DELETE FROM refresh_tokens WHERE grant_id = $1",
+                ] {
+                    sqlx::query(sql).bind(g).execute(&mut *tx).await.map_err(map_err)?;
+                }
                 ("grant", g.clone())
             }
             RevokedToken::Opaque(d) => {
@@ -523,7 +534,12 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
+        if matches!(r.token, RevokedToken::Key(_)) {
+            // A key change: every node reloads its keys.
+            self.commit_config(tx).await?;
+        } else {
+            tx.commit().await.map_err(map_err)?;
+        }
         self.signals.revocations_changed();
         Ok(seq)
     }

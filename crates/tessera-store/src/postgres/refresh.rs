@@ -57,12 +57,16 @@ pub(super) async fn purge(conn: &mut PgConnection, now: i64, batch: i64) -> Resu
 
 #[async_trait]
 impl RefreshStore for PgStore {
-    async fn insert_refresh(&self, t: &RefreshToken) -> Result<(), StoreError> {
+    async fn insert_refresh(&self, t: &RefreshToken) -> Result<bool, StoreError> {
         let aud = serde_json::to_string(&t.audience).map_err(unavailable)?;
-        sqlx::query(concat!(
-            "INSERT INTO refresh_tokens (",
+        // The grant's row is share-locked until this commits: a revocation
+        // deleting it waits, then deletes this token too (it deletes the
+        // grant first and the tokens in a later statement); a grant already
+        // deleted locks nothing and nothing is inserted.
+        let done = sqlx::query(concat!(
+            "WITH g AS (SELECT id FROM grants WHERE id = $2 FOR KEY SHARE) INSERT INTO refresh_tokens (",
             refresh_cols!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM g"
         ))
         .bind(&t.digest.0[..])
         .bind(&t.grant_id)
@@ -76,8 +80,8 @@ impl RefreshStore for PgStore {
         .bind(t.family_expires_at)
         .execute(self.pool()?)
         .await
-        .map_err(map_err)
-        .map(|_| ())
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn get_refresh(&self, digest: &Digest) -> Result<Option<RefreshState>, StoreError> {
@@ -104,10 +108,14 @@ impl RefreshStore for PgStore {
         let aud = serde_json::to_string(&successor.audience).map_err(unavailable)?;
         // A concurrent rotation waits on the UPDATE's row lock, then finds
         // `rotated_at` set and inserts nothing. A revoked family has no rows
-        // left; its end is on every row.
+        // left; its end is on every row. The grant is share-locked (before
+        // the token's row: the lock order of a revocation) so a revocation
+        // racing this one deletes the successor too, as in `insert_refresh`.
         let done = sqlx::query(concat!(
-            "WITH r AS (UPDATE refresh_tokens SET rotated_at = $1, grace_until = $2, successor = $3 \
-             WHERE digest = $4 AND rotated_at IS NULL AND expires_at > $1 AND family_expires_at > $1 RETURNING digest) \
+            "WITH g AS (SELECT id FROM grants WHERE id = $6 FOR KEY SHARE), \
+             r AS (UPDATE refresh_tokens SET rotated_at = $1, grace_until = $2, successor = $3 \
+             WHERE digest = $4 AND rotated_at IS NULL AND expires_at > $1 AND family_expires_at > $1 \
+             AND EXISTS (SELECT 1 FROM g) RETURNING digest) \
              INSERT INTO refresh_tokens (",
             refresh_cols!(),
             ") SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM r"

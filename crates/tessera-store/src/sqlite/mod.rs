@@ -402,6 +402,14 @@ async fn revoke_one(conn: &mut SqliteConnection, r: &Revocation) -> Result<i64, 
     let (kind, key) = match &r.token {
         RevokedToken::Jti(j) => ("jti", j.clone()),
         RevokedToken::Client(c) => ("client", c.clone()),
+        RevokedToken::Key(k) => {
+            sqlx::query("DELETE FROM signing_keys WHERE kid = $1")
+                .bind(k)
+                .execute(&mut *conn)
+                .await
+                .map_err(map_err)?;
+            ("key", k.clone())
+        }
         RevokedToken::Grant(g) => {
             for sql in [
                 "DELETE FROM access_tokens WHERE grant_id = $1",
@@ -594,7 +602,12 @@ impl Store for SqliteStore {
     }
 
     async fn revoke(&self, revocation: &Revocation) -> Result<i64, StoreError> {
-        self.submit(Op::Revoke(revocation.clone())).await
+        let seq = self.submit(Op::Revoke(revocation.clone())).await?;
+        if matches!(revocation.token, RevokedToken::Key(_)) {
+            // The key was deleted: running servers reload their keys.
+            self.bump_generation()?;
+        }
+        Ok(seq)
     }
 
     async fn revocation_head(&self) -> Result<i64, StoreError> {
@@ -623,6 +636,7 @@ impl Store for SqliteStore {
                     "jti" => RevokedToken::Jti(key),
                     "grant" => RevokedToken::Grant(key),
                     "client" => RevokedToken::Client(key),
+                    "key" => RevokedToken::Key(key),
                     _ => RevokedToken::Opaque(
                         hex::decode(&key)
                             .ok()

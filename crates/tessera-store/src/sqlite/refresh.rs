@@ -36,12 +36,14 @@ fn state_from(r: &SqliteRow) -> Result<RefreshState, StoreError> {
     })
 }
 
-async fn insert(conn: &mut sqlx::SqliteConnection, t: &RefreshToken) -> Result<(), StoreError> {
+/// `false` if the token's grant is gone: in the writer's transaction, no
+/// revocation can come between the check and the insert.
+async fn insert(conn: &mut sqlx::SqliteConnection, t: &RefreshToken) -> Result<bool, StoreError> {
     let aud = serde_json::to_string(&t.audience).map_err(unavailable)?;
-    sqlx::query(concat!(
+    let done = sqlx::query(concat!(
         "INSERT INTO refresh_tokens (",
         refresh_cols!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM grants WHERE id = $2)"
     ))
     .bind(t.digest.0.to_vec())
     .bind(&t.grant_id)
@@ -55,8 +57,8 @@ async fn insert(conn: &mut sqlx::SqliteConnection, t: &RefreshToken) -> Result<(
     .bind(t.family_expires_at)
     .execute(&mut *conn)
     .await
-    .map_err(map_err)
-    .map(|_| ())
+    .map_err(map_err)?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Expired refresh tokens go; sealed successors go once their window closes.
@@ -84,7 +86,7 @@ pub(super) async fn purge(pool: &SqlitePool, now: i64, batch: u32) -> Result<u64
 
 #[async_trait]
 impl RefreshStore for SqliteStore {
-    async fn insert_refresh(&self, t: &RefreshToken) -> Result<(), StoreError> {
+    async fn insert_refresh(&self, t: &RefreshToken) -> Result<bool, StoreError> {
         let t = t.clone();
         self.exec(move |conn| Box::pin(async move { insert(conn, &t).await })).await
     }
@@ -116,8 +118,10 @@ impl RefreshStore for SqliteStore {
                 // The successor first, then the rotation: if the rotation does
                 // not happen, the successor is taken back, so no failure leaves
                 // a rotated token without its successor. A revoked family has
-                // no rows left; its end is on every row.
-                insert(conn, &successor).await?;
+                // no rows left; its end is on every row; its grant must exist.
+                if !insert(conn, &successor).await? {
+                    return Ok(Rotation::Gone);
+                }
                 let done = sqlx::query(
                     "UPDATE refresh_tokens SET rotated_at = $1, grace_until = $2, successor = $3 \
                      WHERE digest = $4 AND rotated_at IS NULL AND expires_at > $1 AND family_expires_at > $1",
