@@ -71,7 +71,7 @@ impl Params {
 
 /// Parameter names echoed in error messages are cut short and stripped of
 /// control characters so an error cannot be used to inject text.
-fn printable(s: &str) -> String {
+pub fn printable(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(40).collect()
 }
 

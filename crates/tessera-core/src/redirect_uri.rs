@@ -59,7 +59,8 @@ pub fn match_registered(registered: &[String], requested: &str) -> Option<Verifi
         return Some(VerifiedRedirectUri(requested.to_string()));
     }
     let req = Url::parse(requested).ok()?;
-    if req.scheme() != "http" || !is_loopback_ip(&req) || req.fragment().is_some() || !req.username().is_empty() {
+    let userinfo = !req.username().is_empty() || req.password().is_some();
+    if req.scheme() != "http" || !is_loopback_ip(&req) || req.fragment().is_some() || userinfo {
         return None;
     }
     for r in registered {
@@ -161,5 +162,9 @@ mod tests {
         assert!(match_registered(&reg, "http://127.0.0.1:49152/other").is_none());
         assert!(match_registered(&reg, "http://127.0.0.1:49152/native?x").is_none());
         assert!(match_registered(&reg, "http://user@127.0.0.1:49152/native").is_none());
+        // Userinfo with an empty user name but a password matched (caught by
+        // the redirect_uri fuzz harness's invariants).
+        assert!(match_registered(&reg, "http://:pw@127.0.0.1:49152/native").is_none());
+        assert!(match_registered(&reg, "http://:pw@[::1]:5555/cb").is_none());
     }
 }

@@ -208,6 +208,24 @@ pub(crate) fn verify(p: &Parsed<'_>, key: &VerifyKey, expect: &Expect, now: i64)
     Ok(Arc::new(claims))
 }
 
+/// The whole offline check of RFC 9068 §4 (header, the key named by `kid`
+/// among `keys`, signature, claims) without the key cache or network: the
+/// entry point of the `tessera-fuzz` harness, not API.
+#[doc(hidden)]
+pub fn check_with_keys(
+    token: &str,
+    keys: &[tessera_proto::Jwk],
+    issuer: &str,
+    audience: &str,
+    now: i64,
+) -> Result<Arc<Claims>, Invalid> {
+    let p = parse(token, &Algorithm::ALL)?;
+    let jwk = keys.iter().find(|k| k.kid == p.kid).ok_or(Invalid::UnknownKey)?;
+    let key = crate::jwks::parse_jwk(jwk, &Algorithm::ALL).ok_or(Invalid::UnknownKey)?;
+    let expect = Expect { issuer: issuer.to_string(), audience: audience.to_string(), leeway: 0 };
+    verify(&p, &key, &expect, now)
+}
+
 /// The claim checks of RFC 9068 §4 steps 4–8 (plus `nbf`, RFC 7519 §4.1.5);
 /// also re-run on every cache hit for the time-dependent ones.
 pub(crate) fn check_claims(c: &Claims, expect: &Expect, now: i64) -> Result<(), Invalid> {

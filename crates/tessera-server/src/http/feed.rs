@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, Uri, header};
 use axum::response::Response;
 use tessera_core::OAuthError;
 use tessera_core::endpoint::revocation_feed::MAX_FEED_PAGE;
+use tessera_core::params::printable;
 
 use super::AppState;
 use super::error::ApiError;
@@ -20,19 +21,22 @@ use super::oauth::no_store;
 /// Longer waits would outlast common proxy idle timeouts (60 s).
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
 
+/// Public for the fuzz harness (`tessera-fuzz`), not API.
+#[doc(hidden)]
 #[derive(Debug, PartialEq, Eq)]
-struct FeedQuery {
-    after: i64,
-    limit: u32,
-    wait: Duration,
+pub struct FeedQuery {
+    pub after: i64,
+    pub limit: u32,
+    pub wait: Duration,
 }
 
-fn parse_query(query: Option<&str>) -> Result<FeedQuery, OAuthError> {
+#[doc(hidden)]
+pub fn parse_query(query: Option<&str>) -> Result<FeedQuery, OAuthError> {
     let mut q = FeedQuery { after: 0, limit: 1_000, wait: Duration::ZERO };
     let mut seen = Vec::new();
     for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         if seen.contains(&k) {
-            return Err(OAuthError::invalid_request(format!("parameter {k} is repeated")));
+            return Err(OAuthError::invalid_request(format!("parameter {} is repeated", printable(&k))));
         }
         let number = |max: u64| {
             v.parse::<u64>()
@@ -89,6 +93,18 @@ mod tests {
         assert_eq!(q, FeedQuery { after: 42, limit: 5, wait: Duration::from_secs(30) });
         for bad in ["after=-1", "after=x", "wait=31", "limit=10001", "after=1&after=2", "client_secret=s", "wait="] {
             assert!(parse_query(Some(bad)).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn errors_do_not_echo_raw_names() {
+        // Caught by the feed_query fuzz harness: the name was echoed as sent,
+        // so a request could put line breaks and kilobytes into the answer
+        // and the log line.
+        let long = "k".repeat(5_000);
+        for q in ["%0d%0aforged%3A+1=1&%0d%0aforged%3A+1=2", "%1b%5b31m=1&%1b%5b31m=2", &format!("{long}=1&{long}=2")] {
+            let d = parse_query(Some(q)).err().map(|e| e.description).unwrap_or_default();
+            assert!(!d.is_empty() && d.len() < 200 && !d.chars().any(char::is_control), "{q:.20}: {d:.80}");
         }
     }
 }
