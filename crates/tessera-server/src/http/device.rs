@@ -3,9 +3,7 @@
 //! their TV or CLI shows, checks it, and approves or denies. The device's
 //! own endpoint (`POST /oauth2/device_authorization`) is in `oauth.rs`.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{Extensions, HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use tessera_core::OAuthError;
@@ -16,6 +14,7 @@ use tessera_proto::ErrorCode;
 
 use super::AppState;
 use super::browser::{Body, checked_form, csrf_binding, html_with_cookie, issuer, login_page_to, message, session};
+use super::client_addr::ClientAddr;
 use super::pages::{DeviceConfirm, DevicePage, error_page};
 
 /// `GET /device[?user_code=…]`: sign in first, then the code (prefilled from
@@ -77,7 +76,7 @@ pub async fn device_post(State(s): State<AppState>, headers: HeaderMap, ext: Ext
 }
 
 async fn confirm(s: &AppState, headers: &HeaderMap, ext: &Extensions, who: &SignedIn, user_code: &str) -> Response {
-    let ip = ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default();
+    let ip = ClientAddr::of(ext).map(|ip| ip.to_string()).unwrap_or_default();
     let keys = [format!("device-user:{}", who.user.id), format!("device-ip:{ip}")];
     match s.authority.device_lookup(user_code, &keys).await {
         Ok(req) => {
