@@ -162,7 +162,7 @@ pub const DEFAULT_REQUEST_TIMEOUT: &str = "30s";
 pub const DEFAULT_RATE_AUTH_FAILURES: &str = "30/m";
 pub const DEFAULT_RATE_AUTH_FAILURES_PER_ADDRESS: &str = "60/m";
 pub const DEFAULT_RATE_UNAUTHENTICATED: &str = "6000/m";
-pub const DEFAULT_RATE_INTROSPECTION: &str = "20000/s";
+pub const DEFAULT_RATE_INTROSPECTION: &str = "50000/s";
 
 /// A rate: `count` requests per `per`, in a burst of up to `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

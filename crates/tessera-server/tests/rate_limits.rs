@@ -103,26 +103,39 @@ fn rand_octet() -> u8 {
 
 #[tokio::test]
 async fn unauthenticated_endpoints_are_limited_per_address() {
-    let s = Server::start_with(&[("TESSERA_RATE_LIMIT_UNAUTHENTICATED", "10/m")]);
+    let s =
+        Server::start_with(&[("TESSERA_RATE_LIMIT_UNAUTHENTICATED", "10/m"), ("TESSERA_TRUSTED_PROXIES", "127.0.0.1")]);
     let b = Browser::new(&s);
+    let (jar, url) = (&b.http, |p: &str| s.url(p));
+    let from = move |ip: &'static str| move |path: &str| jar.get(url(path)).header("x-forwarded-for", ip).send();
+    let (client, neighbour) = (from("198.51.100.1"), from("198.51.100.2"));
     for _ in 0..10 {
+        assert_eq!(client("/login").await.unwrap().status(), 200);
+    }
+    // Loopback itself (the proxy, health checks) is never limited per address.
+    for _ in 0..20 {
         assert_eq!(b.get("/login").await.status, 200);
     }
     // The browser gets a page.
-    let page = b.get("/login").await;
+    let page = Browser::seen_from(client("/login").await.unwrap()).await;
     assert_eq!(page.status, 429, "{}", page.body);
     assert!(page.headers.get("content-type").unwrap().to_str().unwrap().starts_with("text/html"));
     assert!(page.body.contains("Try again in"), "{}", page.body);
     let wait: u64 = page.headers.get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
     assert!((1..=6).contains(&wait), "{wait}");
-    assert_eq!(b.get("/oauth2/authorize?client_id=x").await.status, 429);
+    assert_eq!(client("/oauth2/authorize?client_id=x").await.unwrap().status(), 429);
+    assert_eq!(neighbour("/login").await.unwrap().status(), 200, "per address");
     // The device's endpoint gets JSON.
-    let r = http().post(s.url("/oauth2/device_authorization")).form(&[("client_id", "tv")]).send().await.unwrap();
+    let r = http()
+        .post(s.url("/oauth2/device_authorization"))
+        .header("x-forwarded-for", "198.51.100.1")
+        .form(&[("client_id", "tv")])
+        .send()
+        .await
+        .unwrap();
     Answer::of(r).await.assert_limited_json();
-    // Other endpoints are not counted against the address.
-    assert_eq!(http().get(s.url("/.well-known/openid-configuration")).send().await.unwrap().status(), 200);
     wait_out(wait).await;
-    assert_eq!(b.get("/login").await.status, 200, "recovers");
+    assert_eq!(client("/login").await.unwrap().status(), 200, "recovers");
 }
 
 #[tokio::test]

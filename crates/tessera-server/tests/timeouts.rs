@@ -42,12 +42,7 @@ async fn the_revocation_long_poll_outlasts_the_request_timeout() {
     let s = Server::start_with(&[("TESSERA_REQUEST_TIMEOUT", "1s")]);
     let (api, api_secret) = s.create_client(&["--introspection"]);
     let started = Instant::now();
-    let r = http()
-        .get(s.url("/oauth2/revocations?wait=3"))
-        .basic_auth(&api, Some(&api_secret))
-        .send()
-        .await
-        .unwrap();
+    let r = http().get(s.url("/oauth2/revocations?wait=3")).basic_auth(&api, Some(&api_secret)).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert!(v["revocations"].as_array().unwrap().is_empty());

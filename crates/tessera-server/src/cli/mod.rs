@@ -124,14 +124,14 @@ pub struct ServeArgs {
     /// Failed client authentications per client_id, e.g. 30/m; 0 or off disables [default: 30/m].
     #[arg(long, env = "TESSERA_RATE_LIMIT_AUTH_FAILURES", value_name = "RATE")]
     rate_limit_auth_failures: Option<String>,
-    /// Failed client authentications per client address [default: 60/m].
+    /// Failed client authentications per client address (loopback is not limited) [default: 60/m].
     #[arg(long, env = "TESSERA_RATE_LIMIT_AUTH_FAILURES_PER_ADDRESS", value_name = "RATE")]
     rate_limit_auth_failures_per_address: Option<String>,
     /// Requests to authorize, device_authorization, /login, /device and
-    /// /consent per client address [default: 6000/m].
+    /// /consent per client address (loopback is not limited) [default: 6000/m].
     #[arg(long, env = "TESSERA_RATE_LIMIT_UNAUTHENTICATED", value_name = "RATE")]
     rate_limit_unauthenticated: Option<String>,
-    /// Introspection requests per client [default: 20000/s].
+    /// Introspection requests per client [default: 50000/s].
     #[arg(long, env = "TESSERA_RATE_LIMIT_INTROSPECTION", value_name = "RATE")]
     rate_limit_introspection: Option<String>,
     /// Do not apply migrations on start; refuse to start if any are pending

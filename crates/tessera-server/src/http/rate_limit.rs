@@ -42,13 +42,18 @@ fn quota(r: Rate) -> Quota {
     Quota::with_period(period.max(Duration::from_nanos(1))).unwrap_or(Quota::per_second(r.count)).allow_burst(r.count)
 }
 
-/// Addresses are keyed per IPv4 address and per IPv6 /64 (one subscriber's
-/// prefix: rotating within it gains nothing).
-pub fn addr_key(ip: IpAddr) -> IpAddr {
-    match ip {
+/// The key of a client address: per IPv4 address and per IPv6 /64 (one
+/// subscriber's prefix: rotating within it gains nothing). `None` for
+/// loopback: this machine's own traffic (health checks, benchmarks, a local
+/// proxy not declared with `--trusted-proxy`) is not limited per address.
+pub fn addr_key(ip: IpAddr) -> Option<IpAddr> {
+    if ip.is_loopback() {
+        return None;
+    }
+    Some(match ip {
         IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & 0xffff_ffff_ffff_ffff_0000_0000_0000_0000)),
         v4 => v4,
-    }
+    })
 }
 
 /// A keyed limiter, plus the keys it has refused until a given time, so a
@@ -172,7 +177,7 @@ impl Caller {
             Some(id) => s.authority.client(&id).await.ok().flatten(),
             None => None,
         };
-        Self { client, addr: ClientAddr::of(ext).map(addr_key) }
+        Self { client, addr: ClientAddr::of(ext).and_then(addr_key) }
     }
 
     /// The registered client the credentials name, not yet authenticated.
@@ -256,8 +261,8 @@ impl IntoResponse for Limited {
 /// Middleware for the endpoints anyone may call (authorize, sign-in,
 /// consent, the device page and device authorization): a budget per address.
 pub async fn per_address(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    if let (Some(g), Some(ip)) = (&s.limits.unauthenticated, ClientAddr::of(req.extensions()))
-        && let Err(wait) = g.check(&addr_key(ip))
+    if let (Some(g), Some(key)) = (&s.limits.unauthenticated, ClientAddr::of(req.extensions()).and_then(addr_key))
+        && let Err(wait) = g.check(&key)
     {
         let what = "too many requests from this address";
         return if req.uri().path().starts_with("/oauth2/device_authorization") {
@@ -332,12 +337,14 @@ mod tests {
 
     #[test]
     fn ipv6_is_keyed_per_64() {
-        let a = addr_key("2001:db8:1:2:aaaa::1".parse().unwrap_or(IpAddr::from([0u8; 4])));
-        let b = addr_key("2001:db8:1:2:bbbb::9".parse().unwrap_or(IpAddr::from([0u8; 4])));
-        let c = addr_key("2001:db8:1:3::1".parse().unwrap_or(IpAddr::from([0u8; 4])));
-        assert_eq!(a, b);
-        assert_ne!(a, c);
-        assert_eq!(addr_key(IpAddr::from([192, 0, 2, 1])), IpAddr::from([192, 0, 2, 1]));
+        let key = |s: &str| addr_key(s.parse().unwrap_or(IpAddr::from([0u8; 4])));
+        let a = key("2001:db8:1:2:aaaa::1");
+        assert!(a.is_some());
+        assert_eq!(a, key("2001:db8:1:2:bbbb::9"));
+        assert_ne!(a, key("2001:db8:1:3::1"));
+        assert_eq!(key("192.0.2.1"), Some(IpAddr::from([192, 0, 2, 1])));
+        assert_eq!(key("127.0.0.2"), None);
+        assert_eq!(key("::1"), None);
     }
 
     #[test]
