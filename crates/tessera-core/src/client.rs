@@ -106,6 +106,16 @@ pub struct ClientSettings {
     /// removes it; kept for legacy apps that opt in.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_implicit: bool,
+    /// Token requests this client may make on each node; `None` is no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// `count` requests per `per_seconds` (1, 60 or 3600), in bursts of up to `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    pub count: u32,
+    pub per_seconds: u32,
 }
 
 pub const DEFAULT_REFRESH_IDLE_TTL: u64 = 14 * 24 * 3600;
@@ -188,6 +198,7 @@ pub struct NewClient {
     pub refresh_absolute_ttl: Option<u64>,
     pub refresh_grace: Option<u64>,
     pub allow_implicit: bool,
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl NewClient {
@@ -291,6 +302,7 @@ impl NewClient {
                 refresh_absolute_ttl: self.refresh_absolute_ttl,
                 refresh_grace: self.refresh_grace,
                 allow_implicit: self.allow_implicit,
+                rate_limit: self.rate_limit,
             },
             created_at: now,
             updated_at: now,

@@ -1,6 +1,7 @@
 //! Background work of a running server: following revocations recorded by
-//! other processes or nodes, and purging expired rows in small batches
-//! (several nodes may purge at once: the store makes that safe).
+//! other processes or nodes, purging expired rows in small batches
+//! (several nodes may purge at once: the store makes that safe), and
+//! forgetting rate-limit keys whose budget is full again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,10 +9,12 @@ use std::time::Duration;
 use tessera_core::Authority;
 use tokio::task::JoinHandle;
 
+use crate::http::rate_limit::Limits;
+
 /// Rows one purge statement deletes; small enough never to hold the write lock long.
 const PURGE_BATCH: u32 = 1_000;
 
-pub fn spawn(authority: Arc<Authority>, purge_interval: Duration) -> JoinHandle<()> {
+pub fn spawn(authority: Arc<Authority>, limits: Arc<Limits>, purge_interval: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         // A shared store (PostgreSQL) announces revocations from every node:
         // they are read at once, and the poll is only a backstop for a lost
@@ -21,6 +24,7 @@ pub fn spawn(authority: Arc<Authority>, purge_interval: Duration) -> JoinHandle<
         let every = if signal.is_some() { Duration::from_secs(1) } else { Duration::from_millis(250) };
         let mut sync = tokio::time::interval(every);
         let mut purge = tokio::time::interval(purge_interval);
+        let mut upkeep = tokio::time::interval(crate::http::rate_limit::UPKEEP_EVERY);
         sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -39,6 +43,7 @@ pub fn spawn(authority: Arc<Authority>, purge_interval: Duration) -> JoinHandle<
                     sync_revocations(&authority).await;
                 }
                 _ = purge.tick() => purge_all(&authority).await,
+                _ = upkeep.tick() => limits.upkeep(),
             }
         }
     })

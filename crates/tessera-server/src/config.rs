@@ -9,6 +9,8 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use tessera_core::keys::Algorithm;
 
+pub use crate::http::client_addr::Cidr;
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
 
@@ -36,6 +38,13 @@ pub struct Layer {
     pub master_key_file: Option<PathBuf>,
     pub log: Option<String>,
     pub log_format: Option<String>,
+    pub request_timeout: Option<String>,
+    pub max_connections: Option<u32>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub rate_limit_auth_failures: Option<String>,
+    pub rate_limit_auth_failures_per_address: Option<String>,
+    pub rate_limit_unauthenticated: Option<String>,
+    pub rate_limit_introspection: Option<String>,
 }
 
 impl Layer {
@@ -123,6 +132,102 @@ pub struct Config {
     pub master_key_file: PathBuf,
     /// Browser sessions last this long after sign-in, in seconds.
     pub session_ttl: i64,
+    /// Longest a request may take (the revocation long-poll gets its wait on top).
+    pub request_timeout: Duration,
+    /// Open connections; past this, new ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<Cidr>,
+    pub rate_limits: RateLimits,
+}
+
+/// Per-node GCRA limits; `None` is off. See README "Rate limits".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Failed client authentications per `client_id`.
+    pub auth_failures: Option<Rate>,
+    /// Failed client authentications per client address.
+    pub auth_failures_per_address: Option<Rate>,
+    /// `authorize`, `device_authorization`, `/login`, `/device`, `/consent` per address.
+    pub unauthenticated: Option<Rate>,
+    /// Introspection requests per client.
+    pub introspection: Option<Rate>,
+}
+
+pub const DEFAULT_REQUEST_TIMEOUT: &str = "30s";
+pub const DEFAULT_RATE_AUTH_FAILURES: &str = "30/m";
+pub const DEFAULT_RATE_AUTH_FAILURES_PER_ADDRESS: &str = "60/m";
+pub const DEFAULT_RATE_UNAUTHENTICATED: &str = "6000/m";
+pub const DEFAULT_RATE_INTROSPECTION: &str = "50000/s";
+
+/// A rate: `count` requests per `per`, in a burst of up to `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: std::num::NonZeroU32,
+    pub per: Duration,
+}
+
+impl Rate {
+    /// `N/s`, `N/m` or `N/h`; `0` or `off` is no limit (`None`).
+    pub fn parse(s: &str) -> anyhow::Result<Option<Self>> {
+        let s = s.trim();
+        if s == "0" || s.eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        let bad = || anyhow::anyhow!("rate {s:?} is not like 100/s, 600/m, 1000/h, 0 or off");
+        let (n, unit) = s.split_once('/').ok_or_else(bad)?;
+        let per = match unit.trim() {
+            "s" => Duration::from_secs(1),
+            "m" => Duration::from_secs(60),
+            "h" => Duration::from_secs(3600),
+            _ => return Err(bad()),
+        };
+        let n: u32 = n.trim().parse().map_err(|_| bad())?;
+        match std::num::NonZeroU32::new(n) {
+            None => Ok(None),
+            Some(count) if n <= 1_000_000 => Ok(Some(Self { count, per })),
+            Some(_) => bail!("rate {s:?}: at most 1000000 per unit"),
+        }
+    }
+}
+
+impl Rate {
+    /// A client's `--rate-limit` as stored; `None` if it limits nothing.
+    pub fn from_client(r: tessera_core::client::RateLimit) -> Option<Self> {
+        let count = std::num::NonZeroU32::new(r.count)?;
+        (r.per_seconds > 0).then(|| Self { count, per: Duration::from_secs(u64::from(r.per_seconds)) })
+    }
+
+    pub fn to_client(self) -> tessera_core::client::RateLimit {
+        let per_seconds = u32::try_from(self.per.as_secs()).unwrap_or(u32::MAX);
+        tessera_core::client::RateLimit { count: self.count.get(), per_seconds }
+    }
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let unit = match self.per.as_secs() {
+            1 => "s",
+            60 => "m",
+            _ => "h",
+        };
+        write!(f, "{}/{unit}", self.count)
+    }
+}
+
+/// Open files allowed to this process (soft `RLIMIT_NOFILE`), from
+/// `/proc/self/limits`; `None` where that cannot be read.
+fn open_file_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Below the file limit (with room for the database, logs and the listen
+/// socket), so a flood of connections meets the cap, not `EMFILE`; at most
+/// 10000, each an idle task costing a few KiB.
+fn default_max_connections() -> usize {
+    open_file_limit().map(|n| n.saturating_sub(256)).unwrap_or(1024).clamp(64, 10_000)
 }
 
 impl Config {
@@ -176,6 +281,49 @@ impl Config {
             bail!("session ttl {ttl:?} must be between 1m and 30d");
         }
         let master_key_file = o.master_key_file.or(f.master_key_file).unwrap_or_else(|| data_dir.join("master.key"));
+        let timeout = o.request_timeout.or(f.request_timeout).unwrap_or_else(|| DEFAULT_REQUEST_TIMEOUT.into());
+        let request_timeout = Duration::from_secs(parse_duration(&timeout).context("request timeout")?);
+        if !(1..=600).contains(&request_timeout.as_secs()) {
+            bail!("request timeout {timeout:?} must be between 1s and 10m");
+        }
+        let max_connections = match o.max_connections.or(f.max_connections) {
+            Some(n) if n == 0 || n > 1_000_000 => bail!("max connections {n} must be between 1 and 1000000"),
+            Some(n) => n as usize,
+            None => default_max_connections(),
+        };
+        let trusted_proxies = o
+            .trusted_proxies
+            .or(f.trusted_proxies)
+            .unwrap_or_default()
+            .iter()
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| c.parse::<Cidr>().map_err(anyhow::Error::msg))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let rate = |flag: &str, v: Option<String>, default: &str| {
+            Rate::parse(v.as_deref().unwrap_or(default)).with_context(|| format!("--rate-limit-{flag}"))
+        };
+        let rate_limits = RateLimits {
+            auth_failures: rate(
+                "auth-failures",
+                o.rate_limit_auth_failures.or(f.rate_limit_auth_failures),
+                DEFAULT_RATE_AUTH_FAILURES,
+            )?,
+            auth_failures_per_address: rate(
+                "auth-failures-per-address",
+                o.rate_limit_auth_failures_per_address.or(f.rate_limit_auth_failures_per_address),
+                DEFAULT_RATE_AUTH_FAILURES_PER_ADDRESS,
+            )?,
+            unauthenticated: rate(
+                "unauthenticated",
+                o.rate_limit_unauthenticated.or(f.rate_limit_unauthenticated),
+                DEFAULT_RATE_UNAUTHENTICATED,
+            )?,
+            introspection: rate(
+                "introspection",
+                o.rate_limit_introspection.or(f.rate_limit_introspection),
+                DEFAULT_RATE_INTROSPECTION,
+            )?,
+        };
         Ok(Self {
             data_dir,
             listen,
@@ -194,6 +342,10 @@ impl Config {
             purge_interval,
             master_key_file,
             session_ttl: session_ttl as i64,
+            request_timeout,
+            max_connections,
+            trusted_proxies,
+            rate_limits,
         })
     }
 }
@@ -312,6 +464,45 @@ mod tests {
         assert_eq!(parse_duration("2d").ok(), Some(172_800));
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("-5s").is_err());
+    }
+
+    #[test]
+    fn rates() {
+        let r = Rate::parse("100/s").ok().flatten().map(|r| (r.count.get(), r.per.as_secs()));
+        assert_eq!(r, Some((100, 1)));
+        assert_eq!(Rate::parse(" 600/m").ok().flatten().map(|r| r.to_string()), Some("600/m".into()));
+        assert_eq!(Rate::parse("off").ok(), Some(None));
+        assert_eq!(Rate::parse("0").ok(), Some(None));
+        assert_eq!(Rate::parse("0/s").ok(), Some(None));
+        for bad in ["100", "100/d", "x/s", "-1/s", "/s", "2000000/s"] {
+            assert!(Rate::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn limits_and_proxies() {
+        let c = Config::resolve(Layer::default(), Layer::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.request_timeout, Duration::from_secs(30));
+        assert!(c.max_connections >= 64 && c.rate_limits.unauthenticated.is_some());
+        assert!(c.trusted_proxies.is_empty());
+        let o = Layer {
+            trusted_proxies: Some(vec!["10.0.0.0/8".into(), "::1".into()]),
+            rate_limit_introspection: Some("off".into()),
+            request_timeout: Some("5s".into()),
+            max_connections: Some(100),
+            ..Default::default()
+        };
+        let c = Config::resolve(o, Layer::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((c.trusted_proxies.len(), c.rate_limits.introspection), (2, None));
+        assert_eq!((c.request_timeout.as_secs(), c.max_connections), (5, 100));
+        for bad in [
+            Layer { trusted_proxies: Some(vec!["10.0.0.0/33".into()]), ..Default::default() },
+            Layer { rate_limit_unauthenticated: Some("lots".into()), ..Default::default() },
+            Layer { request_timeout: Some("0s".into()), ..Default::default() },
+            Layer { max_connections: Some(0), ..Default::default() },
+        ] {
+            assert!(Config::resolve(bad, Layer::default()).is_err());
+        }
     }
 
     #[test]

@@ -80,6 +80,7 @@ pub fn client(id: &str, created_at: i64) -> Client {
             refresh_absolute_ttl: None,
             refresh_grace: None,
             allow_implicit: false,
+            rate_limit: None,
         },
         created_at,
         updated_at: created_at,
@@ -118,6 +119,12 @@ pub async fn clients_round_trip(s: Arc<dyn Store>) {
     let c = s.get_client("c1").await.unwrap().unwrap();
     assert_eq!((c.secret_digest, c.updated_at), (Some(d), 50));
     assert!(!s.set_client_secret("nope", d, 50).await.unwrap());
+    let mut settings = client("c1", 10).settings;
+    settings.rate_limit = Some(tessera_core::client::RateLimit { count: 5, per_seconds: 60 });
+    assert!(s.set_client_settings("c1", &settings, 60).await.unwrap());
+    let c = s.get_client("c1").await.unwrap().unwrap();
+    assert_eq!((c.settings, c.updated_at, c.secret_digest), (settings.clone(), 60, Some(d)));
+    assert!(!s.set_client_settings("nope", &settings, 60).await.unwrap());
     assert!(s.delete_client("c1").await.unwrap());
     assert!(!s.delete_client("c1").await.unwrap());
     assert_eq!(s.get_client("c1").await.unwrap(), None);
@@ -188,6 +195,8 @@ pub async fn generation_moves_on_every_config_change(s: Arc<dyn Store>) {
     moved(&s, "insert_client");
     s.set_client_secret("c1", Digest::of(b"x"), 2).await.unwrap();
     moved(&s, "set_client_secret");
+    s.set_client_settings("c1", &client("c1", 1).settings, 3).await.unwrap();
+    moved(&s, "set_client_settings");
     s.delete_client("c1").await.unwrap();
     moved(&s, "delete_client");
     let k =

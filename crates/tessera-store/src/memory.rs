@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use tessera_core::client::Client;
+use tessera_core::client::{Client, ClientSettings};
 use tessera_core::secret::Digest;
 use tessera_core::store::AttemptStore;
 use tessera_core::store::{
@@ -126,6 +126,19 @@ impl Store for MemoryStore {
         let found = self.with(|i| match i.clients.get_mut(id) {
             Some(c) => {
                 c.secret_digest = Some(digest);
+                c.updated_at = now;
+                true
+            }
+            None => false,
+        })?;
+        self.bump();
+        Ok(found)
+    }
+
+    async fn set_client_settings(&self, id: &str, settings: &ClientSettings, now: i64) -> Result<bool, StoreError> {
+        let found = self.with(|i| match i.clients.get_mut(id) {
+            Some(c) => {
+                c.settings = settings.clone();
                 c.updated_at = now;
                 true
             }

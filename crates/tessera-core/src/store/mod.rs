@@ -20,7 +20,7 @@ pub use accounts::{
 pub use attempts::AttemptStore;
 pub use device::{DeviceCode, DeviceStatus, DeviceStore, Poll};
 
-use crate::client::Client;
+use crate::client::{Client, ClientSettings};
 use crate::secret::Digest;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -122,6 +122,8 @@ pub trait Store: AccountStore + RefreshStore + DeviceStore + Send + Sync + 'stat
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
     /// Replaces the secret digest; `false` if there is no such client.
     async fn set_client_secret(&self, id: &str, digest: Digest, now: i64) -> Result<bool, StoreError>;
+    /// Replaces the settings (`client update`); `false` if there is no such client.
+    async fn set_client_settings(&self, id: &str, settings: &ClientSettings, now: i64) -> Result<bool, StoreError>;
     /// `false` if there was no such client.
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError>;
 

@@ -5,13 +5,13 @@
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::{Value, json};
-use tessera_core::client::{Client, NewClient, TokenFormat};
+use tessera_core::client::{Client, NewClient, RateLimit, TokenFormat};
 use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::random::SystemRandom;
 use tessera_core::secret::{CLIENT_SECRET_PREFIX, Secret};
 use tessera_core::store::{Store, StoreError};
 
-use crate::config::{Config, parse_duration};
+use crate::config::{Config, Rate, parse_duration};
 
 // Parsed once per process: the size of one variant does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -72,7 +72,19 @@ pub enum ClientCmd {
         /// Let this client (a resource server) introspect every client's tokens.
         #[arg(long)]
         introspection: bool,
+        /// Token requests this client may make per node, e.g. 100/s or 600/m [default: no limit].
+        #[arg(long, value_name = "RATE")]
+        rate_limit: Option<String>,
         /// Print one JSON object (RFC 7591 field names).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a client's settings; running servers apply the change at once.
+    Update {
+        id: String,
+        /// Token requests this client may make per node, e.g. 100/s or 600/m; 0 or off removes the limit.
+        #[arg(long, value_name = "RATE")]
+        rate_limit: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -121,8 +133,10 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
             token_format,
             access_token_ttl,
             introspection,
+            rate_limit,
             json,
         } => {
+            let rate_limit = parse_rate(rate_limit.as_deref())?.flatten();
             let ttl = access_token_ttl.as_deref().map(parse_duration).transpose().context("--access-token-ttl")?;
             let new = NewClient {
                 id,
@@ -150,6 +164,7 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
                     .context("--refresh-absolute-ttl")?,
                 refresh_grace: refresh_grace.as_deref().map(parse_duration).transpose().context("--refresh-grace")?,
                 allow_implicit,
+                rate_limit,
             };
             if allow_implicit {
                 eprintln!(
@@ -196,6 +211,17 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
             }
             print(&get(store, &id).await?, Some(&secret), json);
         }
+        ClientCmd::Update { id, rate_limit, json } => {
+            let mut settings = get(store, &id).await?.settings;
+            let Some(rate_limit) = parse_rate(rate_limit.as_deref())? else {
+                bail!("nothing to change: give --rate-limit");
+            };
+            settings.rate_limit = rate_limit;
+            if !store.set_client_settings(&id, &settings, now).await? {
+                bail!("no client with id {id:?}");
+            }
+            print(&get(store, &id).await?, None, json);
+        }
         ClientCmd::Delete { id } => {
             get(store, &id).await?;
             // Recorded first: should the delete not happen, the client's
@@ -208,6 +234,11 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--rate-limit`: `None` if not given, `Some(None)` for `0` or `off`.
+fn parse_rate(s: Option<&str>) -> anyhow::Result<Option<Option<RateLimit>>> {
+    s.map(|s| Rate::parse(s).map(|r| r.map(Rate::to_client)).context("--rate-limit")).transpose()
 }
 
 async fn get(store: &dyn Store, id: &str) -> anyhow::Result<Client> {
@@ -235,6 +266,7 @@ fn to_json(c: &Client, secret: Option<&Secret>) -> Value {
         "access_token_format": c.settings.token_format.as_str(),
         "access_token_ttl": c.settings.access_token_ttl,
         "introspection": c.settings.introspection,
+        "rate_limit": c.settings.rate_limit.and_then(Rate::from_client).map(|r| r.to_string()),
     });
     if let (Some(s), Some(o)) = (secret, v.as_object_mut()) {
         o.insert("client_secret".into(), Value::String(s.expose().to_string()));
@@ -273,5 +305,8 @@ fn print(c: &Client, secret: Option<&Secret>, json: bool) {
     println!("access token ttl:  {}s", c.settings.access_token_ttl);
     if c.settings.introspection {
         println!("introspection:     may introspect every client's tokens");
+    }
+    if let Some(r) = c.settings.rate_limit.and_then(Rate::from_client) {
+        println!("rate limit:        {r} token requests per node");
     }
 }

@@ -115,6 +115,31 @@ pub struct ServeArgs {
     /// How long a browser stays signed in [default: 10h].
     #[arg(long, env = "TESSERA_SESSION_TTL", value_name = "DURATION")]
     session_ttl: Option<String>,
+    /// Longest any request may take before it is answered 503
+    /// temporarily_unavailable; the revocation long-poll gets its `wait` on top [default: 30s].
+    #[arg(long, env = "TESSERA_REQUEST_TIMEOUT", value_name = "DURATION")]
+    request_timeout: Option<String>,
+    /// Open connections at most; past this, new ones wait to be accepted
+    /// [default: the open-file limit less 256, at most 10000].
+    #[arg(long, env = "TESSERA_MAX_CONNECTIONS", value_name = "N")]
+    max_connections: Option<u32>,
+    /// A proxy or load balancer (address or CIDR, repeatable; comma-separated
+    /// in the variable) whose `Forwarded` / `X-Forwarded-For` names the client.
+    #[arg(long = "trusted-proxy", env = "TESSERA_TRUSTED_PROXIES", value_name = "CIDR", value_delimiter = ',')]
+    trusted_proxies: Vec<String>,
+    /// Failed client authentications per client_id, e.g. 30/m; 0 or off disables [default: 30/m].
+    #[arg(long, env = "TESSERA_RATE_LIMIT_AUTH_FAILURES", value_name = "RATE")]
+    rate_limit_auth_failures: Option<String>,
+    /// Failed client authentications per client address (loopback is not limited) [default: 60/m].
+    #[arg(long, env = "TESSERA_RATE_LIMIT_AUTH_FAILURES_PER_ADDRESS", value_name = "RATE")]
+    rate_limit_auth_failures_per_address: Option<String>,
+    /// Requests to authorize, device_authorization, /login, /device and
+    /// /consent per client address (loopback is not limited) [default: 6000/m].
+    #[arg(long, env = "TESSERA_RATE_LIMIT_UNAUTHENTICATED", value_name = "RATE")]
+    rate_limit_unauthenticated: Option<String>,
+    /// Introspection requests per client [default: 50000/s].
+    #[arg(long, env = "TESSERA_RATE_LIMIT_INTROSPECTION", value_name = "RATE")]
+    rate_limit_introspection: Option<String>,
     /// Do not apply migrations on start; refuse to start if any are pending
     /// (for deployments that run `tessera migrate` as a separate step).
     #[arg(long, env = "TESSERA_NO_MIGRATE")]
@@ -172,6 +197,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         o.sqlite_synchronous = s.sqlite_synchronous.clone();
         o.purge_interval = s.purge_interval.clone();
         o.session_ttl = s.session_ttl.clone();
+        o.request_timeout = s.request_timeout.clone();
+        o.max_connections = s.max_connections;
+        o.trusted_proxies = (!s.trusted_proxies.is_empty()).then(|| s.trusted_proxies.clone());
+        o.rate_limit_auth_failures = s.rate_limit_auth_failures.clone();
+        o.rate_limit_auth_failures_per_address = s.rate_limit_auth_failures_per_address.clone();
+        o.rate_limit_unauthenticated = s.rate_limit_unauthenticated.clone();
+        o.rate_limit_introspection = s.rate_limit_introspection.clone();
     }
     let cfg = Config::resolve(o, file)?;
     match cli.command {

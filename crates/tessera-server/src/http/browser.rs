@@ -7,11 +7,9 @@
 //! and is checked again on every step, so nothing on the page is trusted.
 //! Every form carries a CSRF token bound to a per-browser cookie.
 
-use std::net::SocketAddr;
-
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use tessera_core::OAuthError;
@@ -24,6 +22,7 @@ use tessera_core::params::Params;
 use tessera_proto::ErrorCode;
 
 use super::AppState;
+use super::client_addr::ClientAddr;
 use super::pages::{self, ConsentPage, LoginPage, LogoutForm, MessagePage, cookie, error_page, html, see_other};
 
 /// `GET /oauth2/authorize`.
@@ -93,7 +92,7 @@ pub async fn login(State(s): State<AppState>, headers: HeaderMap, ext: Extension
     let return_to = form.get("return_to").filter(|r| is_local_return(r));
     let username = form.get("username").unwrap_or("");
     let password = form.get("password").unwrap_or("");
-    let ip = ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default();
+    let ip = ClientAddr::of(&ext).map(|ip| ip.to_string()).unwrap_or_default();
     let (secret, signed_in) = match s.authority.login(username, password, &ip).await {
         Ok(ok) => ok,
         Err(LoginError::Unavailable(cause)) => {

@@ -3,9 +3,7 @@
 //! their TV or CLI shows, checks it, and approves or denies. The device's
 //! own endpoint (`POST /oauth2/device_authorization`) is in `oauth.rs`.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{Extensions, HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use tessera_core::OAuthError;
@@ -19,6 +17,7 @@ use super::AppState;
 use super::browser::{
     Body, csrf_binding, csrf_failed, csrf_ok, html_with_cookie, issuer, login_page_to, message, read_form, session,
 };
+use super::client_addr::ClientAddr;
 use super::pages::{DeviceConfirm, DevicePage, error_page};
 
 /// `GET /device[?user_code=…]`: sign in first, then the code (prefilled from
@@ -97,7 +96,7 @@ pub async fn device_post(State(s): State<AppState>, headers: HeaderMap, ext: Ext
 
 /// Wrong codes are counted per person and per address.
 fn throttle_keys(ext: &Extensions, who: &SignedIn) -> [String; 2] {
-    let ip = ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default();
+    let ip = ClientAddr::of(ext).map(|ip| ip.to_string()).unwrap_or_default();
     [format!("device-user:{}", who.user.id), format!("device-{}", throttle::address_key(&ip))]
 }
 

@@ -8,15 +8,17 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri, header};
-use axum::response::Response;
+use axum::http::{Extensions, HeaderMap, Uri, header};
+use axum::response::{IntoResponse, Response};
 use tessera_core::OAuthError;
 use tessera_core::endpoint::revocation_feed::MAX_FEED_PAGE;
+use tessera_core::params::Params;
 use tessera_core::params::printable;
 
 use super::AppState;
 use super::error::ApiError;
 use super::oauth::no_store;
+use super::rate_limit::Caller;
 
 /// Longer waits would outlast common proxy idle timeouts (60 s).
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -58,10 +60,21 @@ pub fn parse_query(query: Option<&str>) -> Result<FeedQuery, OAuthError> {
     Ok(q)
 }
 
-pub async fn revocations(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
+pub async fn revocations(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ext: Extensions,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     let q = parse_query(uri.query())?;
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    s.authority.authorize_feed_reader(authorization).await?;
+    let caller = Caller::from_parts(&s, &ext, authorization, &Params::default()).await;
+    if let Err(l) = caller.admit(&s.limits) {
+        return Ok(l.into_response());
+    }
+    let reader = s.authority.authorize_feed_reader(authorization).await;
+    caller.settle(&s.limits, reader.as_ref().err());
+    reader?;
     let deadline = tokio::time::Instant::now() + q.wait;
     let mut head = s.authority.feed_watch();
     let mut stopping = s.shutdown.subscribe();

@@ -2,12 +2,15 @@
 //! HTTPS (rustls) with graceful shutdown on SIGTERM or Ctrl-C.
 
 pub mod browser;
+pub mod client_addr;
+pub mod conn;
 pub mod device;
 pub mod error;
 pub mod feed;
 pub mod health;
 pub mod oauth;
 pub mod pages;
+pub mod rate_limit;
 pub mod request;
 
 use std::net::SocketAddr;
@@ -18,6 +21,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tessera_core::{Authority, OAuthError};
@@ -37,25 +41,45 @@ pub struct AppState {
     pub cookies: Arc<pages::Cookies>,
     /// Set once on SIGTERM, so long-polls answer instead of holding up shutdown.
     pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
+    pub net: Arc<Net>,
+    pub limits: Arc<rate_limit::Limits>,
+}
+
+/// How requests are attributed and bounded.
+#[derive(Debug)]
+pub struct Net {
+    pub trusted_proxies: Vec<client_addr::Cidr>,
+    pub request_timeout: Duration,
 }
 
 impl AppState {
-    pub fn new(authority: Arc<Authority>) -> Self {
+    pub fn new(authority: Arc<Authority>, cfg: &Config) -> Self {
         let cookies = Arc::new(pages::Cookies::new(&authority.settings().issuer));
-        Self { authority, cookies, shutdown: Arc::new(tokio::sync::watch::Sender::new(false)) }
+        let net = Net { trusted_proxies: cfg.trusted_proxies.clone(), request_timeout: cfg.request_timeout };
+        Self {
+            authority,
+            cookies,
+            shutdown: Arc::new(tokio::sync::watch::Sender::new(false)),
+            net: Arc::new(net),
+            limits: Arc::new(rate_limit::Limits::new(&cfg.rate_limits)),
+        }
     }
 }
 
 pub fn router(state: AppState, https: bool) -> Router {
-    let mut r = Router::new()
-        .route("/oauth2/token", post(oauth::token).options(oauth::preflight))
+    // Anyone may call these before authenticating: a budget per address.
+    let unauthenticated = Router::new()
         .route("/oauth2/authorize", get(browser::authorize_get).post(browser::authorize_post))
-        .route("/oauth2/userinfo", get(oauth::userinfo).post(oauth::userinfo).options(oauth::preflight))
-        .route("/oauth2/logout", get(browser::logout_get).post(browser::logout_post))
         .route("/login", get(browser::login_get).post(browser::login))
         .route("/consent", post(browser::consent))
         .route("/oauth2/device_authorization", post(oauth::device_authorization))
         .route("/device", get(device::device_get).post(device::device_post))
+        .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::per_address));
+    let mut r = Router::new()
+        .route("/oauth2/token", post(oauth::token).options(oauth::preflight))
+        .route("/oauth2/userinfo", get(oauth::userinfo).post(oauth::userinfo).options(oauth::preflight))
+        .route("/oauth2/logout", get(browser::logout_get).post(browser::logout_post))
+        .merge(unauthenticated)
         .route("/assets/tessera.css", get(browser::css))
         .route("/oauth2/introspect", post(oauth::introspect))
         .route("/oauth2/revoke", post(oauth::revoke))
@@ -72,6 +96,8 @@ pub fn router(state: AppState, https: bool) -> Router {
             tracing::error!("a request handler panicked");
             ApiError(OAuthError::server_error("handler panicked")).into_response()
         }))
+        .layer(middleware::from_fn_with_state(state.clone(), conn::deadline))
+        .layer(middleware::from_fn_with_state(state.clone(), client_addr::resolve))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -93,18 +119,18 @@ async fn method_not_allowed() -> Response {
     ApiError(OAuthError::new(ErrorCode::MethodNotAllowed, "method not allowed on this endpoint")).into_response()
 }
 
-/// Slow clients may take this long to send headers; a body gets
-/// [`request::BODY_DEADLINE`]. Nothing a client does can hold a request open forever.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// `tessera serve`.
 pub async fn serve(cfg: Config, migrate: bool) -> anyhow::Result<()> {
     let (_store, authority) = crate::data::open_with(&cfg, migrate).await?;
-    let bg = crate::background::spawn(authority.clone(), cfg.purge_interval);
-    // The peer address keys the sign-in throttle.
-    let state = AppState::new(authority);
+    // The client address (the peer, or what a trusted proxy says) keys the
+    // sign-in throttle and the rate limits.
+    let state = AppState::new(authority.clone(), &cfg);
+    let bg = crate::background::spawn(authority, state.limits.clone(), cfg.purge_interval);
     let stopping = state.shutdown.clone();
-    let app = router(state, cfg.tls.is_some()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = conn::ConnectionLimit::new(
+        router(state, cfg.tls.is_some()).into_make_service_with_connect_info::<SocketAddr>(),
+        cfg.max_connections,
+    );
     let handle = axum_server::Handle::new();
     let h = handle.clone();
     tokio::spawn(async move {
@@ -119,19 +145,13 @@ pub async fn serve(cfg: Config, migrate: bool) -> anyhow::Result<()> {
         }
     });
     let r = match &cfg.tls {
-        None => {
-            let mut server = axum_server::bind(cfg.listen).handle(handle);
-            server.http_builder().http1().header_read_timeout(HEADER_READ_TIMEOUT);
-            server.serve(app).await
-        }
+        None => conn::tune(axum_server::bind(cfg.listen).handle(handle)).serve(app).await,
         Some((cert, key)) => {
             let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await
                 .with_context(|| format!("cannot load TLS certificate {} and key {}", cert.display(), key.display()))?;
-            let mut server = axum_server::bind_rustls(cfg.listen, tls).handle(handle);
-            server.http_builder().http1().header_read_timeout(HEADER_READ_TIMEOUT);
-            server.serve(app).await
+            conn::tune(axum_server::bind_rustls(cfg.listen, tls).handle(handle)).serve(app).await
         }
     };
     bg.abort();

@@ -4,15 +4,15 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::OAuthError;
-use tessera_core::client_auth;
 use tessera_core::endpoint::userinfo::BearerError;
 use tessera_proto::ErrorCode;
 
 use super::AppState;
 use super::error::ApiError;
+use super::rate_limit::Caller;
 use super::request::OAuthRequest;
 
 /// Token, introspection and revocation answers are never cached (RFC 6749 §5.1).
@@ -26,28 +26,39 @@ pub(crate) fn no_store(body: impl IntoResponse) -> Response {
 /// `POST /oauth2/token` (RFC 6749 §3.2). A browser app (SPA) may call it
 /// cross-origin when the client it names registered its origin: the answer,
 /// success or error, then carries CORS headers for that origin only.
-pub async fn token(State(s): State<AppState>, headers: HeaderMap, req: OAuthRequest) -> Response {
-    let mut r = match s.authority.token(req.authorization(), &req.params).await {
-        Ok(t) => no_store(Json(t)),
-        Err(e) => ApiError(e).into_response(),
+pub async fn token(State(s): State<AppState>, headers: HeaderMap, ext: Extensions, req: OAuthRequest) -> Response {
+    let caller = Caller::of(&s, &ext, &req).await;
+    let issue = async { Ok(no_store(Json(s.authority.token(req.authorization(), &req.params).await?))) };
+    let admitted = match caller.admit(&s.limits) {
+        Ok(()) => caller.issuance(&s, &req).await,
+        Err(l) => Err(l),
     };
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
-        let client_id = client_auth::extract(req.authorization(), &req.params).ok().flatten().map(|c| c.client_id);
-        let allowed = match client_id {
-            Some(id) => s
-                .authority
-                .client(&id)
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|c| c.settings.allowed_origins.iter().any(|o| o == origin)),
-            None => false,
-        };
-        if allowed {
-            allow_origin(&mut r, origin);
-        }
+    let mut r = match admitted {
+        Ok(()) => authenticated(&s, &caller, issue).await,
+        Err(l) => l.into_response(),
+    };
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())
+        && caller.client().is_some_and(|c| c.settings.allowed_origins.iter().any(|o| o == origin))
+    {
+        allow_origin(&mut r, origin);
     }
     r
+}
+
+/// Runs an endpoint that authenticates the client under the limits on
+/// failed client authentication: refused up front while the client id or
+/// address is over its budget, charged when the credentials are wrong.
+pub(crate) async fn authenticated(
+    s: &AppState,
+    caller: &Caller,
+    work: impl Future<Output = Result<Response, OAuthError>>,
+) -> Response {
+    if let Err(l) = caller.admit(&s.limits) {
+        return l.into_response();
+    }
+    let result = work.await;
+    caller.settle(&s.limits, result.as_ref().err());
+    result.unwrap_or_else(|e| ApiError(e).into_response())
 }
 
 /// CORS preflight for the token and userinfo endpoints: answered for
@@ -125,19 +136,32 @@ fn bearer_error(e: BearerError) -> Response {
 }
 
 /// `POST /oauth2/device_authorization` (RFC 8628 §3.1).
-pub async fn device_authorization(State(s): State<AppState>, req: OAuthRequest) -> Result<Response, ApiError> {
-    Ok(no_store(Json(s.authority.device_authorization(req.authorization(), &req.params).await?)))
+pub async fn device_authorization(State(s): State<AppState>, ext: Extensions, req: OAuthRequest) -> Response {
+    let caller = Caller::of(&s, &ext, &req).await;
+    let work = async { Ok(no_store(Json(s.authority.device_authorization(req.authorization(), &req.params).await?))) };
+    authenticated(&s, &caller, work).await
 }
 
-/// `POST /oauth2/introspect` (RFC 7662 §2).
-pub async fn introspect(State(s): State<AppState>, req: OAuthRequest) -> Result<Response, ApiError> {
-    Ok(no_store(Json(s.authority.introspect(req.authorization(), &req.params).await?)))
+/// `POST /oauth2/introspect` (RFC 7662 §2), within the caller's introspection budget.
+pub async fn introspect(State(s): State<AppState>, ext: Extensions, req: OAuthRequest) -> Response {
+    let caller = Caller::of(&s, &ext, &req).await;
+    let work = async {
+        if let Err(l) = caller.introspect(&s.limits) {
+            return Ok(l.into_response());
+        }
+        Ok(no_store(Json(s.authority.introspect(req.authorization(), &req.params).await?)))
+    };
+    authenticated(&s, &caller, work).await
 }
 
 /// `POST /oauth2/revoke` (RFC 7009 §2): 200 with an empty body.
-pub async fn revoke(State(s): State<AppState>, req: OAuthRequest) -> Result<Response, ApiError> {
-    s.authority.revoke(req.authorization(), &req.params).await?;
-    Ok(no_store(()))
+pub async fn revoke(State(s): State<AppState>, ext: Extensions, req: OAuthRequest) -> Response {
+    let caller = Caller::of(&s, &ext, &req).await;
+    let work = async {
+        s.authority.revoke(req.authorization(), &req.params).await?;
+        Ok(no_store(()))
+    };
+    authenticated(&s, &caller, work).await
 }
 
 /// `GET /.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`.

@@ -157,6 +157,10 @@ impl Browser {
         Self { http, base: s.issuer() }
     }
 
+    pub async fn seen_from(r: reqwest::Response) -> Seen {
+        Self::seen(r).await
+    }
+
     async fn seen(r: reqwest::Response) -> Seen {
         let status = r.status().as_u16();
         let headers = r.headers().clone();

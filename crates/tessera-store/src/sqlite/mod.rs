@@ -510,6 +510,19 @@ impl Store for SqliteStore {
         Ok(r.rows_affected() == 1)
     }
 
+    async fn set_client_settings(&self, id: &str, settings: &ClientSettings, now: i64) -> Result<bool, StoreError> {
+        let settings = serde_json::to_string(settings).map_err(unavailable)?;
+        let r = sqlx::query("UPDATE clients SET settings = $1, updated_at = $2 WHERE client_id = $3")
+            .bind(settings)
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        self.bump_generation()?;
+        Ok(r.rows_affected() == 1)
+    }
+
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         for sql in [
