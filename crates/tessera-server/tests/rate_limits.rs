@@ -244,4 +244,7 @@ async fn without_a_trusted_proxy_forwarding_headers_cannot_spoof() {
     s.create_user("alice", PASSWORD);
     fail_sign_ins_until_throttled(&s, &|i| format!("198.51.100.{i}")).await;
     assert_eq!(sign_in_as_alice(&s, "198.51.100.200").await, 429, "the peer address is throttled");
+    // An operator who forgot --trusted-proxy is told, once.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(s.logs().matches("no --trusted-proxy is set").count(), 1, "{}", s.logs());
 }

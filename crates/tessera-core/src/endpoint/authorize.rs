@@ -398,7 +398,10 @@ fn parse_prompt(p: Option<&str>) -> Result<Prompt, OAuthError> {
             "none" => out.none = true,
             "login" | "select_account" => out.login = true,
             "consent" => out.consent = true,
-            other => return Err(OAuthError::invalid_request(format!("unsupported prompt value {other:?}"))),
+            other => {
+                let shown = crate::params::printable(other);
+                return Err(OAuthError::invalid_request(format!("unsupported prompt value \"{shown}\"")));
+            }
         }
     }
     if out.none && (out.login || out.consent) {
@@ -417,6 +420,10 @@ mod tests {
         assert_eq!(parse_prompt(Some("login consent")), Ok(Prompt { none: false, login: true, consent: true }));
         assert!(parse_prompt(Some("none login")).is_err());
         assert!(parse_prompt(Some("bogus")).is_err());
+        // An unknown value is echoed cut short and without control characters.
+        let long = format!("\u{1b}[2J{}", "x".repeat(5000));
+        let e = parse_prompt(Some(&long)).map(|_| ()).unwrap_err();
+        assert!(e.description.len() < 100 && !e.description.contains('\u{1b}'), "{}", e.description);
     }
 
     #[test]

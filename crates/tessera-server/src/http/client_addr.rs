@@ -161,11 +161,27 @@ fn parse_node(node: &str) -> Option<IpAddr> {
 
 /// Middleware: stores the request's [`ClientAddr`] for everything after it.
 pub async fn resolve(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    if s.net.trusted_proxies.is_empty() {
+        warn_if_proxied(req.headers());
+    }
     if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
         let ip = client_ip(peer.ip(), req.headers(), &s.net.trusted_proxies);
         req.extensions_mut().insert(ClientAddr(ip));
     }
     next.run(req).await
+}
+
+/// Forwarding headers with no trusted proxy configured: every client may
+/// share the proxy's address (one throttle for all), so say it once.
+fn warn_if_proxied(headers: &HeaderMap) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let proxied = headers.contains_key("forwarded") || headers.contains_key("x-forwarded-for");
+    if proxied && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            "requests carry Forwarded/X-Forwarded-For but no --trusted-proxy is set: the headers are ignored and \
+             clients behind the proxy share its address for throttling and rate limits"
+        );
+    }
 }
 
 #[cfg(test)]
