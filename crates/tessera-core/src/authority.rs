@@ -9,7 +9,7 @@ use tessera_proto::TokenResponse;
 use crate::cache::{ClientCache, ConfigCache, ConfigView, RevokedSet};
 use crate::client::Client;
 use crate::client::TokenFormat;
-use crate::client_auth::{self, AuthenticatedClient};
+use crate::client_auth::{self, ClientCall};
 use crate::clock::Clock;
 use crate::csrf::CsrfKey;
 use crate::error::OAuthError;
@@ -268,23 +268,30 @@ impl Authority {
         self.config_view().await.is_ok_and(|v| v.origins.contains(origin))
     }
 
-    /// RFC 6749 §2.3.1; no credentials at all is `invalid_client` (401).
-    pub async fn authenticate(
-        &self,
-        generation: u64,
-        authorization: Option<&str>,
-        params: &Params,
-    ) -> Result<AuthenticatedClient, OAuthError> {
-        let creds = client_auth::extract(authorization, params)?
-            .ok_or_else(|| OAuthError::invalid_client("client authentication required"))?;
-        let client = self.client_at(generation, &creds.client_id).await?;
-        client_auth::authenticate(creds, client)
+    /// Reads a request's client credentials and looks up the client they
+    /// name, once: see [`ClientCall`].
+    pub async fn client_call(&self, authorization: Option<&str>, params: &Params) -> ClientCall {
+        let generation = self.generation();
+        let outcome = match client_auth::extract(authorization, params) {
+            Ok(Some(creds)) => match self.client_at(generation, &creds.client_id).await {
+                Ok(client) => Ok((creds, client)),
+                Err(e) => Err(e),
+            },
+            Ok(None) => Err(OAuthError::invalid_client("client authentication required")),
+            Err(e) => Err(e),
+        };
+        ClientCall::new(generation, outcome)
     }
 
     /// `POST /oauth2/token`.
     pub async fn token(&self, authorization: Option<&str>, params: &Params) -> Result<TokenResponse, OAuthError> {
-        let generation = self.generation();
-        let client = self.authenticate(generation, authorization, params).await?;
+        self.token_for(&self.client_call(authorization, params).await, params).await
+    }
+
+    /// `POST /oauth2/token`, its credentials already read.
+    pub async fn token_for(&self, call: &ClientCall, params: &Params) -> Result<TokenResponse, OAuthError> {
+        let generation = call.generation();
+        let client = call.authenticate()?;
         match TokenRequest::parse(params)? {
             TokenRequest::ClientCredentials(r) => {
                 Ok(grant::client_credentials::handle(self, generation, &client, r).await?.into_response())

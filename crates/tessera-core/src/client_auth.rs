@@ -47,6 +47,45 @@ impl AuthenticatedClient {
     }
 }
 
+/// A request's client credentials, read once with the registered client they
+/// name (not yet checked) and the configuration generation the request runs
+/// at: the HTTP layer's limits and the endpoint share one parse and one
+/// lookup. Made by [`crate::Authority::client_call`].
+#[derive(Debug)]
+pub struct ClientCall {
+    generation: u64,
+    /// The credentials and the client they name, or why there are none
+    /// (malformed, absent, or the store could not answer).
+    outcome: Result<(PresentedCredentials, Option<Arc<Client>>), OAuthError>,
+}
+
+impl ClientCall {
+    pub(crate) fn new(
+        generation: u64,
+        outcome: Result<(PresentedCredentials, Option<Arc<Client>>), OAuthError>,
+    ) -> Self {
+        Self { generation, outcome }
+    }
+
+    /// The configuration generation this request reads clients and keys at.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The registered client the credentials name; not authenticated.
+    pub fn named_client(&self) -> Option<&Arc<Client>> {
+        self.outcome.as_ref().ok().and_then(|(_, c)| c.as_ref())
+    }
+
+    /// RFC 6749 §2.3.1; no credentials at all is `invalid_client` (401).
+    pub fn authenticate(&self) -> Result<AuthenticatedClient, OAuthError> {
+        match &self.outcome {
+            Ok((creds, client)) => authenticate(creds, client.clone()),
+            Err(e) => Err(e.clone()),
+        }
+    }
+}
+
 /// Reads credentials from the `Authorization` header value and the form.
 /// `Ok(None)`: the request carries no credentials at all.
 pub fn extract(authorization: Option<&str>, params: &Params) -> Result<Option<PresentedCredentials>, OAuthError> {
@@ -85,7 +124,7 @@ pub fn extract(authorization: Option<&str>, params: &Params) -> Result<Option<Pr
 /// failure gives the same answer, so the response does not reveal whether
 /// the client exists.
 pub fn authenticate(
-    creds: PresentedCredentials,
+    creds: &PresentedCredentials,
     client: Option<Arc<Client>>,
 ) -> Result<AuthenticatedClient, OAuthError> {
     let failed = || OAuthError::invalid_client("client authentication failed");

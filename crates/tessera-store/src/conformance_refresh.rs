@@ -124,3 +124,24 @@ pub async fn refresh_purge_drops_expired_and_sealed_successors(s: Arc<dyn Store>
     assert!(s.get_refresh(&first.digest).await.unwrap().is_none());
     assert!(s.get_refresh(&refresh(2, 0).digest).await.unwrap().is_some());
 }
+
+/// A refresh token is read with its user's standing, so a refresh needs one read.
+pub async fn refresh_reads_its_users_standing(s: Arc<dyn Store>) {
+    let first = family(&s).await;
+    let active = |s: Arc<dyn Store>, d: Digest| async move { s.get_refresh(&d).await.unwrap().unwrap().user_active };
+    assert!(!active(s.clone(), first.digest).await, "no such user");
+    let mut u = crate::conformance_accounts::user("u1", "alice");
+    s.insert_user(&u).await.unwrap();
+    assert!(active(s.clone(), first.digest).await);
+    u.disabled = true;
+    assert!(s.update_user(&u).await.unwrap());
+    assert!(!active(s.clone(), first.digest).await, "disabled");
+    u.disabled = false;
+    assert!(s.update_user(&u).await.unwrap());
+    let second = refresh(2, 600);
+    assert_eq!(s.rotate_refresh(&first.digest, 200, 210, b"sealed-2", &second).await.unwrap(), Rotation::Rotated);
+    match s.rotate_refresh(&first.digest, 205, 215, b"sealed-x", &refresh(9, 600)).await.unwrap() {
+        Rotation::AlreadyRotated(st) => assert!(st.user_active, "a lost race reads the standing too"),
+        other => panic!("a second rotation must not happen: {other:?}"),
+    }
+}

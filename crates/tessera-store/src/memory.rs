@@ -487,14 +487,15 @@ impl RefreshStore for MemoryStore {
             if !i.grants.contains_key(&t.grant_id) {
                 return Ok(false);
             }
-            let state = RefreshState { token: t.clone(), rotated_at: None, grace_until: 0, successor: None };
+            let state =
+                RefreshState { token: t.clone(), rotated_at: None, grace_until: 0, successor: None, user_active: true };
             i.refresh.insert(t.digest, state);
             Ok(true)
         })?
     }
 
     async fn get_refresh(&self, digest: &Digest) -> Result<Option<RefreshState>, StoreError> {
-        self.with(|i| i.refresh.get(digest).cloned())
+        self.with(|i| i.refresh.get(digest).map(|s| with_user(i, s)))
     }
 
     async fn rotate_refresh(
@@ -508,7 +509,7 @@ impl RefreshStore for MemoryStore {
         self.with(|i| {
             let Some(state) = i.refresh.get(old) else { return Rotation::Gone };
             if state.rotated_at.is_some() {
-                return Rotation::AlreadyRotated(Box::new(state.clone()));
+                return Rotation::AlreadyRotated(Box::new(with_user(i, state)));
             }
             if now >= state.token.expires_at
                 || now >= state.token.family_expires_at
@@ -521,7 +522,13 @@ impl RefreshStore for MemoryStore {
                 s.grace_until = grace_until;
                 s.successor = Some(sealed.to_vec());
             }
-            let next = RefreshState { token: successor.clone(), rotated_at: None, grace_until: 0, successor: None };
+            let next = RefreshState {
+                token: successor.clone(),
+                rotated_at: None,
+                grace_until: 0,
+                successor: None,
+                user_active: true,
+            };
             i.refresh.insert(successor.digest, next);
             Rotation::Rotated
         })
@@ -633,4 +640,11 @@ impl AttemptStore for MemoryStore {
             true
         })
     }
+}
+
+/// A stored refresh state with its user's standing as of now.
+fn with_user(i: &Inner, s: &RefreshState) -> RefreshState {
+    let mut s = s.clone();
+    s.user_active = i.users.get(&s.token.user_id).is_some_and(|u| !u.disabled);
+    s
 }

@@ -10,6 +10,7 @@ use tessera_proto::DeviceAuthorizationResponse;
 
 use crate::authority::Authority;
 use crate::client::{Client, GrantType, validate_resource_uri};
+use crate::client_auth::ClientCall;
 use crate::endpoint::authorize::{ScopeLine, SignedIn};
 use crate::error::OAuthError;
 use crate::params::Params;
@@ -75,8 +76,16 @@ impl Authority {
         authorization: Option<&str>,
         params: &Params,
     ) -> Result<DeviceAuthorizationResponse, OAuthError> {
-        let generation = self.generation();
-        let caller = self.authenticate(generation, authorization, params).await?;
+        self.device_authorization_for(&self.client_call(authorization, params).await, params).await
+    }
+
+    /// `POST /oauth2/device_authorization`, its credentials already read.
+    pub async fn device_authorization_for(
+        &self,
+        call: &ClientCall,
+        params: &Params,
+    ) -> Result<DeviceAuthorizationResponse, OAuthError> {
+        let caller = call.authenticate()?;
         let c = caller.client();
         if !c.allows_grant(GrantType::DeviceCode) {
             return Err(OAuthError::unauthorized_client("this client may not use the device authorization grant"));

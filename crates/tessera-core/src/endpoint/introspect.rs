@@ -13,6 +13,7 @@ use serde::Serialize;
 use tessera_proto::{AccessTokenClaims, Audience, IntrospectionResponse};
 
 use crate::authority::Authority;
+use crate::client_auth::ClientCall;
 use crate::error::OAuthError;
 use crate::params::Params;
 use crate::secret::{Digest, Secret};
@@ -53,8 +54,17 @@ impl Authority {
         authorization: Option<&str>,
         params: &Params,
     ) -> Result<IntrospectionResponse, OAuthError> {
-        let generation = self.generation();
-        let caller = self.authenticate(generation, authorization, params).await?;
+        self.introspect_for(&self.client_call(authorization, params).await, params).await
+    }
+
+    /// `POST /oauth2/introspect`, its credentials already read.
+    pub async fn introspect_for(
+        &self,
+        call: &ClientCall,
+        params: &Params,
+    ) -> Result<IntrospectionResponse, OAuthError> {
+        let generation = call.generation();
+        let caller = call.authenticate()?;
         if caller.method() == crate::client_auth::AuthMethod::None {
             return Err(OAuthError::invalid_client("public clients cannot introspect tokens"));
         }

@@ -11,19 +11,18 @@ use tessera_proto::{RevocationFeed, RevocationFeedEntry, RevokedKind};
 
 use crate::authority::Authority;
 use crate::client::MAX_ACCESS_TOKEN_TTL;
-use crate::client_auth::AuthMethod;
+use crate::client_auth::{AuthMethod, ClientCall};
 use crate::error::OAuthError;
-use crate::params::Params;
 use crate::store::{Revocation, RevocationEntry, RevokedToken};
 
 /// Most entries one answer carries; a reader far behind pages through.
 pub const MAX_FEED_PAGE: u32 = 10_000;
 
 impl Authority {
-    /// Checks that the caller may read the feed.
-    pub async fn authorize_feed_reader(&self, authorization: Option<&str>) -> Result<String, OAuthError> {
-        let no_form = Params::parse(b"")?;
-        let caller = self.authenticate(self.generation(), authorization, &no_form).await?;
+    /// Checks that the caller may read the feed: `call` is read from the
+    /// `Authorization` header and an empty form.
+    pub fn authorize_feed_reader(&self, call: &ClientCall) -> Result<String, OAuthError> {
+        let caller = call.authenticate()?;
         if caller.method() == AuthMethod::None {
             return Err(OAuthError::invalid_client("public clients cannot read the revocation feed"));
         }

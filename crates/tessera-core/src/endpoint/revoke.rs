@@ -6,6 +6,7 @@
 //! is committed before the 200; if the store fails the answer is 503.
 
 use crate::authority::Authority;
+use crate::client_auth::ClientCall;
 use crate::endpoint::introspect::{Lookup, TokenKind};
 use crate::error::OAuthError;
 use crate::params::Params;
@@ -15,8 +16,13 @@ use crate::store::{Revocation, RevokedToken};
 impl Authority {
     /// `POST /oauth2/revoke`.
     pub async fn revoke(&self, authorization: Option<&str>, params: &Params) -> Result<(), OAuthError> {
-        let generation = self.generation();
-        let caller = self.authenticate(generation, authorization, params).await?;
+        self.revoke_for(&self.client_call(authorization, params).await, params).await
+    }
+
+    /// `POST /oauth2/revoke`, its credentials already read.
+    pub async fn revoke_for(&self, call: &ClientCall, params: &Params) -> Result<(), OAuthError> {
+        let generation = call.generation();
+        let caller = call.authenticate()?;
         let token = params.require("token")?;
         // A refresh token takes its whole family with it (§2.1: "SHOULD also
         // invalidate all access tokens based on the same authorization grant").

@@ -89,10 +89,10 @@ pub async fn handle(
     };
     // A disabled or deleted user's grants are revoked with them, but a grant
     // made while that ran (a code redeemed on another node) is not: ask.
-    let old = &state.token;
-    if a.store().get_user(&old.user_id).await?.is_none_or(|u| u.disabled) {
+    if !state.user_active {
         return Err(invalid_grant("invalid refresh token"));
     }
+    let old = &state.token;
     let issued = a
         .issue_user_access_token(
             generation,

@@ -202,6 +202,10 @@ pub struct RefreshState {
     pub grace_until: i64,
     /// The successor's token response, sealed under the master key.
     pub successor: Option<Vec<u8>>,
+    /// Whether its user exists and is not disabled, read with the token so a
+    /// refresh costs one read (a grant made on another node while the user
+    /// was being disabled is not revoked with them: this check catches it).
+    pub user_active: bool,
 }
 
 /// The outcome of [`RefreshStore::rotate_refresh`].

@@ -72,7 +72,7 @@ pub async fn revocations(
     if let Err(l) = caller.admit(&s.limits) {
         return Ok(l.into_response());
     }
-    let reader = s.authority.authorize_feed_reader(authorization).await;
+    let reader = s.authority.authorize_feed_reader(&caller.call);
     caller.settle(&s.limits, reader.as_ref().err());
     reader?;
     let deadline = tokio::time::Instant::now() + q.wait;

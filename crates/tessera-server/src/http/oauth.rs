@@ -28,9 +28,9 @@ pub(crate) fn no_store(body: impl IntoResponse) -> Response {
 /// success or error, then carries CORS headers for that origin only.
 pub async fn token(State(s): State<AppState>, headers: HeaderMap, ext: Extensions, req: OAuthRequest) -> Response {
     let caller = Caller::of(&s, &ext, &req).await;
-    let issue = async { Ok(no_store(Json(s.authority.token(req.authorization(), &req.params).await?))) };
+    let issue = async { Ok(no_store(Json(s.authority.token_for(&caller.call, &req.params).await?))) };
     let admitted = match caller.admit(&s.limits) {
-        Ok(()) => caller.issuance(&s, &req).await,
+        Ok(()) => caller.issuance(&s),
         Err(l) => Err(l),
     };
     let mut r = match admitted {
@@ -138,7 +138,7 @@ fn bearer_error(e: BearerError) -> Response {
 /// `POST /oauth2/device_authorization` (RFC 8628 §3.1).
 pub async fn device_authorization(State(s): State<AppState>, ext: Extensions, req: OAuthRequest) -> Response {
     let caller = Caller::of(&s, &ext, &req).await;
-    let work = async { Ok(no_store(Json(s.authority.device_authorization(req.authorization(), &req.params).await?))) };
+    let work = async { Ok(no_store(Json(s.authority.device_authorization_for(&caller.call, &req.params).await?))) };
     authenticated(&s, &caller, work).await
 }
 
@@ -149,7 +149,7 @@ pub async fn introspect(State(s): State<AppState>, ext: Extensions, req: OAuthRe
         if let Err(l) = caller.introspect(&s.limits) {
             return Ok(l.into_response());
         }
-        Ok(no_store(Json(s.authority.introspect(req.authorization(), &req.params).await?)))
+        Ok(no_store(Json(s.authority.introspect_for(&caller.call, &req.params).await?)))
     };
     authenticated(&s, &caller, work).await
 }
@@ -158,7 +158,7 @@ pub async fn introspect(State(s): State<AppState>, ext: Extensions, req: OAuthRe
 pub async fn revoke(State(s): State<AppState>, ext: Extensions, req: OAuthRequest) -> Response {
     let caller = Caller::of(&s, &ext, &req).await;
     let work = async {
-        s.authority.revoke(req.authorization(), &req.params).await?;
+        s.authority.revoke_for(&caller.call, &req.params).await?;
         Ok(no_store(()))
     };
     authenticated(&s, &caller, work).await

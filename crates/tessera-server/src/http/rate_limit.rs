@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
@@ -21,8 +21,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
+use tessera_core::OAuthError;
 use tessera_core::client::Client;
-use tessera_core::{OAuthError, client_auth};
+use tessera_core::client_auth::ClientCall;
 use tessera_proto::{ErrorCode, ErrorResponse};
 
 use super::AppState;
@@ -153,10 +154,11 @@ impl Limits {
     }
 }
 
-/// Who is calling an endpoint that authenticates clients: the registered
-/// client its credentials name (if any) and its address.
+/// Who is calling an endpoint that authenticates clients: its credentials
+/// as read once for the limits and the endpoint (the registered client they
+/// name, if any), and its address.
 pub struct Caller {
-    client: Option<Arc<Client>>,
+    pub call: ClientCall,
     addr: Option<IpAddr>,
 }
 
@@ -171,24 +173,20 @@ impl Caller {
         authorization: Option<&str>,
         params: &tessera_core::params::Params,
     ) -> Self {
-        let id = client_auth::extract(authorization, params).ok().flatten().map(|c| c.client_id);
         // Only registered clients get a key of their own: random ids cannot grow the maps.
-        let client = match id {
-            Some(id) => s.authority.client(&id).await.ok().flatten(),
-            None => None,
-        };
-        Self { client, addr: ClientAddr::of(ext).and_then(addr_key) }
+        let call = s.authority.client_call(authorization, params).await;
+        Self { call, addr: ClientAddr::of(ext).and_then(addr_key) }
     }
 
     /// The registered client the credentials name, not yet authenticated.
     pub fn client(&self) -> Option<&Client> {
-        self.client.as_deref()
+        self.call.named_client().map(|c| c.as_ref())
     }
 
     /// Before authenticating: refused while this client id or address is
     /// over its failed-authentication budget.
     pub fn admit(&self, l: &Limits) -> Result<(), Limited> {
-        let by_id = l.auth_failures.as_ref().zip(self.client.as_ref()).and_then(|(g, c)| g.blocked(&c.id));
+        let by_id = l.auth_failures.as_ref().zip(self.client()).and_then(|(g, c)| g.blocked(&c.id));
         let by_addr = l.auth_failures_per_address.as_ref().zip(self.addr).and_then(|(g, a)| g.blocked(&a));
         match by_id.max(by_addr) {
             Some(wait) => Err(Limited { wait, what: "too many failed client authentications" }),
@@ -201,7 +199,7 @@ impl Caller {
         if error.is_none_or(|e| e.code != ErrorCode::InvalidClient) {
             return;
         }
-        if let (Some(g), Some(c)) = (&l.auth_failures, &self.client) {
+        if let (Some(g), Some(c)) = (&l.auth_failures, self.client()) {
             g.charge(&c.id);
         }
         if let (Some(g), Some(a)) = (&l.auth_failures_per_address, self.addr) {
@@ -211,7 +209,7 @@ impl Caller {
 
     /// Introspection per client: spends one request of the caller's budget.
     pub fn introspect(&self, l: &Limits) -> Result<(), Limited> {
-        match (&l.introspection, &self.client) {
+        match (&l.introspection, self.client()) {
             (Some(g), Some(c)) => {
                 g.check(&c.id).map_err(|wait| Limited { wait, what: "too many introspection requests" })
             }
@@ -223,12 +221,11 @@ impl Caller {
     /// credentials are checked first, so only requests that authenticate
     /// as the client spend its budget (a stranger with a wrong secret
     /// cannot use it up); they are then checked again by the grant as usual.
-    pub async fn issuance(&self, s: &AppState, req: &OAuthRequest) -> Result<(), Limited> {
-        let Some(c) = &self.client else { return Ok(()) };
+    pub fn issuance(&self, s: &AppState) -> Result<(), Limited> {
+        let Some(c) = self.client() else { return Ok(()) };
         let Some(rate) = c.settings.rate_limit else { return Ok(()) };
         let Some(r) = Rate::from_client(rate) else { return Ok(()) };
-        let generation = s.authority.generation();
-        if s.authority.authenticate(generation, req.authorization(), &req.params).await.is_err() {
+        if self.call.authenticate().is_err() {
             return Ok(());
         }
         let Ok(mut m) = s.limits.issuance.lock() else { return Ok(()) };

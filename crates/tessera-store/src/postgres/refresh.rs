@@ -29,6 +29,7 @@ fn state_from(r: &PgRow) -> Result<RefreshState, StoreError> {
         rotated_at: col(r, "rotated_at")?,
         grace_until: col(r, "grace_until")?,
         successor: col(r, "successor")?,
+        user_active: col(r, "user_active")?,
     })
 }
 
@@ -88,7 +89,7 @@ impl RefreshStore for PgStore {
         let r = sqlx::query(concat!(
             "SELECT ",
             refresh_cols!(),
-            ", rotated_at, grace_until, successor FROM refresh_tokens WHERE digest = $1"
+            ", rotated_at, grace_until, successor, COALESCE((SELECT NOT disabled FROM users WHERE users.id = refresh_tokens.user_id), FALSE) AS user_active FROM refresh_tokens WHERE digest = $1"
         ))
         .bind(&digest.0[..])
         .fetch_optional(self.pool()?)
@@ -143,7 +144,7 @@ impl RefreshStore for PgStore {
         let row = sqlx::query(concat!(
             "SELECT ",
             refresh_cols!(),
-            ", rotated_at, grace_until, successor FROM refresh_tokens WHERE digest = $1"
+            ", rotated_at, grace_until, successor, COALESCE((SELECT NOT disabled FROM users WHERE users.id = refresh_tokens.user_id), FALSE) AS user_active FROM refresh_tokens WHERE digest = $1"
         ))
         .bind(&old.0[..])
         .fetch_optional(self.pool()?)

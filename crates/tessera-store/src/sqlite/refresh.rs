@@ -33,6 +33,7 @@ fn state_from(r: &SqliteRow) -> Result<RefreshState, StoreError> {
         rotated_at: r.try_get("rotated_at").map_err(corrupt)?,
         grace_until: r.try_get("grace_until").map_err(corrupt)?,
         successor: r.try_get("successor").map_err(corrupt)?,
+        user_active: r.try_get("user_active").map_err(corrupt)?,
     })
 }
 
@@ -95,7 +96,7 @@ impl RefreshStore for SqliteStore {
         let r = sqlx::query(concat!(
             "SELECT ",
             refresh_cols!(),
-            ", rotated_at, grace_until, successor FROM refresh_tokens WHERE digest = $1"
+            ", rotated_at, grace_until, successor, COALESCE((SELECT disabled = 0 FROM users WHERE users.id = refresh_tokens.user_id), 0) AS user_active FROM refresh_tokens WHERE digest = $1"
         ))
         .bind(&digest.0[..])
         .fetch_optional(&mut *self.hot.lock().await)
@@ -144,7 +145,7 @@ impl RefreshStore for SqliteStore {
                 let row = sqlx::query(concat!(
                     "SELECT ",
                     refresh_cols!(),
-                    ", rotated_at, grace_until, successor FROM refresh_tokens WHERE digest = $1"
+                    ", rotated_at, grace_until, successor, COALESCE((SELECT disabled = 0 FROM users WHERE users.id = refresh_tokens.user_id), 0) AS user_active FROM refresh_tokens WHERE digest = $1"
                 ))
                 .bind(&old.0[..])
                 .fetch_optional(&mut *conn)
