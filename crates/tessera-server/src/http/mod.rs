@@ -12,6 +12,8 @@ pub mod oauth;
 pub mod pages;
 pub mod rate_limit;
 pub mod request;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
