@@ -250,6 +250,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn threads_come_from_the_injected_spawner() {
+        struct Counting(std::sync::atomic::AtomicUsize);
+        impl Spawner for Counting {
+            fn spawn(&self, name: String, job: Box<dyn FnOnce() + Send>) -> std::io::Result<()> {
+                assert!(name.starts_with("tessera-argon2-"), "{name}");
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                OsThreads.spawn(name, job)
+            }
+        }
+        let spawner = Counting(std::sync::atomic::AtomicUsize::new(0));
+        let h = PasswordHashing::with_spawner(&spawner, 3);
+        assert_eq!(spawner.0.load(std::sync::atomic::Ordering::SeqCst), 3);
+        assert_eq!(h.verify_dummy("anything").await, Ok(()));
+    }
+
+    #[tokio::test]
     async fn hash_and_verify() {
         let h = PasswordHashing::new(2);
         let phc = h.hash(&SeededRandom::new(1), "correct horse battery staple").await.unwrap_or_default();

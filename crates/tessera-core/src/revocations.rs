@@ -150,3 +150,29 @@ impl Revocations {
         self.store.purge_expired(now, batch).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn feed_watch_wakes_when_the_head_moves_and_not_before() {
+        let head = tokio::sync::watch::Sender::new(0);
+        let mut w = FeedWatch(head.subscribe());
+        assert_eq!(w.head(), 0);
+        let idle = tokio::time::timeout(Duration::from_millis(20), w.changed()).await;
+        assert!(idle.is_err(), "woke with nothing recorded");
+        head.send_replace(7);
+        let moved = tokio::time::timeout(Duration::from_secs(1), w.changed()).await;
+        assert!(moved.is_ok(), "a move must wake the reader");
+        assert_eq!(w.head(), 7);
+        // A move between the read and the wait is not lost.
+        head.send_replace(9);
+        assert!(tokio::time::timeout(Duration::from_secs(1), w.changed()).await.is_ok());
+        drop(head);
+        let gone = tokio::time::timeout(Duration::from_millis(20), w.changed()).await;
+        assert!(gone.is_err(), "a dropped sender must not spin the reader");
+    }
+}
