@@ -9,14 +9,11 @@ use tessera_proto::{AuthorizationServerMetadata, DeviceAuthorizationResponse, In
 use tessera_proto::{RevocationFeed, TokenResponse};
 
 use crate::admin::Admin;
-use crate::cache::ConfigView;
 use crate::client::Client;
 use crate::client_auth::ClientCall;
 use crate::clock::Clock;
 use crate::csrf::CsrfKey;
-use crate::endpoint::authorize::{
-    AuthorizationRequest, Authorize, AuthorizeError, Interaction, ScopeLine, SignedIn, Step,
-};
+use crate::endpoint::authorize::{AuthorizationRequest, Authorize, AuthorizeError, Interaction, SignedIn, Step};
 use crate::endpoint::device::{DeviceFlow, DeviceLookupError, DeviceRequest};
 use crate::endpoint::introspect::{Inspection, Lookup, TokenReader};
 use crate::endpoint::session::LoginError;
@@ -24,8 +21,8 @@ use crate::endpoint::userinfo::{BearerError, UserInfo};
 use crate::endpoint::{discovery, revocation_feed, revoke, session, userinfo};
 use crate::error::OAuthError;
 use crate::grant::{GrantParts, TokenRequest};
+use crate::issuer::{AccessRequest, IssuerSettings, TokenIssuer};
 pub use crate::issuer::{Issued, StartError};
-use crate::issuer::{IssuerSettings, TokenIssuer, UserGrant};
 use crate::keys::{Algorithm, KeySet, MasterKey};
 use crate::params::Params;
 use crate::password::PasswordHashing;
@@ -36,7 +33,7 @@ use crate::revocations::{FeedWatch, Revocations};
 use crate::scope::ScopeSet;
 use crate::secret::Secret;
 use crate::sign_in::SignIn;
-use crate::store::{Grant, Purged, Revocation, Store, StoreError, User};
+use crate::store::{Grant, Purged, Store, StoreError, User};
 
 /// Server-wide settings the protocol logic needs.
 #[derive(Debug, Clone)]
@@ -149,18 +146,6 @@ impl Authority {
     pub fn passwords(&self) -> &PasswordHashing {
         self.sign_in.passwords()
     }
-    pub fn issuer(&self) -> &TokenIssuer {
-        &self.issuer
-    }
-    pub fn revocations(&self) -> &Revocations {
-        &self.revocations
-    }
-    pub fn sign_in(&self) -> &SignIn {
-        &self.sign_in
-    }
-    pub fn clients(&self) -> &ClientRegistry {
-        &self.clients
-    }
 
     /// Readiness: whether the store answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
@@ -215,20 +200,11 @@ impl Authority {
     pub async fn client(&self, id: &str) -> Result<Option<Arc<Client>>, OAuthError> {
         self.clients.client(id).await
     }
-    pub async fn client_at(&self, generation: u64, id: &str) -> Result<Option<Arc<Client>>, OAuthError> {
-        self.clients.client_at(generation, id).await
-    }
-    pub async fn config_view(&self) -> Result<Arc<ConfigView>, OAuthError> {
-        self.clients.config_view().await
-    }
     pub async fn origin_allowed(&self, origin: &str) -> bool {
         self.clients.origin_allowed(origin).await
     }
     pub async fn client_call(&self, authorization: Option<&str>, params: &Params) -> ClientCall {
         self.clients.client_call(authorization, params).await
-    }
-    pub async fn describe_scopes(&self, scope: &ScopeSet) -> Result<Vec<ScopeLine>, OAuthError> {
-        self.clients.describe_scopes(scope).await
     }
 
     // Keys and tokens: see [`TokenIssuer`].
@@ -236,9 +212,6 @@ impl Authority {
     /// The current key set.
     pub async fn keys(&self) -> Result<Arc<KeySet>, OAuthError> {
         self.issuer.keys_at(self.generation()).await
-    }
-    pub async fn keys_at(&self, generation: u64) -> Result<Arc<KeySet>, OAuthError> {
-        self.issuer.keys_at(generation).await
     }
     pub fn audience_for(&self, client: &Client, resources: &[String]) -> Result<Vec<String>, OAuthError> {
         self.issuer.audience_for(client, resources)
@@ -253,22 +226,7 @@ impl Authority {
         audience: Vec<String>,
         ttl: u64,
     ) -> Result<Issued, OAuthError> {
-        self.issuer.issue(generation, client, subject, scope, audience, ttl, None).await
-    }
-    /// An access token for a user, carrying the grant it belongs to.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn issue_user_access_token(
-        &self,
-        generation: u64,
-        client: &Client,
-        user_id: &str,
-        scope: ScopeSet,
-        audience: Vec<String>,
-        auth_time: i64,
-        grant_id: &str,
-    ) -> Result<Issued, OAuthError> {
-        let user = UserGrant { auth_time, grant_id: grant_id.to_string() };
-        self.issuer.issue_for_user(generation, client, user_id, scope, audience, user).await
+        self.issuer.issue(generation, client, AccessRequest { subject, scope, audience, ttl, user: None }).await
     }
     pub async fn rotate_key(&self, activate_in: i64) -> Result<Vec<String>, OAuthError> {
         self.issuer.rotate_key(activate_in).await
@@ -281,9 +239,6 @@ impl Authority {
 
     pub async fn sync_revocations(&self) -> Result<(), StoreError> {
         self.revocations.sync().await
-    }
-    pub async fn record_revocation(&self, r: &Revocation) -> Result<i64, OAuthError> {
-        self.revocations.record(r).await
     }
     pub async fn revoke_grant(&self, grant_id: &str, client_id: &str) -> Result<(), OAuthError> {
         self.revocations.revoke_grant(grant_id, client_id).await
@@ -328,9 +283,6 @@ impl Authority {
     }
     pub async fn lookup(&self, token: &str) -> Result<Lookup, OAuthError> {
         self.reader().lookup(token).await
-    }
-    pub async fn lookup_at(&self, generation: u64, token: &str) -> Result<Lookup, OAuthError> {
-        self.reader().lookup_at(generation, token).await
     }
     pub async fn inspect(&self, token: &str) -> Result<Inspection, OAuthError> {
         self.reader().inspect(token).await

@@ -58,6 +58,17 @@ pub struct UserGrant {
     pub grant_id: String,
 }
 
+/// What an access token is for: RFC 9068 §2.2 `sub`, `scope`, `aud`, its
+/// lifetime, and for a person's grant the grant it belongs to.
+#[derive(Debug, Clone)]
+pub struct AccessRequest {
+    pub subject: String,
+    pub scope: ScopeSet,
+    pub audience: Vec<String>,
+    pub ttl: u64,
+    pub user: Option<UserGrant>,
+}
+
 /// A JWT verification: its claims, or why not and the claims when readable.
 pub(crate) type Verified = Result<AccessTokenClaims, (Rejection, Option<Box<AccessTokenClaims>>)>;
 
@@ -235,20 +246,11 @@ impl TokenIssuer {
         Ok(out)
     }
 
-    /// Issues an access token in the client's format; `user` for a person's
-    /// grant. An opaque token is committed to the store before this returns.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn issue(
-        &self,
-        generation: u64,
-        client: &Client,
-        subject: String,
-        scope: ScopeSet,
-        audience: Vec<String>,
-        ttl: u64,
-        user: Option<UserGrant>,
-    ) -> Result<Issued, OAuthError> {
+    /// Issues an access token in the client's format. An opaque token is
+    /// committed to the store before this returns.
+    pub async fn issue(&self, generation: u64, client: &Client, req: AccessRequest) -> Result<Issued, OAuthError> {
         let now = self.clock.now();
+        let AccessRequest { subject, scope, audience, ttl, user } = req;
         let (auth_time, grant_id) = user.map_or((None, None), |u| (Some(u.auth_time), Some(u.grant_id)));
         let mut jti = [0u8; 16];
         self.rng.fill(&mut jti);
@@ -305,7 +307,8 @@ impl TokenIssuer {
         user: UserGrant,
     ) -> Result<Issued, OAuthError> {
         let ttl = client.settings.access_token_ttl;
-        self.issue(generation, client, user_id.to_string(), scope, audience, ttl, Some(user)).await
+        let req = AccessRequest { subject: user_id.to_string(), scope, audience, ttl, user: Some(user) };
+        self.issue(generation, client, req).await
     }
 
     /// Key rotation: a new key of each algorithm, published at once and

@@ -7,7 +7,7 @@
 
 use crate::endpoint::authorize::{AuthorizationRequest, Authorize, Redirect, SignedIn, with_fragment};
 use crate::error::OAuthError;
-use crate::issuer::UserGrant;
+use crate::issuer::{AccessRequest, UserGrant};
 use crate::store::Grant;
 
 /// Implicit access tokens live at most this long, whatever the client's setting.
@@ -37,8 +37,8 @@ impl Authorize<'_> {
         self.store.insert_grant(&grant).await?;
         let user = UserGrant { auth_time: s.session.auth_time, grant_id: grant.id.clone() };
         let (scope, audience) = (req.scope.clone(), req.audience.clone());
-        let generation = self.clients.generation();
-        let issued = self.issuer.issue(generation, c, s.user.id.clone(), scope, audience, ttl, Some(user)).await?;
+        let access = AccessRequest { subject: s.user.id.clone(), scope, audience, ttl, user: Some(user) };
+        let issued = self.issuer.issue(self.clients.generation(), c, access).await?;
         let expires_in = ttl.to_string();
         let scope = req.scope.to_string();
         let mut pairs = vec![

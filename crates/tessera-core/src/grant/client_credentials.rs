@@ -6,7 +6,7 @@ use tessera_proto::TokenResponse;
 use crate::client::{GrantType, validate_resource_uri};
 use crate::client_auth::AuthenticatedClient;
 use crate::error::OAuthError;
-use crate::issuer::TokenIssuer;
+use crate::issuer::{AccessRequest, TokenIssuer};
 use crate::params::Params;
 use crate::scope::ScopeSet;
 
@@ -50,6 +50,6 @@ pub async fn handle(
         }
     };
     let audience = issuer.audience_for(c, &req.resources)?;
-    let ttl = c.settings.access_token_ttl;
-    Ok(issuer.issue(generation, c, c.id.clone(), scope, audience, ttl, None).await?.into_response())
+    let req = AccessRequest { subject: c.id.clone(), scope, audience, ttl: c.settings.access_token_ttl, user: None };
+    Ok(issuer.issue(generation, c, req).await?.into_response())
 }
