@@ -50,7 +50,7 @@ impl AuthenticatedClient {
 /// A request's client credentials, read once with the registered client they
 /// name (not yet checked) and the configuration generation the request runs
 /// at: the HTTP layer's limits and the endpoint share one parse and one
-/// lookup. Made by [`crate::Authority::client_call`].
+/// lookup. Made by [`crate::registry::ClientRegistry::client_call`].
 #[derive(Debug)]
 pub struct ClientCall {
     generation: u64,

@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::random::Random;
+use crate::threads::{OsThreads, Spawner};
 
 pub const MIN_LEN: usize = 12;
 /// Argon2 takes any length; a cap stops a megabyte "password" being hashed.
@@ -78,25 +79,34 @@ pub enum HashError {
 }
 
 impl PasswordHashing {
-    /// `threads`: hashes computed at once; each holds ~19 MiB and one core for ~20–40 ms.
+    /// `threads`: hashes computed at once; each holds ~19 MiB and one core
+    /// for ~20–40 ms. Runs on operating-system threads.
     pub fn new(threads: usize) -> Self {
+        Self::with_spawner(&OsThreads, threads)
+    }
+
+    /// As [`Self::new`], its threads started by `spawner`.
+    pub fn with_spawner(spawner: &dyn Spawner, threads: usize) -> Self {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(QUEUE);
         let rx = Arc::new(std::sync::Mutex::new(rx));
         for i in 0..threads.max(1) {
             let rx = rx.clone();
-            let spawned = std::thread::Builder::new().name(format!("tessera-argon2-{i}")).spawn(move || {
-                loop {
-                    // The lock is held only while waiting for the next job.
-                    let job = match rx.lock() {
-                        Ok(r) => r.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return, // every sender is gone
+            let spawned = spawner.spawn(
+                format!("tessera-argon2-{i}"),
+                Box::new(move || {
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let job = match rx.lock() {
+                            Ok(r) => r.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return, // every sender is gone
+                        }
                     }
-                }
-            });
+                }),
+            );
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start a password hashing thread");
             }
@@ -237,6 +247,22 @@ mod tests {
         assert!(verify_phc(b"pw 1234567890", &other));
         assert!(!verify_phc(b"pw 1234567891", &other));
         assert!(verify_phc(b"pw 1234567890", &ours), "after a smaller hash, the block is reused");
+    }
+
+    #[tokio::test]
+    async fn threads_come_from_the_injected_spawner() {
+        struct Counting(std::sync::atomic::AtomicUsize);
+        impl Spawner for Counting {
+            fn spawn(&self, name: String, job: Box<dyn FnOnce() + Send>) -> std::io::Result<()> {
+                assert!(name.starts_with("tessera-argon2-"), "{name}");
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                OsThreads.spawn(name, job)
+            }
+        }
+        let spawner = Counting(std::sync::atomic::AtomicUsize::new(0));
+        let h = PasswordHashing::with_spawner(&spawner, 3);
+        assert_eq!(spawner.0.load(std::sync::atomic::Ordering::SeqCst), 3);
+        assert_eq!(h.verify_dummy("anything").await, Ok(()));
     }
 
     #[tokio::test]

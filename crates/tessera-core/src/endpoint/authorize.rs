@@ -12,15 +12,18 @@ use std::sync::Arc;
 
 use tessera_proto::ErrorCode;
 
-use crate::authority::Authority;
 use crate::client::{Client, GrantType, validate_resource_uri};
+use crate::clock::Clock;
 use crate::error::OAuthError;
+use crate::issuer::TokenIssuer;
 use crate::params::Params;
 use crate::pkce;
+use crate::random::Random;
 use crate::redirect_uri::{self, VerifiedRedirectUri};
+use crate::registry::ClientRegistry;
 use crate::scope::ScopeSet;
 use crate::secret::{CODE_PREFIX, Secret};
-use crate::store::{AuthCode, Consent, Session, User};
+use crate::store::{AuthCode, Consent, Session, Store, User};
 
 /// How long a code lives (RFC 6749 §4.1.2 recommends at most ten minutes).
 pub const CODE_TTL: i64 = 60;
@@ -125,13 +128,26 @@ pub const BUILTIN_SCOPES: &[(&str, &str)] = &[
     ("offline_access", "Stay connected while you are away (refresh tokens)"),
 ];
 
-impl Authority {
+/// The parts the authorization endpoint uses: the registry (the client,
+/// scope sentences), the store (consent, codes, implicit grants), the token
+/// issuer (audiences, `iss`, implicit tokens), the clock and randomness.
+#[derive(Clone, Copy)]
+pub struct Authorize<'a> {
+    pub store: &'a dyn Store,
+    pub clock: &'a dyn Clock,
+    pub rng: &'a dyn Random,
+    pub clients: &'a ClientRegistry,
+    pub issuer: &'a TokenIssuer,
+}
+
+impl Authorize<'_> {
     /// Parses and checks an authorization request (GET query or POST form).
     pub async fn parse_authorization(&self, raw: &[u8]) -> Result<AuthorizationRequest, AuthorizeError> {
         let page = AuthorizeError::Page;
         let params = Params::parse(raw).map_err(page)?;
         let client_id = params.require("client_id").map_err(page)?;
         let client = self
+            .clients
             .client(client_id)
             .await
             .map_err(page)?
@@ -192,7 +208,7 @@ impl Authority {
         for r in &resources {
             validate_resource_uri(r).map_err(back)?;
         }
-        let audience = self.audience_for(&client, &resources).map_err(back)?;
+        let audience = self.issuer.audience_for(&client, &resources).map_err(back)?;
         let nonce = params.get("nonce").map(str::to_string);
         if nonce.as_ref().is_some_and(|n| n.len() > MAX_NONCE) {
             return Err(back(OAuthError::invalid_request("nonce is too long")));
@@ -232,7 +248,7 @@ impl Authority {
         signed_in: Option<SignedIn>,
         ix: Interaction,
     ) -> Result<Step, AuthorizeError> {
-        let now = self.now();
+        let now = self.clock.now();
         let to = self.error_redirect(&req.redirect_uri, req.state.as_deref(), req.response == ResponseType::Token);
         let back = |e: OAuthError| AuthorizeError::Redirect(to.clone(), e);
         // Freshness comes from the session's own auth_time, never from
@@ -254,7 +270,7 @@ impl Authority {
             return Err(back(OAuthError::new(ErrorCode::AccessDenied, "the user denied the request")));
         }
         let user_id = signed_in.user.id.clone();
-        let remembered = self.store().get_consent(&user_id, &req.client.id).await.map_err(|e| back(e.into()))?;
+        let remembered = self.store.get_consent(&user_id, &req.client.id).await.map_err(|e| back(e.into()))?;
         let covered = remembered
             .as_ref()
             .and_then(|c| ScopeSet::parse(&c.scope).ok())
@@ -263,7 +279,7 @@ impl Authority {
             if req.prompt.none {
                 return Err(back(OAuthError::new(ErrorCode::ConsentRequired, "the user has not consented")));
             }
-            let scopes = self.describe_scopes(&req.scope).await.map_err(back)?;
+            let scopes = self.clients.describe_scopes(&req.scope).await.map_err(back)?;
             let session_id = signed_in.session.id.clone();
             return Ok(Step::Consent { request: Box::new(req), user: Box::new(signed_in.user), scopes, session_id });
         }
@@ -276,7 +292,7 @@ impl Authority {
                 }
             }
             let c = Consent { user_id: user_id.clone(), client_id: req.client.id.clone(), scope: all, granted_at: now };
-            self.store().put_consent(&c).await.map_err(|e| back(e.into()))?;
+            self.store.put_consent(&c).await.map_err(|e| back(e.into()))?;
         }
         let done = match req.response {
             ResponseType::Code => self.issue_code(&req, &signed_in).await,
@@ -286,11 +302,11 @@ impl Authority {
     }
 
     async fn issue_code(&self, req: &AuthorizationRequest, s: &SignedIn) -> Result<Redirect, OAuthError> {
-        let now = self.now();
-        let code = Secret::generate(self.rng(), CODE_PREFIX);
+        let now = self.clock.now();
+        let code = Secret::generate(self.rng, CODE_PREFIX);
         let mut gid = [0u8; 16];
-        self.rng().fill(&mut gid);
-        self.store()
+        self.rng.fill(&mut gid);
+        self.store
             .insert_code(&AuthCode {
                 digest: code.digest(),
                 client_id: req.client.id.clone(),
@@ -312,26 +328,8 @@ impl Authority {
         if let Some(st) = &req.state {
             pairs.push(("state", st));
         }
-        pairs.push(("iss", &self.settings().issuer));
+        pairs.push(("iss", self.issuer.issuer()));
         Ok(Redirect(with_query(req.redirect_uri.as_str(), &pairs)))
-    }
-
-    /// The registered scopes' descriptions, built-in ones first.
-    pub async fn describe_scopes(&self, scope: &ScopeSet) -> Result<Vec<ScopeLine>, OAuthError> {
-        let view = self.config_view().await?;
-        let registry = &view.scopes;
-        Ok(scope
-            .iter()
-            .map(|name| {
-                let description = BUILTIN_SCOPES
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, d)| d.to_string())
-                    .or_else(|| registry.iter().find(|s| s.name == name).map(|s| s.description.clone()))
-                    .unwrap_or_else(|| format!("Use the \"{name}\" permission"));
-                ScopeLine { name: name.to_string(), description }
-            })
-            .collect())
     }
 
     /// The redirect for an error; the error itself is appended by
@@ -341,7 +339,7 @@ impl Authority {
         if let Some(s) = state {
             pairs.push(("state", s));
         }
-        pairs.push(("iss", &self.settings().issuer));
+        pairs.push(("iss", self.issuer.issuer()));
         if fragment {
             return Redirect(with_fragment(uri.as_str(), &pairs));
         }

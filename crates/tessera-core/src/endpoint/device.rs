@@ -8,15 +8,19 @@
 
 use tessera_proto::DeviceAuthorizationResponse;
 
-use crate::authority::Authority;
 use crate::client::{Client, GrantType, validate_resource_uri};
 use crate::client_auth::ClientCall;
+use crate::clock::Clock;
 use crate::endpoint::authorize::{ScopeLine, SignedIn};
 use crate::error::OAuthError;
+use crate::issuer::TokenIssuer;
 use crate::params::Params;
+use crate::random::Random;
+use crate::registry::ClientRegistry;
 use crate::scope::ScopeSet;
 use crate::secret::{Digest, Secret};
-use crate::store::{DeviceCode, DeviceStatus, StoreError};
+use crate::store::{DeviceCode, DeviceStatus, Store, StoreError};
+use crate::throttle::Throttle;
 
 pub const DEVICE_CODE_PREFIX: &str = "tsr_dc_";
 /// RFC 8628 §6.1: consonants only (no vowels, so no words), none that look alike.
@@ -69,16 +73,20 @@ impl From<StoreError> for DeviceLookupError {
     }
 }
 
-impl Authority {
-    /// `POST /oauth2/device_authorization`.
-    pub async fn device_authorization(
-        &self,
-        authorization: Option<&str>,
-        params: &Params,
-    ) -> Result<DeviceAuthorizationResponse, OAuthError> {
-        self.device_authorization_for(&self.client_call(authorization, params).await, params).await
-    }
+/// The parts the device flow uses: the store (device codes), the registry
+/// (the client, scope sentences), the token issuer (audiences, `iss`), the
+/// throttle (wrong user codes), the clock and randomness.
+#[derive(Clone, Copy)]
+pub struct DeviceFlow<'a> {
+    pub store: &'a dyn Store,
+    pub clock: &'a dyn Clock,
+    pub rng: &'a dyn Random,
+    pub clients: &'a ClientRegistry,
+    pub issuer: &'a TokenIssuer,
+    pub throttle: &'a Throttle,
+}
 
+impl DeviceFlow<'_> {
     /// `POST /oauth2/device_authorization`, its credentials already read.
     pub async fn device_authorization_for(
         &self,
@@ -108,11 +116,11 @@ impl Authority {
         for r in &resources {
             validate_resource_uri(r)?;
         }
-        let audience = self.audience_for(c, &resources)?;
-        let now = self.now();
-        let device = Secret::generate(self.rng(), DEVICE_CODE_PREFIX);
+        let audience = self.issuer.audience_for(c, &resources)?;
+        let now = self.clock.now();
+        let device = Secret::generate(self.rng, DEVICE_CODE_PREFIX);
         let mut gid = [0u8; 16];
-        self.rng().fill(&mut gid);
+        self.rng.fill(&mut gid);
         // A collision with a live user code is possible in principle: draw again.
         for _ in 0..5 {
             let user_code = self.draw_user_code();
@@ -129,11 +137,11 @@ impl Authority {
                 last_poll_at: None,
                 status: DeviceStatus::Pending,
             };
-            match self.store().insert_device(&code).await {
+            match self.store.insert_device(&code).await {
                 Err(StoreError::Conflict) => continue,
                 r => r?,
             }
-            let iss = self.settings().issuer.trim_end_matches('/');
+            let iss = self.issuer.issuer().trim_end_matches('/');
             let shown = display_user_code(&user_code);
             return Ok(DeviceAuthorizationResponse {
                 device_code: device.expose().to_string(),
@@ -151,7 +159,7 @@ impl Authority {
         let mut out = String::with_capacity(USER_CODE_LEN);
         while out.len() < USER_CODE_LEN {
             let mut b = [0u8; 16];
-            self.rng().fill(&mut b);
+            self.rng.fill(&mut b);
             // 240 = 12 x 20: rejecting the rest keeps every letter equally likely.
             for x in b.iter().filter(|x| **x < 240) {
                 if out.len() < USER_CODE_LEN {
@@ -165,18 +173,18 @@ impl Authority {
     /// The verification page: the request behind a user code. `who` keys
     /// the throttle (the signed-in user and the address).
     pub async fn device_lookup(&self, user_code: &str, who: &[String]) -> Result<DeviceRequest, DeviceLookupError> {
-        let now = self.now();
+        let now = self.clock.now();
         let wait = who.iter().map(|k| self.throttle.wait(k, now)).max().unwrap_or(0);
         if wait > 0 {
             return Err(DeviceLookupError::Throttled(wait));
         }
         let found = match normalize_user_code(user_code) {
-            Some(n) => self.store().find_device(&user_digest(&n), now).await?.map(|d| (n, d)),
+            Some(n) => self.store.find_device(&user_digest(&n), now).await?.map(|d| (n, d)),
             None => None,
         };
         let client = match &found {
             Some((_, d)) => {
-                self.client(&d.client_id).await.map_err(|e| DeviceLookupError::Unavailable(e.to_string()))?
+                self.clients.client(&d.client_id).await.map_err(|e| DeviceLookupError::Unavailable(e.to_string()))?
             }
             None => None,
         };
@@ -187,7 +195,8 @@ impl Authority {
             return Err(DeviceLookupError::Invalid);
         };
         let scope = ScopeSet::parse(&code.scope).unwrap_or_default();
-        let scopes = self.describe_scopes(&scope).await.map_err(|e| DeviceLookupError::Unavailable(e.to_string()))?;
+        let scopes =
+            self.clients.describe_scopes(&scope).await.map_err(|e| DeviceLookupError::Unavailable(e.to_string()))?;
         Ok(DeviceRequest { user_code: display_user_code(&normalized), client, scopes })
     }
 
@@ -201,7 +210,7 @@ impl Authority {
         approve: bool,
         keys: &[String],
     ) -> Result<(), DeviceLookupError> {
-        let now = self.now();
+        let now = self.clock.now();
         let wait = keys.iter().map(|k| self.throttle.wait(k, now)).max().unwrap_or(0);
         if wait > 0 {
             return Err(DeviceLookupError::Throttled(wait));
@@ -209,7 +218,7 @@ impl Authority {
         let decided = match normalize_user_code(user_code) {
             Some(n) => {
                 let approval = approve.then(|| (who.user.id.clone(), who.session.auth_time, who.session.amr.clone()));
-                self.store().decide_device(&user_digest(&n), now, approval).await?
+                self.store.decide_device(&user_digest(&n), now, approval).await?
             }
             None => false,
         };

@@ -5,25 +5,25 @@
 //! still applies (exact redirect URI, consent, `state`, `iss`). The access
 //! token is short-lived and never comes with a refresh token.
 
-use crate::authority::Authority;
-use crate::endpoint::authorize::{AuthorizationRequest, Redirect, SignedIn, with_fragment};
+use crate::endpoint::authorize::{AuthorizationRequest, Authorize, Redirect, SignedIn, with_fragment};
 use crate::error::OAuthError;
+use crate::issuer::{AccessRequest, UserGrant};
 use crate::store::Grant;
 
 /// Implicit access tokens live at most this long, whatever the client's setting.
 pub const MAX_IMPLICIT_TTL: u64 = 5 * 60;
 
-impl Authority {
+impl Authorize<'_> {
     pub(crate) async fn issue_implicit(
         &self,
         req: &AuthorizationRequest,
         s: &SignedIn,
     ) -> Result<Redirect, OAuthError> {
-        let now = self.now();
+        let now = self.clock.now();
         let c = &req.client;
         let ttl = c.settings.access_token_ttl.min(MAX_IMPLICIT_TTL);
         let mut gid = [0u8; 16];
-        self.rng().fill(&mut gid);
+        self.rng.fill(&mut gid);
         let grant = Grant {
             id: hex::encode(gid),
             user_id: s.user.id.clone(),
@@ -34,18 +34,11 @@ impl Authority {
             expires_at: now + ttl as i64,
         };
         // Stored so `grant list`, `grant revoke` and disabling the user reach it.
-        self.store().insert_grant(&grant).await?;
-        let issued = self
-            .issue_as(
-                self.generation(),
-                c,
-                s.user.id.clone(),
-                req.scope.clone(),
-                req.audience.clone(),
-                ttl,
-                Some((s.session.auth_time, grant.id.clone())),
-            )
-            .await?;
+        self.store.insert_grant(&grant).await?;
+        let user = UserGrant { auth_time: s.session.auth_time, grant_id: grant.id.clone() };
+        let (scope, audience) = (req.scope.clone(), req.audience.clone());
+        let access = AccessRequest { subject: s.user.id.clone(), scope, audience, ttl, user: Some(user) };
+        let issued = self.issuer.issue(self.clients.generation(), c, access).await?;
         let expires_in = ttl.to_string();
         let scope = req.scope.to_string();
         let mut pairs = vec![
@@ -59,7 +52,7 @@ impl Authority {
         if let Some(st) = &req.state {
             pairs.push(("state", st));
         }
-        pairs.push(("iss", &self.settings().issuer));
+        pairs.push(("iss", self.issuer.issuer()));
         Ok(Redirect(with_fragment(req.redirect_uri.as_str(), &pairs)))
     }
 }

@@ -7,18 +7,18 @@
 //! one, is answered with exactly `{"active": false}` (§2.2), so the answer
 //! never tells a caller whether a token it may not see exists.
 
-use std::sync::Arc;
-
 use serde::Serialize;
 use tessera_proto::{AccessTokenClaims, Audience, IntrospectionResponse};
 
-use crate::authority::Authority;
 use crate::client_auth::ClientCall;
+use crate::clock::Clock;
 use crate::error::OAuthError;
+use crate::issuer::TokenIssuer;
 use crate::params::Params;
+use crate::registry::ClientRegistry;
+use crate::revocations::Revocations;
 use crate::secret::{Digest, Secret};
 use crate::store::RevokedToken;
-use crate::token::jwt::Rejection;
 use crate::token::{TokenFacts, jwt, opaque};
 
 /// Which format a looked-up token had.
@@ -47,16 +47,18 @@ pub struct Inspection {
     pub claims: Option<IntrospectionResponse>,
 }
 
-impl Authority {
-    /// `POST /oauth2/introspect`.
-    pub async fn introspect(
-        &self,
-        authorization: Option<&str>,
-        params: &Params,
-    ) -> Result<IntrospectionResponse, OAuthError> {
-        self.introspect_for(&self.client_call(authorization, params).await, params).await
-    }
+/// What finding a token and deciding whether it is active takes: the keys
+/// (JWTs), revocations and the opaque-token cache, and the registry (a
+/// deleted client's tokens are inactive).
+#[derive(Clone, Copy)]
+pub struct TokenReader<'a> {
+    pub issuer: &'a TokenIssuer,
+    pub revocations: &'a Revocations,
+    pub clients: &'a ClientRegistry,
+    pub clock: &'a dyn Clock,
+}
 
+impl TokenReader<'_> {
     /// `POST /oauth2/introspect`, its credentials already read.
     pub async fn introspect_for(
         &self,
@@ -81,19 +83,15 @@ impl Authority {
     /// Finds a token of either format and decides whether it is active.
     /// Errors only when the store cannot answer.
     pub async fn lookup(&self, token: &str) -> Result<Lookup, OAuthError> {
-        self.lookup_at(self.generation(), token).await
+        self.lookup_at(self.clients.generation(), token).await
     }
 
     pub async fn lookup_at(&self, generation: u64, token: &str) -> Result<Lookup, OAuthError> {
-        let now = self.now();
+        let now = self.clock.now();
         if opaque::looks_opaque(token) {
             let digest = Secret::new(token).digest();
-            let (record, cached) = match self.opaque_cache.get(&digest) {
-                Some(r) => (r, true),
-                None => match self.store().get_token(&digest).await? {
-                    Some(r) => (Arc::new(r), false),
-                    None => return Ok(Lookup::Inactive("unknown token".into(), None)),
-                },
+            let Some((record, cached)) = self.revocations.opaque(&digest).await? else {
+                return Ok(Lookup::Inactive("unknown token".into(), None));
             };
             let facts = TokenFacts {
                 jti: record.jti.clone(),
@@ -109,75 +107,37 @@ impl Authority {
             if now >= record.expires_at {
                 return Ok(Lookup::Inactive(format!("expired at {}", record.expires_at), Some(facts)));
             }
-            if self.revoked.contains(&RevokedToken::Opaque(digest)) || self.revoked_with_grant_or_client(&facts) {
+            if self.revocations.contains(&RevokedToken::Opaque(digest)) || self.revocations.with_grant_or_client(&facts)
+            {
                 return Ok(Lookup::Inactive("revoked".into(), Some(facts)));
             }
-            if self.client_at(generation, &record.client_id).await?.is_none() {
+            if self.clients.client_at(generation, &record.client_id).await?.is_none() {
                 return Ok(Lookup::Inactive("its client was deleted".into(), Some(facts)));
             }
             if !cached {
-                self.opaque_cache.insert(digest, record);
+                self.revocations.remember_opaque(digest, record);
             }
             return Ok(Lookup::Active(facts, TokenKind::Opaque(digest)));
         }
         if token.len() > jwt::MAX_JWT_LEN || token.bytes().filter(|b| *b == b'.').count() != 2 {
             return Ok(Lookup::Inactive("not a token issued by this server".into(), None));
         }
-        let claims = match self.verify_jwt(generation, token, now).await? {
+        let claims = match self.issuer.verify_jwt(generation, token, now).await? {
             Ok(c) => c,
             Err((why, claims)) => {
                 return Ok(Lookup::Inactive(why.to_string(), claims.map(|c| facts_of(&c))));
             }
         };
         let facts = facts_of(&claims);
-        if self.revoked.contains(&RevokedToken::Jti(claims.jti.clone())) || self.revoked_with_grant_or_client(&facts) {
+        if self.revocations.contains(&RevokedToken::Jti(claims.jti.clone()))
+            || self.revocations.with_grant_or_client(&facts)
+        {
             return Ok(Lookup::Inactive("revoked".into(), Some(facts)));
         }
-        if self.client_at(generation, &claims.client_id).await?.is_none() {
+        if self.clients.client_at(generation, &claims.client_id).await?.is_none() {
             return Ok(Lookup::Inactive("its client was deleted".into(), Some(facts)));
         }
         Ok(Lookup::Active(facts, TokenKind::Jwt))
-    }
-
-    /// Its grant was revoked, or its client deleted after it was issued (a
-    /// client re-created under the same id must not revive those tokens).
-    fn revoked_with_grant_or_client(&self, f: &TokenFacts) -> bool {
-        f.grant_id.as_ref().is_some_and(|g| self.revoked.contains(&RevokedToken::Grant(g.clone())))
-            || self.revoked.client_revoked(&f.client_id, f.issued_at)
-    }
-
-    /// Verifies a JWT, from the verified-token cache when it was seen before.
-    async fn verify_jwt(
-        &self,
-        generation: u64,
-        token: &str,
-        now: i64,
-    ) -> Result<Result<AccessTokenClaims, (Rejection, Option<Box<AccessTokenClaims>>)>, OAuthError> {
-        let keys = self.keys_at(generation).await?;
-        let digest = Digest::of(token.as_bytes());
-        if let Some(c) = self.jwt_cache.get(&digest) {
-            if now >= c.exp {
-                return Ok(Err((Rejection::Expired(c.exp), Some(Box::new((*c).clone())))));
-            }
-            return Ok(Ok((*c).clone()));
-        }
-        let mut used = keys;
-        let mut r = jwt::verify(&used, &self.settings().issuer, token, now);
-        if let Err((jwt::Rejection::UnknownKey, _)) = &r
-            && let Some(fresh) = self.reload_keys_for_unknown_kid(generation).await?
-        {
-            r = jwt::verify(&fresh, &self.settings().issuer, token, now);
-            used = fresh;
-        }
-        if let Ok(c) = &r {
-            self.jwt_cache.insert(digest, Arc::new(c.clone()));
-            // The keys were reloaded meanwhile (say, a key revoked) and the
-            // reload's flush may have run before this insert.
-            if !self.keys_are_current(&used) {
-                self.jwt_cache.invalidate(&digest);
-            }
-        }
-        Ok(r)
     }
 
     /// For `tessera token inspect`: every reason spelled out.
@@ -206,7 +166,7 @@ impl Authority {
             iat: Some(f.issued_at),
             sub: Some(f.subject.clone()),
             aud: Some(Audience::from_list(f.audience.clone())),
-            iss: Some(self.settings().issuer.clone()),
+            iss: Some(self.issuer.issuer().to_string()),
             jti: Some(f.jti.clone()),
         }
     }

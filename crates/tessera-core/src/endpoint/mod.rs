@@ -1,4 +1,5 @@
-//! One file per endpoint, each an `impl Authority` block.
+//! One file per endpoint, each a function or a small struct of the parts it
+//! uses (never the whole [`crate::Authority`]).
 
 pub mod authorize;
 pub mod device;

@@ -5,42 +5,39 @@
 //! Only clients registered as resource servers (`introspection`) may read it,
 //! authenticated by the `Authorization` header alone (RFC 6749 §2.3.1): it is
 //! a GET, and credentials never travel in a URL. The HTTP layer does the
-//! long-polling, waiting on [`Authority::feed_watch`].
+//! long-polling, waiting on [`crate::revocations::Revocations::feed_watch`].
 
 use tessera_proto::{RevocationFeed, RevocationFeedEntry, RevokedKind};
 
-use crate::authority::Authority;
 use crate::client::MAX_ACCESS_TOKEN_TTL;
 use crate::client_auth::{AuthMethod, ClientCall};
 use crate::error::OAuthError;
-use crate::store::{Revocation, RevocationEntry, RevokedToken};
+use crate::store::{Revocation, RevocationEntry, RevokedToken, Store};
 
 /// Most entries one answer carries; a reader far behind pages through.
 pub const MAX_FEED_PAGE: u32 = 10_000;
 
-impl Authority {
-    /// Checks that the caller may read the feed: `call` is read from the
-    /// `Authorization` header and an empty form.
-    pub fn authorize_feed_reader(&self, call: &ClientCall) -> Result<String, OAuthError> {
-        let caller = call.authenticate()?;
-        if caller.method() == AuthMethod::None {
-            return Err(OAuthError::invalid_client("public clients cannot read the revocation feed"));
-        }
-        if !caller.client().settings.introspection {
-            return Err(OAuthError::unauthorized_client(
-                "only clients registered for introspection (resource servers) may read the revocation feed",
-            ));
-        }
-        Ok(caller.client().id.clone())
+/// Checks that the caller may read the feed: `call` is read from the
+/// `Authorization` header and an empty form.
+pub fn authorize_reader(call: &ClientCall) -> Result<String, OAuthError> {
+    let caller = call.authenticate()?;
+    if caller.method() == AuthMethod::None {
+        return Err(OAuthError::invalid_client("public clients cannot read the revocation feed"));
     }
+    if !caller.client().settings.introspection {
+        return Err(OAuthError::unauthorized_client(
+            "only clients registered for introspection (resource servers) may read the revocation feed",
+        ));
+    }
+    Ok(caller.client().id.clone())
+}
 
-    /// Entries after `after`, oldest first, and the feed's head.
-    pub async fn revocation_feed(&self, after: i64, limit: u32) -> Result<RevocationFeed, OAuthError> {
-        let entries = self.store().revocations_after(after, limit.clamp(1, MAX_FEED_PAGE)).await?;
-        let head = self.store().revocation_head().await?;
-        let head = entries.last().map_or(head, |e| e.seq.max(head));
-        Ok(RevocationFeed { revocations: entries.iter().map(feed_entry).collect(), head })
-    }
+/// Entries after `after`, oldest first, and the feed's head.
+pub async fn page(store: &dyn Store, after: i64, limit: u32) -> Result<RevocationFeed, OAuthError> {
+    let entries = store.revocations_after(after, limit.clamp(1, MAX_FEED_PAGE)).await?;
+    let head = store.revocation_head().await?;
+    let head = entries.last().map_or(head, |e| e.seq.max(head));
+    Ok(RevocationFeed { revocations: entries.iter().map(feed_entry).collect(), head })
 }
 
 fn feed_entry(e: &RevocationEntry) -> RevocationFeedEntry {

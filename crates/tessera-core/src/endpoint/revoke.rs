@@ -5,53 +5,51 @@
 //! (§2.2), so the endpoint cannot be used to probe for tokens. A revocation
 //! is committed before the 200; if the store fails the answer is 503.
 
-use crate::authority::Authority;
 use crate::client_auth::ClientCall;
-use crate::endpoint::introspect::{Lookup, TokenKind};
+use crate::endpoint::introspect::{Lookup, TokenKind, TokenReader};
 use crate::error::OAuthError;
 use crate::params::Params;
 use crate::secret::{REFRESH_PREFIX, Secret};
-use crate::store::{Revocation, RevokedToken};
+use crate::store::{Revocation, RevokedToken, Store};
 
-impl Authority {
-    /// `POST /oauth2/revoke`.
-    pub async fn revoke(&self, authorization: Option<&str>, params: &Params) -> Result<(), OAuthError> {
-        self.revoke_for(&self.client_call(authorization, params).await, params).await
-    }
-
-    /// `POST /oauth2/revoke`, its credentials already read.
-    pub async fn revoke_for(&self, call: &ClientCall, params: &Params) -> Result<(), OAuthError> {
-        let generation = call.generation();
-        let caller = call.authenticate()?;
-        let token = params.require("token")?;
-        // A refresh token takes its whole family with it (§2.1: "SHOULD also
-        // invalidate all access tokens based on the same authorization grant").
-        if token.starts_with(REFRESH_PREFIX) && token.len() <= 100 {
-            if let Some(state) = self.store().get_refresh(&Secret::new(token).digest()).await?
-                && state.token.client_id == caller.client().id
-            {
-                self.revoke_grant(&state.token.grant_id, &state.token.client_id).await?;
-            }
-            return Ok(());
+/// `POST /oauth2/revoke`, its credentials already read. `store`: a refresh
+/// token is found there.
+pub async fn revoke(
+    reader: &TokenReader<'_>,
+    store: &dyn Store,
+    call: &ClientCall,
+    params: &Params,
+) -> Result<(), OAuthError> {
+    let generation = call.generation();
+    let caller = call.authenticate()?;
+    let token = params.require("token")?;
+    // A refresh token takes its whole family with it (§2.1: "SHOULD also
+    // invalidate all access tokens based on the same authorization grant").
+    if token.starts_with(REFRESH_PREFIX) && token.len() <= 100 {
+        if let Some(state) = store.get_refresh(&Secret::new(token).digest()).await?
+            && state.token.client_id == caller.client().id
+        {
+            reader.revocations.revoke_grant(&state.token.grant_id, &state.token.client_id).await?;
         }
-        // `token_type_hint` is only a hint (§2.1): lookup tries both formats anyway.
-        let Lookup::Active(facts, kind) = self.lookup_at(generation, token).await? else {
-            return Ok(());
-        };
-        if facts.client_id != caller.client().id {
-            return Ok(());
-        }
-        let revoked = match kind {
-            TokenKind::Jwt => RevokedToken::Jti(facts.jti.clone()),
-            TokenKind::Opaque(d) => RevokedToken::Opaque(d),
-        };
-        let revocation = Revocation {
-            token: revoked.clone(),
-            client_id: facts.client_id.clone(),
-            expires_at: facts.expires_at,
-            revoked_at: self.now(),
-        };
-        self.record_revocation(&revocation).await?;
-        Ok(())
+        return Ok(());
     }
+    // `token_type_hint` is only a hint (§2.1): lookup tries both formats anyway.
+    let Lookup::Active(facts, kind) = reader.lookup_at(generation, token).await? else {
+        return Ok(());
+    };
+    if facts.client_id != caller.client().id {
+        return Ok(());
+    }
+    let revoked = match kind {
+        TokenKind::Jwt => RevokedToken::Jti(facts.jti.clone()),
+        TokenKind::Opaque(d) => RevokedToken::Opaque(d),
+    };
+    let revocation = Revocation {
+        token: revoked.clone(),
+        client_id: facts.client_id.clone(),
+        expires_at: facts.expires_at,
+        revoked_at: reader.clock.now(),
+    };
+    reader.revocations.record(&revocation).await?;
+    Ok(())
 }

@@ -6,11 +6,14 @@
 //! work (a dummy argon2 verification), so neither timing nor wording tells
 //! which usernames exist.
 
-use crate::authority::Authority;
+use crate::clock::Clock;
 use crate::endpoint::authorize::SignedIn;
 use crate::error::OAuthError;
+use crate::issuer::TokenIssuer;
 use crate::redirect_uri::{self, VerifiedRedirectUri};
+use crate::registry::ClientRegistry;
 use crate::secret::{SESSION_PREFIX, Secret};
+use crate::sign_in::SignIn;
 use crate::store::{Session, StoreError, User};
 use crate::throttle;
 use crate::token::id_token;
@@ -35,7 +38,7 @@ impl From<StoreError> for LoginError {
 /// Compare-and-swap rounds on shared counters before giving up.
 const SWAP_TRIES: usize = 16;
 
-impl Authority {
+impl SignIn {
     /// Checks a username and password; on success stores a new session and
     /// returns the cookie value with it. `ip` keys the per-address throttle.
     ///
@@ -43,7 +46,7 @@ impl Authority {
     /// the password is checked and forgiven if it succeeds, so concurrent
     /// guesses cannot outrun the throttle.
     pub async fn login(&self, username: &str, password: &str, ip: &str) -> Result<(Secret, SignedIn), LoginError> {
-        let now = self.now();
+        let now = self.clock.now();
         let ip_key = throttle::address_key(ip);
         let username = normalize_username(username);
         if validate_username(&username).is_err() {
@@ -76,9 +79,9 @@ impl Authority {
         };
         self.throttle.forgive(&ip_key);
         self.settle_account_attempt(&account_key, true).await;
-        let secret = Secret::generate(self.rng(), SESSION_PREFIX);
+        let secret = Secret::generate(self.rng.as_ref(), SESSION_PREFIX);
         let mut id = [0u8; 16];
-        self.rng().fill(&mut id);
+        self.rng.as_ref().fill(&mut id);
         let session = Session {
             id: hex::encode(id),
             digest: secret.digest(),
@@ -86,9 +89,9 @@ impl Authority {
             auth_time: now,
             amr: "pwd".into(),
             created_at: now,
-            expires_at: now + self.settings().session_ttl,
+            expires_at: now + self.session_ttl,
         };
-        self.store().insert_session(&session).await?;
+        self.store.insert_session(&session).await?;
         tracing::info!(user = %user.username, session = %session.id, "signed in");
         Ok((secret, SignedIn { session, user }))
     }
@@ -96,7 +99,7 @@ impl Authority {
     /// Counts an attempt for an account in advance, on the shared counters
     /// when the store has them (every node then throttles alike).
     async fn begin_account_attempt(&self, key: &str, now: i64) -> Result<(), LoginError> {
-        let Some(shared) = self.store().shared_attempts() else {
+        let Some(shared) = self.store.shared_attempts() else {
             return self.throttle.begin(&[key], now).map_err(LoginError::Throttled);
         };
         for _ in 0..SWAP_TRIES {
@@ -113,7 +116,7 @@ impl Authority {
     /// Takes back an attempt that could not be decided (`forget`: false),
     /// or forgets every failure of an account that signed in (`forget`: true).
     async fn settle_account_attempt(&self, key: &str, forget: bool) {
-        let Some(shared) = self.store().shared_attempts() else {
+        let Some(shared) = self.store.shared_attempts() else {
             if forget {
                 self.throttle.success(key);
             } else {
@@ -136,7 +139,7 @@ impl Authority {
     /// password, an unknown user (after the same work) or a disabled account.
     async fn check_password(&self, username: &str, password: &str) -> Result<Option<User>, LoginError> {
         let unavailable = |e: crate::password::HashError| LoginError::Unavailable(e.to_string());
-        match self.store().find_user(username).await? {
+        match self.store.find_user(username).await? {
             Some(u) => {
                 let ok = self.passwords.verify(password, &u.password_hash).await.map_err(unavailable)?;
                 Ok((ok && !u.disabled).then_some(u))
@@ -155,11 +158,11 @@ impl Authority {
             return Ok(None);
         }
         let digest = Secret::new(cookie).digest();
-        let Some(session) = self.store().get_session(&digest).await? else { return Ok(None) };
-        if self.now() >= session.expires_at {
+        let Some(session) = self.store.get_session(&digest).await? else { return Ok(None) };
+        if self.clock.now() >= session.expires_at {
             return Ok(None);
         }
-        let Some(user) = self.store().get_user(&session.user_id).await? else { return Ok(None) };
+        let Some(user) = self.store.get_user(&session.user_id).await? else { return Ok(None) };
         if user.disabled {
             return Ok(None);
         }
@@ -169,42 +172,44 @@ impl Authority {
     /// Ends the session behind a cookie (if any).
     pub async fn end_session(&self, cookie: &str) -> Result<(), OAuthError> {
         if cookie.starts_with(SESSION_PREFIX) && cookie.len() <= 100 {
-            self.store().delete_session(&Secret::new(cookie).digest()).await?;
+            self.store.delete_session(&Secret::new(cookie).digest()).await?;
         }
         Ok(())
     }
+}
 
-    /// RP-Initiated Logout §2–3: where the browser may go afterwards. A
-    /// `post_logout_redirect_uri` must be registered, exactly, for the client
-    /// named by `client_id` or the `id_token_hint`'s audience; anything else
-    /// is an error shown on our page, never a redirect.
-    pub async fn logout_target(
-        &self,
-        client_id: Option<&str>,
-        id_token_hint: Option<&str>,
-        post_logout_redirect_uri: Option<&str>,
-    ) -> Result<Option<VerifiedRedirectUri>, OAuthError> {
-        let hinted = match id_token_hint {
-            Some(t) => {
-                let keys = self.keys().await?;
-                let claims = id_token::verify_hint(&keys, &self.settings().issuer, t, self.now())
-                    .ok_or_else(|| OAuthError::invalid_request("id_token_hint is not an ID token from this server"))?;
-                Some(claims.aud)
-            }
-            None => None,
-        };
-        let client_id = match (client_id, hinted.as_deref()) {
-            (Some(c), Some(h)) if c != h => {
-                return Err(OAuthError::invalid_request("client_id does not match the id_token_hint"));
-            }
-            (Some(c), _) => Some(c.to_string()),
-            (None, h) => h.map(str::to_string),
-        };
-        let Some(uri) = post_logout_redirect_uri else { return Ok(None) };
-        let Some(client_id) = client_id else {
-            return Err(OAuthError::invalid_request("post_logout_redirect_uri needs client_id or id_token_hint"));
-        };
-        let client = self.client(&client_id).await?.ok_or_else(|| OAuthError::invalid_request("unknown client_id"))?;
-        redirect_uri::match_exact(&client.settings.post_logout_redirect_uris, uri).map(Some)
-    }
+/// RP-Initiated Logout §2–3: where the browser may go afterwards. A
+/// `post_logout_redirect_uri` must be registered, exactly, for the client
+/// named by `client_id` or the `id_token_hint`'s audience; anything else
+/// is an error shown on our page, never a redirect.
+pub async fn logout_target(
+    issuer: &TokenIssuer,
+    clients: &ClientRegistry,
+    clock: &dyn Clock,
+    client_id: Option<&str>,
+    id_token_hint: Option<&str>,
+    post_logout_redirect_uri: Option<&str>,
+) -> Result<Option<VerifiedRedirectUri>, OAuthError> {
+    let hinted = match id_token_hint {
+        Some(t) => {
+            let keys = issuer.keys_at(clients.generation()).await?;
+            let claims = id_token::verify_hint(&keys, issuer.issuer(), t, clock.now())
+                .ok_or_else(|| OAuthError::invalid_request("id_token_hint is not an ID token from this server"))?;
+            Some(claims.aud)
+        }
+        None => None,
+    };
+    let client_id = match (client_id, hinted.as_deref()) {
+        (Some(c), Some(h)) if c != h => {
+            return Err(OAuthError::invalid_request("client_id does not match the id_token_hint"));
+        }
+        (Some(c), _) => Some(c.to_string()),
+        (None, h) => h.map(str::to_string),
+    };
+    let Some(uri) = post_logout_redirect_uri else { return Ok(None) };
+    let Some(client_id) = client_id else {
+        return Err(OAuthError::invalid_request("post_logout_redirect_uri needs client_id or id_token_hint"));
+    };
+    let client = clients.client(&client_id).await?.ok_or_else(|| OAuthError::invalid_request("unknown client_id"))?;
+    redirect_uri::match_exact(&client.settings.post_logout_redirect_uris, uri).map(Some)
 }

@@ -5,10 +5,10 @@
 
 use serde::Serialize;
 
-use crate::authority::Authority;
-use crate::endpoint::introspect::Lookup;
+use crate::endpoint::introspect::{Lookup, TokenReader};
 use crate::error::OAuthError;
 use crate::scope::ScopeSet;
+use crate::store::Store;
 use crate::token::id_token::UserClaims;
 use tessera_proto::ErrorCode;
 
@@ -30,32 +30,34 @@ impl From<OAuthError> for BearerError {
     }
 }
 
-impl Authority {
-    pub async fn userinfo(&self, authorization: Option<&str>) -> Result<UserInfo, BearerError> {
-        let Some(h) = authorization else { return Err(BearerError(None)) };
-        let (scheme, token) =
-            h.trim().split_once(' ').ok_or_else(|| invalid_token("malformed Authorization header"))?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(BearerError(None));
-        }
-        let token = token.trim();
-        let Lookup::Active(facts, _) = self.lookup(token).await? else {
-            return Err(invalid_token("the access token is invalid, expired or revoked").into());
-        };
-        let scope = ScopeSet::parse(&facts.scope)?;
-        if !scope.contains("openid") {
-            return Err(OAuthError::new(ErrorCode::InsufficientScope, "the access token lacks the openid scope").into());
-        }
-        // Machine tokens (client credentials) have no user behind them.
-        let Some(_) = facts.grant_id else {
-            return Err(invalid_token("the access token was not issued for a user").into());
-        };
-        let user = match self.store().get_user(&facts.subject).await.map_err(OAuthError::from)? {
-            Some(u) if !u.disabled => u,
-            _ => return Err(invalid_token("the user is no longer active").into()),
-        };
-        Ok(UserInfo { sub: user.id.clone(), claims: UserClaims::of(&user, &scope) })
+/// `GET /oauth2/userinfo`; `store`: the user is read there.
+pub async fn userinfo(
+    reader: &TokenReader<'_>,
+    store: &dyn Store,
+    authorization: Option<&str>,
+) -> Result<UserInfo, BearerError> {
+    let Some(h) = authorization else { return Err(BearerError(None)) };
+    let (scheme, token) = h.trim().split_once(' ').ok_or_else(|| invalid_token("malformed Authorization header"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(BearerError(None));
     }
+    let token = token.trim();
+    let Lookup::Active(facts, _) = reader.lookup(token).await? else {
+        return Err(invalid_token("the access token is invalid, expired or revoked").into());
+    };
+    let scope = ScopeSet::parse(&facts.scope)?;
+    if !scope.contains("openid") {
+        return Err(OAuthError::new(ErrorCode::InsufficientScope, "the access token lacks the openid scope").into());
+    }
+    // Machine tokens (client credentials) have no user behind them.
+    let Some(_) = facts.grant_id else {
+        return Err(invalid_token("the access token was not issued for a user").into());
+    };
+    let user = match store.get_user(&facts.subject).await.map_err(OAuthError::from)? {
+        Some(u) if !u.disabled => u,
+        _ => return Err(invalid_token("the user is no longer active").into()),
+    };
+    Ok(UserInfo { sub: user.id.clone(), claims: UserClaims::of(&user, &scope) })
 }
 
 fn invalid_token(d: &str) -> OAuthError {

@@ -12,16 +12,16 @@
 
 use tessera_proto::TokenResponse;
 
-use crate::authority::Authority;
-use crate::client::{GrantType, MAX_ACCESS_TOKEN_TTL};
+use crate::client::GrantType;
 use crate::client_auth::AuthenticatedClient;
 use crate::error::OAuthError;
+use crate::grant::GrantParts;
 use crate::grant::user_tokens::{self, Granted};
 use crate::params::Params;
 use crate::pkce;
 use crate::scope::ScopeSet;
 use crate::secret::{CODE_PREFIX, Secret};
-use crate::store::{Redemption, Revocation, RevokedToken};
+use crate::store::Redemption;
 use tessera_proto::ErrorCode;
 
 #[derive(Debug)]
@@ -49,7 +49,7 @@ fn invalid_grant(d: &str) -> OAuthError {
 }
 
 pub async fn handle(
-    authority: &Authority,
+    p: &GrantParts<'_>,
     generation: u64,
     client: &AuthenticatedClient,
     req: Request,
@@ -61,10 +61,10 @@ pub async fn handle(
     if !req.code.expose().starts_with(CODE_PREFIX) || req.code.expose().len() > 100 {
         return Err(invalid_grant("invalid authorization code"));
     }
-    let now = authority.now();
+    let now = p.clock.now();
     // A client that may refresh keeps the grant for the family's whole life.
     let grant_expires = user_tokens::grant_lifetime(c, now);
-    let code = match authority.store().redeem_code(&req.code.digest(), &c.id, now, grant_expires).await? {
+    let code = match p.store.redeem_code(&req.code.digest(), &c.id, now, grant_expires).await? {
         Redemption::Redeemed(code) => code,
         Redemption::Replayed(code) => {
             // A public client proves nothing but its id, which is public: a
@@ -73,7 +73,7 @@ pub async fn handle(
             let proven = !c.is_public() || pkce::verify(&req.code_verifier, &code.code_challenge);
             if code.client_id == c.id && proven {
                 tracing::warn!(client = %c.id, grant = %code.grant_id, "authorization code replayed: revoking its tokens");
-                authority.revoke_grant(&code.grant_id, &code.client_id).await?;
+                p.revocations.revoke_grant(&code.grant_id, &code.client_id).await?;
             }
             return Err(invalid_grant("invalid authorization code"));
         }
@@ -82,17 +82,17 @@ pub async fn handle(
     // The code is spent from here on: any failure leaves it unusable.
     let fail = |d: &str| invalid_grant(d);
     if code.redirect_uri != req.redirect_uri {
-        authority.revoke_grant(&code.grant_id, &code.client_id).await?;
+        p.revocations.revoke_grant(&code.grant_id, &code.client_id).await?;
         return Err(fail("redirect_uri does not match the authorization request"));
     }
     if !pkce::verify(&req.code_verifier, &code.code_challenge) {
-        authority.revoke_grant(&code.grant_id, &code.client_id).await?;
+        p.revocations.revoke_grant(&code.grant_id, &code.client_id).await?;
         return Err(fail("code_verifier does not match the code_challenge"));
     }
-    let user = match authority.store().get_user(&code.user_id).await? {
+    let user = match p.store.get_user(&code.user_id).await? {
         Some(u) if !u.disabled => u,
         _ => {
-            authority.revoke_grant(&code.grant_id, &code.client_id).await?;
+            p.revocations.revoke_grant(&code.grant_id, &code.client_id).await?;
             return Err(fail("the user is no longer active"));
         }
     };
@@ -107,18 +107,5 @@ pub async fn handle(
         nonce: code.nonce.as_deref(),
         grant_expires,
     };
-    user_tokens::issue(authority, generation, c, granted).await
-}
-
-impl Authority {
-    /// Revokes every token of a grant at once and forgets the grant; the
-    /// entry stays in the revocation feed until any token could have expired.
-    pub async fn revoke_grant(&self, grant_id: &str, client_id: &str) -> Result<(), OAuthError> {
-        let now = self.now();
-        let expires_at = now + MAX_ACCESS_TOKEN_TTL as i64;
-        let token = RevokedToken::Grant(grant_id.to_string());
-        let r = Revocation { token: token.clone(), client_id: client_id.to_string(), expires_at, revoked_at: now };
-        self.record_revocation(&r).await?;
-        Ok(())
-    }
+    user_tokens::issue(p, generation, c, granted).await
 }

@@ -1,10 +1,12 @@
 //! Client credentials grant, RFC 6749 §4.4, with resource indicators
 //! (RFC 8707 §2). No refresh token is issued (§4.4.3).
 
-use crate::authority::{Authority, Issued};
+use tessera_proto::TokenResponse;
+
 use crate::client::{GrantType, validate_resource_uri};
 use crate::client_auth::AuthenticatedClient;
 use crate::error::OAuthError;
+use crate::issuer::{AccessRequest, TokenIssuer};
 use crate::params::Params;
 use crate::scope::ScopeSet;
 
@@ -27,11 +29,11 @@ impl Request {
 }
 
 pub async fn handle(
-    authority: &Authority,
+    issuer: &TokenIssuer,
     generation: u64,
     client: &AuthenticatedClient,
     req: Request,
-) -> Result<Issued, OAuthError> {
+) -> Result<TokenResponse, OAuthError> {
     let c = client.client();
     if !c.allows_grant(GrantType::ClientCredentials) {
         return Err(OAuthError::unauthorized_client("this client may not use the client_credentials grant"));
@@ -47,6 +49,7 @@ pub async fn handle(
             )));
         }
     };
-    let audience = authority.audience_for(c, &req.resources)?;
-    authority.issue_access_token(generation, c, c.id.clone(), scope, audience, c.settings.access_token_ttl).await
+    let audience = issuer.audience_for(c, &req.resources)?;
+    let req = AccessRequest { subject: c.id.clone(), scope, audience, ttl: c.settings.access_token_ttl, user: None };
+    Ok(issuer.issue(generation, c, req).await?.into_response())
 }

@@ -4,11 +4,11 @@
 
 use tessera_proto::{ErrorCode, TokenResponse};
 
-use crate::authority::Authority;
 use crate::client::GrantType;
 use crate::client_auth::AuthenticatedClient;
 use crate::endpoint::device::DEVICE_CODE_PREFIX;
 use crate::error::OAuthError;
+use crate::grant::GrantParts;
 use crate::grant::user_tokens::{self, Granted};
 use crate::params::Params;
 use crate::scope::ScopeSet;
@@ -27,7 +27,7 @@ impl Request {
 }
 
 pub async fn handle(
-    a: &Authority,
+    p: &GrantParts<'_>,
     generation: u64,
     client: &AuthenticatedClient,
     req: Request,
@@ -40,9 +40,9 @@ pub async fn handle(
     if !req.device_code.expose().starts_with(DEVICE_CODE_PREFIX) || req.device_code.expose().len() > 100 {
         return Err(invalid());
     }
-    let now = a.now();
+    let now = p.clock.now();
     let grant_expires = user_tokens::grant_lifetime(c, now);
-    let code = match a.store().poll_device(&req.device_code.digest(), &c.id, now, grant_expires).await? {
+    let code = match p.store.poll_device(&req.device_code.digest(), &c.id, now, grant_expires).await? {
         Poll::Pending => {
             return Err(OAuthError::new(ErrorCode::AuthorizationPending, "the user has not approved the request yet"));
         }
@@ -57,10 +57,10 @@ pub async fn handle(
     let DeviceStatus::Approved { user_id, auth_time, amr } = &code.status else {
         return Err(OAuthError::server_error("an approved device code without its approval"));
     };
-    let user = match a.store().get_user(user_id).await? {
+    let user = match p.store.get_user(user_id).await? {
         Some(u) if !u.disabled => u,
         _ => {
-            a.revoke_grant(&code.grant_id, &code.client_id).await?;
+            p.revocations.revoke_grant(&code.grant_id, &code.client_id).await?;
             return Err(OAuthError::new(ErrorCode::InvalidGrant, "the user is no longer active"));
         }
     };
@@ -75,5 +75,5 @@ pub async fn handle(
         nonce: None,
         grant_expires,
     };
-    user_tokens::issue(a, generation, c, granted).await
+    user_tokens::issue(p, generation, c, granted).await
 }

@@ -1,5 +1,7 @@
-//! The token endpoint's request, parsed into one variant per grant
-//! (RFC 6749 §4), each handled in its own file.
+//! The token endpoint's request (RFC 6749 §3.2), parsed into one variant
+//! per grant (RFC 6749 §4), each handled in its own file, and the one
+//! exhaustive dispatch from a parsed request to its grant. Every grant
+//! answers with the same [`TokenResponse`] (RFC 6749 §5.1).
 
 pub mod authorization_code;
 pub mod client_credentials;
@@ -7,9 +9,29 @@ pub mod device_code;
 pub mod refresh_token;
 pub(crate) mod user_tokens;
 
+use tessera_proto::{ErrorCode, TokenResponse};
+
+use crate::client_auth::AuthenticatedClient;
+use crate::clock::Clock;
 use crate::error::OAuthError;
+use crate::issuer::TokenIssuer;
 use crate::params::Params;
-use tessera_proto::ErrorCode;
+use crate::random::Random;
+use crate::revocations::Revocations;
+use crate::store::Store;
+
+/// The parts a person's grant uses: the store (codes, users, refresh
+/// tokens), the token issuer, revocations (a replayed code or refresh token
+/// revokes its grant), the clock and randomness. The client credentials
+/// grant takes the issuer alone.
+#[derive(Clone, Copy)]
+pub struct GrantParts<'a> {
+    pub store: &'a dyn Store,
+    pub clock: &'a dyn Clock,
+    pub rng: &'a dyn Random,
+    pub issuer: &'a TokenIssuer,
+    pub revocations: &'a Revocations,
+}
 
 #[derive(Debug)]
 pub enum TokenRequest {
@@ -41,6 +63,22 @@ impl TokenRequest {
                 format!("grant type '{g}' is not supported by this server"),
             )),
             _ => Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "unknown grant_type")),
+        }
+    }
+
+    /// Runs the grant for a client already authenticated, with the
+    /// configuration generation the request read its client at.
+    pub async fn handle(
+        self,
+        parts: &GrantParts<'_>,
+        generation: u64,
+        client: &AuthenticatedClient,
+    ) -> Result<TokenResponse, OAuthError> {
+        match self {
+            Self::ClientCredentials(r) => client_credentials::handle(parts.issuer, generation, client, r).await,
+            Self::AuthorizationCode(r) => authorization_code::handle(parts, generation, client, r).await,
+            Self::RefreshToken(r) => refresh_token::handle(parts, generation, client, r).await,
+            Self::DeviceCode(r) => device_code::handle(parts, generation, client, r).await,
         }
     }
 }

@@ -15,14 +15,16 @@
 
 use tessera_proto::{ErrorCode, TokenResponse};
 
-use crate::authority::Authority;
 use crate::client::{Client, GrantType};
 use crate::client_auth::AuthenticatedClient;
 use crate::error::OAuthError;
+use crate::grant::GrantParts;
+use crate::issuer::UserGrant;
 use crate::params::Params;
+use crate::random::Random;
 use crate::scope::ScopeSet;
 use crate::secret::{Digest, REFRESH_PREFIX, Secret};
-use crate::store::{RefreshState, RefreshToken, Rotation};
+use crate::store::{RefreshState, RefreshToken, RevokedToken, Rotation};
 
 #[derive(Debug)]
 pub struct Request {
@@ -44,7 +46,7 @@ fn invalid_grant(d: &str) -> OAuthError {
 }
 
 pub async fn handle(
-    a: &Authority,
+    p: &GrantParts<'_>,
     generation: u64,
     client: &AuthenticatedClient,
     req: Request,
@@ -57,8 +59,8 @@ pub async fn handle(
         return Err(invalid_grant("invalid refresh token"));
     }
     let digest = req.token.digest();
-    let now = a.now();
-    let Some(state) = a.store().get_refresh(&digest).await? else {
+    let now = p.clock.now();
+    let Some(state) = p.store.get_refresh(&digest).await? else {
         return Err(invalid_grant("invalid refresh token"));
     };
     if state.token.client_id != c.id {
@@ -67,11 +69,11 @@ pub async fn handle(
     // Its grant was revoked. The store keeps no token of a revoked grant
     // (tokens are stored only while their grant exists); this answers from
     // memory, and stays as a second line behind that rule.
-    if a.revoked.contains(&crate::store::RevokedToken::Grant(state.token.grant_id.clone())) {
+    if p.revocations.contains(&RevokedToken::Grant(state.token.grant_id.clone())) {
         return Err(invalid_grant("invalid refresh token"));
     }
     if state.rotated_at.is_some() {
-        return retry_or_reuse(a, &state, now).await;
+        return retry_or_reuse(p, &state, now).await;
     }
     if now >= state.token.expires_at {
         return Err(invalid_grant("the refresh token has expired"));
@@ -93,41 +95,32 @@ pub async fn handle(
         return Err(invalid_grant("invalid refresh token"));
     }
     let old = &state.token;
-    let issued = a
-        .issue_user_access_token(
-            generation,
-            c,
-            &old.user_id,
-            scope.clone(),
-            old.audience.clone(),
-            old.auth_time,
-            &old.grant_id,
-        )
-        .await?;
+    let user = UserGrant { auth_time: old.auth_time, grant_id: old.grant_id.clone() };
+    let issued = p.issuer.issue_for_user(generation, c, &old.user_id, scope, old.audience.clone(), user).await?;
     // RFC 6749 §6: a narrowed scope applies to this access token only; the
     // successor keeps the scope of the token presented.
-    let (secret, successor) = successor_of(a, c, old, old.scope.clone(), now);
+    let (secret, successor) = successor_of(p.rng, c, old, old.scope.clone(), now);
     let mut response = issued.into_response();
     response.refresh_token = Some(secret.expose().to_string());
     let plain = serde_json::to_vec(&response).map_err(|e| OAuthError::server_error(e.to_string()))?;
-    let sealed = a.seal(&plain, &aad(&digest))?;
-    match a.store().rotate_refresh(&digest, now, now + c.refresh_grace(), &sealed, &successor).await? {
+    let sealed = p.issuer.seal(&plain, &aad(&digest))?;
+    match p.store.rotate_refresh(&digest, now, now + c.refresh_grace(), &sealed, &successor).await? {
         Rotation::Rotated => Ok(response),
         // A concurrent request won the race: answer as its retry.
-        Rotation::AlreadyRotated(state) => retry_or_reuse(a, &state, now).await,
+        Rotation::AlreadyRotated(state) => retry_or_reuse(p, &state, now).await,
         Rotation::Gone => Err(invalid_grant("invalid refresh token")),
     }
 }
 
 /// A new refresh token of the family; its idle expiry never passes the family's end.
 pub(crate) fn successor_of(
-    a: &Authority,
+    rng: &dyn Random,
     c: &Client,
     family: &RefreshToken,
     scope: String,
     now: i64,
 ) -> (Secret, RefreshToken) {
-    let secret = Secret::generate(a.rng(), REFRESH_PREFIX);
+    let secret = Secret::generate(rng, REFRESH_PREFIX);
     let token = RefreshToken {
         digest: secret.digest(),
         grant_id: family.grant_id.clone(),
@@ -145,11 +138,11 @@ pub(crate) fn successor_of(
 
 /// A spent token again: the same successor within the retry window, else
 /// the family is revoked.
-async fn retry_or_reuse(a: &Authority, state: &RefreshState, now: i64) -> Result<TokenResponse, OAuthError> {
+async fn retry_or_reuse(p: &GrantParts<'_>, state: &RefreshState, now: i64) -> Result<TokenResponse, OAuthError> {
     if now < state.grace_until
         && let Some(sealed) = &state.successor
     {
-        let plain = a.open(sealed, &aad(&state.token.digest))?;
+        let plain = p.issuer.open(sealed, &aad(&state.token.digest))?;
         let mut response: TokenResponse =
             serde_json::from_slice(&plain).map_err(|e| OAuthError::server_error(e.to_string()))?;
         let elapsed = now.saturating_sub(state.rotated_at.unwrap_or(now)).max(0) as u64;
@@ -161,7 +154,7 @@ async fn retry_or_reuse(a: &Authority, state: &RefreshState, now: i64) -> Result
         grant = %state.token.grant_id,
         "a rotated refresh token was presented again: revoking its whole family"
     );
-    a.revoke_grant(&state.token.grant_id, &state.token.client_id).await?;
+    p.revocations.revoke_grant(&state.token.grant_id, &state.token.client_id).await?;
     Err(invalid_grant("invalid refresh token"))
 }
 

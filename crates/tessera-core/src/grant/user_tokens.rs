@@ -6,10 +6,11 @@
 
 use tessera_proto::TokenResponse;
 
-use crate::authority::Authority;
 use crate::client::{Client, GrantType, MAX_ACCESS_TOKEN_TTL};
 use crate::error::OAuthError;
+use crate::grant::GrantParts;
 use crate::grant::refresh_token;
+use crate::issuer::UserGrant;
 use crate::scope::ScopeSet;
 use crate::store::{RefreshToken, User};
 use crate::token::id_token::{self, IdTokenClaims, UserClaims};
@@ -39,23 +40,14 @@ pub(crate) fn grant_lifetime(c: &Client, now: i64) -> i64 {
 }
 
 pub(crate) async fn issue(
-    a: &Authority,
+    p: &GrantParts<'_>,
     generation: u64,
     c: &Client,
     g: Granted<'_>,
 ) -> Result<TokenResponse, OAuthError> {
-    let now = a.now();
-    let issued = a
-        .issue_user_access_token(
-            generation,
-            c,
-            &g.user.id,
-            g.scope.clone(),
-            g.audience.clone(),
-            g.auth_time,
-            g.grant_id,
-        )
-        .await?;
+    let now = p.clock.now();
+    let user = UserGrant { auth_time: g.auth_time, grant_id: g.grant_id.to_string() };
+    let issued = p.issuer.issue_for_user(generation, c, &g.user.id, g.scope.clone(), g.audience.clone(), user).await?;
     let mut response = issued.into_response();
     if g.scope.contains("offline_access") && c.allows_grant(GrantType::RefreshToken) {
         let family = RefreshToken {
@@ -70,25 +62,25 @@ pub(crate) async fn issue(
             expires_at: g.grant_expires,
             family_expires_at: g.grant_expires,
         };
-        let (secret, first) = refresh_token::successor_of(a, c, &family, g.scope.to_string(), now);
+        let (secret, first) = refresh_token::successor_of(p.rng, c, &family, g.scope.to_string(), now);
         // The grant was revoked since it was stored (a replay of its code on
         // another node, the user disabled): the token is not stored, so it
         // cannot outlive the revocation. This request still won the code;
         // the answer is the one it would get had the revocation come a
         // moment later: tokens that are already refused.
-        if !a.store().insert_refresh(&first).await? {
+        if !p.store.insert_refresh(&first).await? {
             tracing::warn!(grant = g.grant_id, "grant revoked while its tokens were issued; refresh token not stored");
         }
         response.refresh_token = Some(secret.expose().to_string());
     }
     if g.scope.contains("openid") {
         let alg = c.id_token_alg();
-        let keys = a.keys_at(generation).await?;
+        let keys = p.issuer.keys_at(generation).await?;
         let key = keys
             .active_for(alg, now)
             .ok_or_else(|| OAuthError::server_error(format!("no active {} key for ID tokens", alg.as_str())))?;
         let claims = IdTokenClaims {
-            iss: a.settings().issuer.clone(),
+            iss: p.issuer.issuer().to_string(),
             sub: g.user.id.clone(),
             aud: c.id.clone(),
             exp: now + (c.settings.access_token_ttl as i64).min(MAX_ACCESS_TOKEN_TTL as i64),

@@ -81,7 +81,7 @@ pub async fn revocations(
     loop {
         // Marked seen before reading, so a revocation that lands between the
         // read and the wait still wakes us.
-        head.borrow_and_update();
+        head.head();
         let feed = s.authority.revocation_feed(q.after, q.limit).await?;
         let idle = feed.revocations.is_empty() && feed.head >= q.after;
         if !idle || tokio::time::Instant::now() >= deadline || *stopping.borrow() {

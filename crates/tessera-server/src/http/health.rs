@@ -14,7 +14,7 @@ pub async fn healthz() -> Json<serde_json::Value> {
 }
 
 pub async fn readyz(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    match tokio::time::timeout(Duration::from_secs(2), s.authority.store().ping()).await {
+    match tokio::time::timeout(Duration::from_secs(2), s.authority.ping()).await {
         Ok(Ok(())) => (StatusCode::OK, Json(json!({"status": "ready"}))),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check failed");
