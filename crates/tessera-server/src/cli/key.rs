@@ -28,6 +28,8 @@ pub enum KeyCmd {
     /// feed refuse it. If it was signing, a new key of its algorithm signs
     /// from now on.
     Revoke {
+        /// Key ids are base64url: one may start with `-`.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         #[arg(long)]
         json: bool,

@@ -238,3 +238,17 @@ fn init_logging(filter: &str, format: Option<String>) -> anyhow::Result<()> {
     };
     r.map_err(|e| anyhow::anyhow!("logging: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A base64url key id may start with `-`: it is the argument, not a flag
+    /// (one random kid in 64 did, and `key revoke` refused it).
+    #[test]
+    fn a_key_id_starting_with_a_hyphen_is_an_argument() {
+        let parsed = Cli::try_parse_from(["tessera", "key", "revoke", "-Ab3_x9"]);
+        let out = format!("{parsed:?}");
+        assert!(parsed.is_ok() && out.contains("-Ab3_x9"), "{out}");
+    }
+}
