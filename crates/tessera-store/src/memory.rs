@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use tessera_core::client::{Client, ClientSettings};
 use tessera_core::secret::Digest;
-use tessera_core::store::AttemptStore;
+use tessera_core::store::prelude::*;
 use tessera_core::store::{
-    AccountStore, AuthCode, Consent, DeviceCode, DeviceStatus, DeviceStore, Grant, GrantFilter, OpaqueToken, Poll,
-    Purged, Redemption, RefreshState, RefreshStore, RefreshToken, Revocation, RevocationEntry, RevokedToken, Rotation,
-    ScopeInfo, Session, Store, StoreError, StoredKey, User,
+    AuthCode, Consent, DeviceCode, DeviceStatus, Grant, GrantFilter, OpaqueToken, Poll, Purged, Redemption,
+    RefreshState, RefreshToken, Revocation, RevocationEntry, RevokedToken, Rotation, ScopeInfo, Session, StoreError,
+    StoredKey, User,
 };
 use tessera_core::throttle::{Count, WINDOW};
 
@@ -40,7 +40,7 @@ struct Inner {
 pub struct MemoryStore {
     inner: Mutex<Inner>,
     generation: AtomicU64,
-    /// While set, [`Store::config_generation`] stands still (see [`MemoryStore::hold_generation`]).
+    /// While set, [`StoreWide::config_generation`] stands still (see [`MemoryStore::hold_generation`]).
     held: std::sync::atomic::AtomicBool,
     reads: [AtomicU64; 3],
 }
@@ -92,12 +92,7 @@ impl MemoryStore {
 }
 
 #[async_trait]
-impl Store for MemoryStore {
-    /// Shared by every `Authority` built on this store, as a database is by nodes.
-    fn shared_attempts(&self) -> Option<&dyn AttemptStore> {
-        Some(self)
-    }
-
+impl ClientStore for MemoryStore {
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
         let r = self.with(|i| {
             if i.clients.contains_key(&client.id) {
@@ -160,7 +155,10 @@ impl Store for MemoryStore {
         self.bump();
         Ok(found)
     }
+}
 
+#[async_trait]
+impl KeyStore for MemoryStore {
     async fn insert_key(&self, key: &StoredKey) -> Result<(), StoreError> {
         let r = self.with(|i| {
             if i.keys.iter().any(|k| k.kid == key.kid) {
@@ -178,11 +176,10 @@ impl Store for MemoryStore {
         keys.sort_by_key(|k| k.activates_at); // stable: ties stay in insertion order
         Ok(keys)
     }
+}
 
-    fn config_generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
-    }
-
+#[async_trait]
+impl TokenStore for MemoryStore {
     async fn insert_token(&self, token: &OpaqueToken) -> Result<(), StoreError> {
         self.with(|i| {
             if i.tokens.contains_key(&token.digest) {
@@ -196,7 +193,10 @@ impl Store for MemoryStore {
     async fn get_token(&self, digest: &Digest) -> Result<Option<OpaqueToken>, StoreError> {
         self.with(|i| i.tokens.get(digest).cloned())
     }
+}
 
+#[async_trait]
+impl RevocationStore for MemoryStore {
     async fn revoke(&self, revocation: &Revocation) -> Result<i64, StoreError> {
         let seq = self.with(|i| {
             match &revocation.token {
@@ -235,6 +235,31 @@ impl Store for MemoryStore {
                 .collect()
         })
     }
+}
+
+#[async_trait]
+impl SettingStore for MemoryStore {
+    async fn get_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.with(|i| i.settings.get(name).cloned())
+    }
+
+    async fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.with(|i| {
+            i.settings.insert(name.to_string(), value.to_string());
+        })
+    }
+}
+
+#[async_trait]
+impl StoreWide for MemoryStore {
+    fn config_generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Shared by every `Authority` built on this store, as a database is by nodes.
+    fn shared_attempts(&self) -> Option<&dyn AttemptStore> {
+        Some(self)
+    }
 
     async fn purge_expired(&self, now: i64, batch: u32) -> Result<Purged, StoreError> {
         self.with(|i| {
@@ -270,16 +295,6 @@ impl Store for MemoryStore {
         })
     }
 
-    async fn get_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
-        self.with(|i| i.settings.get(name).cloned())
-    }
-
-    async fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        self.with(|i| {
-            i.settings.insert(name.to_string(), value.to_string());
-        })
-    }
-
     async fn ping(&self) -> Result<(), StoreError> {
         self.with(|_| ())
     }
@@ -289,7 +304,7 @@ impl Store for MemoryStore {
 const CODE_REPLAY_MEMORY: i64 = 24 * 60 * 60;
 
 #[async_trait]
-impl AccountStore for MemoryStore {
+impl UserStore for MemoryStore {
     async fn insert_user(&self, u: &User) -> Result<(), StoreError> {
         self.with(|i| {
             if i.users.contains_key(&u.id) || i.users.values().any(|x| x.username == u.username) {
@@ -337,7 +352,10 @@ impl AccountStore for MemoryStore {
             i.users.remove(id).is_some()
         })
     }
+}
 
+#[async_trait]
+impl ScopeStore for MemoryStore {
     async fn insert_scope(&self, s: &ScopeInfo) -> Result<(), StoreError> {
         self.with(|i| {
             if i.scopes.contains_key(&s.name) {
@@ -360,7 +378,10 @@ impl AccountStore for MemoryStore {
         self.bump();
         Ok(gone)
     }
+}
 
+#[async_trait]
+impl SessionStore for MemoryStore {
     async fn insert_session(&self, s: &Session) -> Result<(), StoreError> {
         self.with(|i| {
             if i.sessions.contains_key(&s.digest) {
@@ -392,7 +413,10 @@ impl AccountStore for MemoryStore {
             (before - i.sessions.len()) as u64
         })
     }
+}
 
+#[async_trait]
+impl ConsentStore for MemoryStore {
     async fn put_consent(&self, c: &Consent) -> Result<(), StoreError> {
         self.with(|i| {
             i.consents.insert((c.user_id.clone(), c.client_id.clone()), c.clone());
@@ -402,7 +426,10 @@ impl AccountStore for MemoryStore {
     async fn get_consent(&self, user_id: &str, client_id: &str) -> Result<Option<Consent>, StoreError> {
         self.with(|i| i.consents.get(&(user_id.to_string(), client_id.to_string())).cloned())
     }
+}
 
+#[async_trait]
+impl CodeStore for MemoryStore {
     async fn insert_code(&self, c: &AuthCode) -> Result<(), StoreError> {
         self.with(|i| {
             if i.codes.contains_key(&c.digest) {
@@ -448,7 +475,10 @@ impl AccountStore for MemoryStore {
             Redemption::Redeemed(code)
         })
     }
+}
 
+#[async_trait]
+impl GrantStore for MemoryStore {
     async fn insert_grant(&self, g: &Grant) -> Result<(), StoreError> {
         self.with(|i| {
             if i.grants.contains_key(&g.id) {
