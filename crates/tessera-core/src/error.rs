@@ -89,6 +89,18 @@ mod tests {
     }
 
     #[test]
+    fn sign_in_pages_tell_a_corrupt_row_from_an_outage() {
+        use crate::endpoint::device::DeviceLookupError;
+        use crate::endpoint::session::LoginError;
+        let corrupt = || StoreError::Corrupt("x".into());
+        let down = || StoreError::Unavailable("x".into());
+        assert!(matches!(LoginError::from(corrupt()), LoginError::Internal(_)));
+        assert!(matches!(LoginError::from(down()), LoginError::Unavailable(_)));
+        assert!(matches!(DeviceLookupError::from(corrupt()), DeviceLookupError::Internal(_)));
+        assert!(matches!(DeviceLookupError::from(down()), DeviceLookupError::Unavailable(_)));
+    }
+
+    #[test]
     fn an_unavailable_store_is_a_retry() {
         let e = OAuthError::from(StoreError::Unavailable("pool timed out".into()));
         assert_eq!(e.code, ErrorCode::TemporarilyUnavailable);

@@ -9,7 +9,7 @@ use tessera_core::secret::Digest;
 use tessera_core::store::{ScopeInfo, StoreError, StoredKey};
 
 use super::rows::{self, client_cols};
-use super::{Bind, Dialect, affected, map_err, query, unavailable};
+use super::{Bind, Dialect, SqlRow, affected, map_err, query, unavailable};
 
 pub(crate) async fn insert_client<'c, DB: Dialect>(
     e: impl Executor<'c, Database = DB>,
@@ -103,8 +103,9 @@ pub(crate) async fn insert_key<'c, DB: Dialect>(
     affected(q, e).await.map(|_| ())
 }
 
-/// `order` breaks ties between keys activating at the same second by
-/// insertion (`rowid` on SQLite, a sequence column on PostgreSQL).
+/// `sql` is a [`list_keys_sql!`] naming the column that breaks ties
+/// between keys activating at the same second by insertion (`rowid` on
+/// SQLite, a sequence column on PostgreSQL).
 pub(crate) async fn list_keys<'c, DB: Dialect>(
     e: impl Executor<'c, Database = DB>,
     sql: &'static str,
@@ -154,7 +155,7 @@ pub(crate) async fn get_setting<'c, DB: Dialect>(
 ) -> Result<Option<String>, StoreError> {
     let row =
         query::<DB>("SELECT value FROM settings WHERE name = $1").arg(name).fetch_optional(e).await.map_err(map_err)?;
-    row.map(|r| super::SqlRow::col(&r, "value")).transpose()
+    row.map(|r| r.col("value")).transpose()
 }
 
 pub(crate) async fn put_setting<'c, DB: Dialect>(
