@@ -21,7 +21,9 @@
 //!   they are (RFC 6749 §2.3.1).
 //! - [`params`]: form parameters with the duplicate rules of RFC 6749 §3.1.
 //! - [`scope`], [`keys`], [`secret`], [`clock`], [`random`], [`error`].
-//! - [`store`]: the storage traits every backend implements; the conformance
+//! - [`store`]: one storage trait per concern (clients, keys, tokens, revocations,
+//!   users, sessions, consent, codes, grants, refresh, device, …) under the
+//!   `Store` umbrella every backend implements; the conformance
 //!   suite that checks them lives in `tessera-store`.
 //! - [`cache`]: the client and revocation caches that keep the hot paths off
 //!   the database without ever serving a stale answer.
