@@ -21,7 +21,7 @@
 //! Here: options, connecting and migrating. The store traits live one
 //! group per file, as in `sqlite/` (`config.rs`, `accounts.rs`,
 //! `refresh.rs`, `device.rs`, `feed.rs`), running the shared statements of
-//! [`crate::sql`] and keeping only the single-use statements, the counter
+//! `crate::sql` and keeping only the single-use statements, the counter
 //! and the notifications as their own; `attempts.rs` holds the shared
 //! sign-in counters.
 

@@ -12,7 +12,7 @@
 //! Here: options, opening, the writer task (group commit, fsync policy) and
 //! the checkpointer. The store traits live one group per file (`config.rs`,
 //! `accounts.rs`, `refresh.rs`, `device.rs`, `feed.rs`) and mostly run the
-//! shared statements of [`crate::sql`]; `exec.rs` queues other writes into
+//! shared statements of `crate::sql`; `exec.rs` queues other writes into
 //! the writer's batch; `backup.rs` is `tessera backup`.
 
 use std::io::Write as _;
