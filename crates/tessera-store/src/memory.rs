@@ -1,7 +1,9 @@
 //! An in-memory store: the reference behaviour for the conformance suite and
 //! a backend for tests. Nothing survives the process.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -94,13 +96,7 @@ impl MemoryStore {
 #[async_trait]
 impl ClientStore for MemoryStore {
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
-        let r = self.with(|i| {
-            if i.clients.contains_key(&client.id) {
-                return Err(StoreError::Conflict);
-            }
-            i.clients.insert(client.id.clone(), client.clone());
-            Ok(())
-        })?;
+        let r = self.with(|i| insert_new(&mut i.clients, client.id.clone(), client.clone()))?;
         self.bump();
         r
     }
@@ -181,13 +177,7 @@ impl KeyStore for MemoryStore {
 #[async_trait]
 impl TokenStore for MemoryStore {
     async fn insert_token(&self, token: &OpaqueToken) -> Result<(), StoreError> {
-        self.with(|i| {
-            if i.tokens.contains_key(&token.digest) {
-                return Err(StoreError::Conflict);
-            }
-            i.tokens.insert(token.digest, token.clone());
-            Ok(())
-        })?
+        self.with(|i| insert_new(&mut i.tokens, token.digest, token.clone()))?
     }
 
     async fn get_token(&self, digest: &Digest) -> Result<Option<OpaqueToken>, StoreError> {
@@ -300,6 +290,18 @@ impl StoreWide for MemoryStore {
     }
 }
 
+/// Stores `value` under a `key` not yet taken; [`StoreError::Conflict`]
+/// otherwise, as a unique key does in SQL.
+fn insert_new<K: Eq + Hash, V>(map: &mut HashMap<K, V>, key: K, value: V) -> Result<(), StoreError> {
+    match map.entry(key) {
+        Entry::Occupied(_) => Err(StoreError::Conflict),
+        Entry::Vacant(slot) => {
+            slot.insert(value);
+            Ok(())
+        }
+    }
+}
+
 /// As in SQLite: used codes are remembered a day past expiry to catch late replays.
 const CODE_REPLAY_MEMORY: i64 = 24 * 60 * 60;
 
@@ -307,11 +309,10 @@ const CODE_REPLAY_MEMORY: i64 = 24 * 60 * 60;
 impl UserStore for MemoryStore {
     async fn insert_user(&self, u: &User) -> Result<(), StoreError> {
         self.with(|i| {
-            if i.users.contains_key(&u.id) || i.users.values().any(|x| x.username == u.username) {
+            if i.users.values().any(|x| x.username == u.username) {
                 return Err(StoreError::Conflict);
             }
-            i.users.insert(u.id.clone(), u.clone());
-            Ok(())
+            insert_new(&mut i.users, u.id.clone(), u.clone())
         })?
     }
 
@@ -383,13 +384,7 @@ impl ScopeStore for MemoryStore {
 #[async_trait]
 impl SessionStore for MemoryStore {
     async fn insert_session(&self, s: &Session) -> Result<(), StoreError> {
-        self.with(|i| {
-            if i.sessions.contains_key(&s.digest) {
-                return Err(StoreError::Conflict);
-            }
-            i.sessions.insert(s.digest, s.clone());
-            Ok(())
-        })?
+        self.with(|i| insert_new(&mut i.sessions, s.digest, s.clone()))?
     }
 
     async fn get_session(&self, digest: &Digest) -> Result<Option<Session>, StoreError> {
@@ -431,13 +426,7 @@ impl ConsentStore for MemoryStore {
 #[async_trait]
 impl CodeStore for MemoryStore {
     async fn insert_code(&self, c: &AuthCode) -> Result<(), StoreError> {
-        self.with(|i| {
-            if i.codes.contains_key(&c.digest) {
-                return Err(StoreError::Conflict);
-            }
-            i.codes.insert(c.digest, (c.clone(), None));
-            Ok(())
-        })?
+        self.with(|i| insert_new(&mut i.codes, c.digest, (c.clone(), None)))?
     }
 
     async fn redeem_code(
@@ -480,13 +469,7 @@ impl CodeStore for MemoryStore {
 #[async_trait]
 impl GrantStore for MemoryStore {
     async fn insert_grant(&self, g: &Grant) -> Result<(), StoreError> {
-        self.with(|i| {
-            if i.grants.contains_key(&g.id) {
-                return Err(StoreError::Conflict);
-            }
-            i.grants.insert(g.id.clone(), g.clone());
-            Ok(())
-        })?
+        self.with(|i| insert_new(&mut i.grants, g.id.clone(), g.clone()))?
     }
 
     async fn get_grant(&self, id: &str) -> Result<Option<Grant>, StoreError> {
@@ -569,11 +552,10 @@ impl RefreshStore for MemoryStore {
 impl DeviceStore for MemoryStore {
     async fn insert_device(&self, d: &DeviceCode) -> Result<(), StoreError> {
         self.with(|i| {
-            if i.devices.contains_key(&d.device_digest) || i.devices.values().any(|x| x.user_digest == d.user_digest) {
+            if i.devices.values().any(|x| x.user_digest == d.user_digest) {
                 return Err(StoreError::Conflict);
             }
-            i.devices.insert(d.device_digest, d.clone());
-            Ok(())
+            insert_new(&mut i.devices, d.device_digest, d.clone())
         })?
     }
 
