@@ -1,5 +1,5 @@
 //! Caches on the hot paths, each with a rule that keeps it exact:
-//! - [`ClientCache`]: emptied whenever [`Store::config_generation`] moves,
+//! - [`ClientCache`]: emptied whenever [`StoreWide::config_generation`](crate::store::StoreWide::config_generation) moves,
 //!   and a lookup that raced with a change is never inserted; unknown ids
 //!   are remembered too, so a made-up `client_id` costs one query, not one
 //!   per request, and answers as fast as a wrong secret;
@@ -34,7 +34,7 @@ pub struct ClientCache {
 }
 
 impl ClientCache {
-    /// `generation`: [`Store::config_generation`], read by the caller first.
+    /// `generation`: [`StoreWide::config_generation`](crate::store::StoreWide::config_generation), read by the caller first.
     pub async fn get(&self, store: &dyn Store, generation: u64, id: &str) -> Result<Option<Arc<Client>>, StoreError> {
         if let Ok(r) = self.inner.read()
             && r.generation == generation
@@ -88,7 +88,7 @@ pub struct ConfigCache {
 }
 
 impl ConfigCache {
-    /// The view as of `generation` ([`Store::config_generation`], read by the
+    /// The view as of `generation` ([`StoreWide::config_generation`](crate::store::StoreWide::config_generation), read by the
     /// caller first) or later.
     pub async fn get(&self, store: &dyn Store, generation: u64) -> Result<Arc<ConfigView>, StoreError> {
         if let Some(v) = self.fresh(generation) {

@@ -40,7 +40,9 @@
 //!   they are (RFC 6749 §2.3.1).
 //! - [`params`]: form parameters with the duplicate rules of RFC 6749 §3.1.
 //! - [`scope`], [`keys`], [`secret`], [`clock`], [`random`], [`threads`], [`error`].
-//! - [`store`]: the storage traits every backend implements; the conformance
+//! - [`store`]: one storage trait per concern (clients, keys, tokens, revocations,
+//!   users, sessions, consent, codes, grants, refresh, device, …) under the
+//!   `Store` umbrella every backend implements; the conformance
 //!   suite that checks them lives in `tessera-store`.
 //! - [`cache`]: the client, configuration and revocation caches the parts
 //!   keep, exact without ever serving a stale answer.

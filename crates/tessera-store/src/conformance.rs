@@ -28,7 +28,7 @@ macro_rules! conformance_suite {
             clients_round_trip, keys_round_trip, settings_round_trip, revoking_a_key_deletes_it_and_feeds,
             generation_moves_on_every_config_change,
             tokens_round_trip, revoking_opaque_deletes_it_and_feeds, revocation_feed_orders_and_pages,
-            purge_removes_only_expired, concurrent_writes_all_land,
+            purge_removes_only_expired, concurrent_writes_all_land, ping_and_revocation_signal,
             users_round_trip, scopes_round_trip, sessions_round_trip, consent_is_replaced,
             codes_redeem_once, concurrent_redemptions_exactly_one, revoking_a_grant_deletes_its_tokens,
             grants_filter_and_purge, deleting_a_client_forgets_its_grants,
@@ -232,6 +232,18 @@ pub async fn revoking_opaque_deletes_it_and_feeds(s: Arc<dyn Store>) {
     assert_eq!(feed.len(), 1);
     assert_eq!(feed[0].seq, seq);
     assert_eq!(feed[0].revocation, revocation(RevokedToken::Opaque(t.digest), 1000));
+}
+
+/// A working store answers `ping`; one that offers a revocation signal
+/// moves it once a revocation has committed.
+pub async fn ping_and_revocation_signal(s: Arc<dyn Store>) {
+    s.ping().await.unwrap();
+    if let Some(mut signal) = s.revocation_signal() {
+        signal.borrow_and_update();
+        s.revoke(&revocation(RevokedToken::Jti("signalled".into()), 1000)).await.unwrap();
+        let moved = tokio::time::timeout(std::time::Duration::from_secs(5), signal.changed()).await;
+        assert!(matches!(moved, Ok(Ok(()))), "the revocation signal did not move");
+    }
 }
 
 pub async fn revocation_feed_orders_and_pages(s: Arc<dyn Store>) {

@@ -1,5 +1,5 @@
-//! Conformance cases for [`AccountStore`]: users, scopes, sessions,
-//! consent, codes and grants. Run through `conformance_suite!` with the rest.
+//! Conformance cases for the sign-in traits (users, scopes, sessions,
+//! consent, codes and grants). Run through `conformance_suite!` with the rest.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;

@@ -1,18 +1,20 @@
 //! An in-memory store: the reference behaviour for the conformance suite and
 //! a backend for tests. Nothing survives the process.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use tessera_core::client::{Client, ClientSettings};
 use tessera_core::secret::Digest;
-use tessera_core::store::AttemptStore;
+use tessera_core::store::prelude::*;
 use tessera_core::store::{
-    AccountStore, AuthCode, Consent, DeviceCode, DeviceStatus, DeviceStore, Grant, GrantFilter, OpaqueToken, Poll,
-    Purged, Redemption, RefreshState, RefreshStore, RefreshToken, Revocation, RevocationEntry, RevokedToken, Rotation,
-    ScopeInfo, Session, Store, StoreError, StoredKey, User,
+    AuthCode, Consent, DeviceCode, DeviceStatus, Grant, GrantFilter, OpaqueToken, Poll, Purged, Redemption,
+    RefreshState, RefreshToken, Revocation, RevocationEntry, RevokedToken, Rotation, ScopeInfo, Session, StoreError,
+    StoredKey, User,
 };
 use tessera_core::throttle::{Count, WINDOW};
 
@@ -40,7 +42,7 @@ struct Inner {
 pub struct MemoryStore {
     inner: Mutex<Inner>,
     generation: AtomicU64,
-    /// While set, [`Store::config_generation`] stands still (see [`MemoryStore::hold_generation`]).
+    /// While set, [`StoreWide::config_generation`] stands still (see [`MemoryStore::hold_generation`]).
     held: std::sync::atomic::AtomicBool,
     reads: [AtomicU64; 3],
 }
@@ -92,20 +94,9 @@ impl MemoryStore {
 }
 
 #[async_trait]
-impl Store for MemoryStore {
-    /// Shared by every `Authority` built on this store, as a database is by nodes.
-    fn shared_attempts(&self) -> Option<&dyn AttemptStore> {
-        Some(self)
-    }
-
+impl ClientStore for MemoryStore {
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
-        let r = self.with(|i| {
-            if i.clients.contains_key(&client.id) {
-                return Err(StoreError::Conflict);
-            }
-            i.clients.insert(client.id.clone(), client.clone());
-            Ok(())
-        })?;
+        let r = self.with(|i| insert_new(&mut i.clients, client.id.clone(), client.clone()))?;
         self.bump();
         r
     }
@@ -160,7 +151,10 @@ impl Store for MemoryStore {
         self.bump();
         Ok(found)
     }
+}
 
+#[async_trait]
+impl KeyStore for MemoryStore {
     async fn insert_key(&self, key: &StoredKey) -> Result<(), StoreError> {
         let r = self.with(|i| {
             if i.keys.iter().any(|k| k.kid == key.kid) {
@@ -178,25 +172,21 @@ impl Store for MemoryStore {
         keys.sort_by_key(|k| k.activates_at); // stable: ties stay in insertion order
         Ok(keys)
     }
+}
 
-    fn config_generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
-    }
-
+#[async_trait]
+impl TokenStore for MemoryStore {
     async fn insert_token(&self, token: &OpaqueToken) -> Result<(), StoreError> {
-        self.with(|i| {
-            if i.tokens.contains_key(&token.digest) {
-                return Err(StoreError::Conflict);
-            }
-            i.tokens.insert(token.digest, token.clone());
-            Ok(())
-        })?
+        self.with(|i| insert_new(&mut i.tokens, token.digest, token.clone()))?
     }
 
     async fn get_token(&self, digest: &Digest) -> Result<Option<OpaqueToken>, StoreError> {
         self.with(|i| i.tokens.get(digest).cloned())
     }
+}
 
+#[async_trait]
+impl RevocationStore for MemoryStore {
     async fn revoke(&self, revocation: &Revocation) -> Result<i64, StoreError> {
         let seq = self.with(|i| {
             match &revocation.token {
@@ -235,6 +225,31 @@ impl Store for MemoryStore {
                 .collect()
         })
     }
+}
+
+#[async_trait]
+impl SettingStore for MemoryStore {
+    async fn get_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.with(|i| i.settings.get(name).cloned())
+    }
+
+    async fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.with(|i| {
+            i.settings.insert(name.to_string(), value.to_string());
+        })
+    }
+}
+
+#[async_trait]
+impl StoreWide for MemoryStore {
+    fn config_generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Shared by every `Authority` built on this store, as a database is by nodes.
+    fn shared_attempts(&self) -> Option<&dyn AttemptStore> {
+        Some(self)
+    }
 
     async fn purge_expired(&self, now: i64, batch: u32) -> Result<Purged, StoreError> {
         self.with(|i| {
@@ -270,18 +285,20 @@ impl Store for MemoryStore {
         })
     }
 
-    async fn get_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
-        self.with(|i| i.settings.get(name).cloned())
-    }
-
-    async fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        self.with(|i| {
-            i.settings.insert(name.to_string(), value.to_string());
-        })
-    }
-
     async fn ping(&self) -> Result<(), StoreError> {
         self.with(|_| ())
+    }
+}
+
+/// Stores `value` under a `key` not yet taken; [`StoreError::Conflict`]
+/// otherwise, as a unique key does in SQL.
+fn insert_new<K: Eq + Hash, V>(map: &mut HashMap<K, V>, key: K, value: V) -> Result<(), StoreError> {
+    match map.entry(key) {
+        Entry::Occupied(_) => Err(StoreError::Conflict),
+        Entry::Vacant(slot) => {
+            slot.insert(value);
+            Ok(())
+        }
     }
 }
 
@@ -289,14 +306,13 @@ impl Store for MemoryStore {
 const CODE_REPLAY_MEMORY: i64 = 24 * 60 * 60;
 
 #[async_trait]
-impl AccountStore for MemoryStore {
+impl UserStore for MemoryStore {
     async fn insert_user(&self, u: &User) -> Result<(), StoreError> {
         self.with(|i| {
-            if i.users.contains_key(&u.id) || i.users.values().any(|x| x.username == u.username) {
+            if i.users.values().any(|x| x.username == u.username) {
                 return Err(StoreError::Conflict);
             }
-            i.users.insert(u.id.clone(), u.clone());
-            Ok(())
+            insert_new(&mut i.users, u.id.clone(), u.clone())
         })?
     }
 
@@ -337,7 +353,10 @@ impl AccountStore for MemoryStore {
             i.users.remove(id).is_some()
         })
     }
+}
 
+#[async_trait]
+impl ScopeStore for MemoryStore {
     async fn insert_scope(&self, s: &ScopeInfo) -> Result<(), StoreError> {
         self.with(|i| {
             if i.scopes.contains_key(&s.name) {
@@ -360,15 +379,12 @@ impl AccountStore for MemoryStore {
         self.bump();
         Ok(gone)
     }
+}
 
+#[async_trait]
+impl SessionStore for MemoryStore {
     async fn insert_session(&self, s: &Session) -> Result<(), StoreError> {
-        self.with(|i| {
-            if i.sessions.contains_key(&s.digest) {
-                return Err(StoreError::Conflict);
-            }
-            i.sessions.insert(s.digest, s.clone());
-            Ok(())
-        })?
+        self.with(|i| insert_new(&mut i.sessions, s.digest, s.clone()))?
     }
 
     async fn get_session(&self, digest: &Digest) -> Result<Option<Session>, StoreError> {
@@ -392,7 +408,10 @@ impl AccountStore for MemoryStore {
             (before - i.sessions.len()) as u64
         })
     }
+}
 
+#[async_trait]
+impl ConsentStore for MemoryStore {
     async fn put_consent(&self, c: &Consent) -> Result<(), StoreError> {
         self.with(|i| {
             i.consents.insert((c.user_id.clone(), c.client_id.clone()), c.clone());
@@ -402,15 +421,12 @@ impl AccountStore for MemoryStore {
     async fn get_consent(&self, user_id: &str, client_id: &str) -> Result<Option<Consent>, StoreError> {
         self.with(|i| i.consents.get(&(user_id.to_string(), client_id.to_string())).cloned())
     }
+}
 
+#[async_trait]
+impl CodeStore for MemoryStore {
     async fn insert_code(&self, c: &AuthCode) -> Result<(), StoreError> {
-        self.with(|i| {
-            if i.codes.contains_key(&c.digest) {
-                return Err(StoreError::Conflict);
-            }
-            i.codes.insert(c.digest, (c.clone(), None));
-            Ok(())
-        })?
+        self.with(|i| insert_new(&mut i.codes, c.digest, (c.clone(), None)))?
     }
 
     async fn redeem_code(
@@ -448,15 +464,12 @@ impl AccountStore for MemoryStore {
             Redemption::Redeemed(code)
         })
     }
+}
 
+#[async_trait]
+impl GrantStore for MemoryStore {
     async fn insert_grant(&self, g: &Grant) -> Result<(), StoreError> {
-        self.with(|i| {
-            if i.grants.contains_key(&g.id) {
-                return Err(StoreError::Conflict);
-            }
-            i.grants.insert(g.id.clone(), g.clone());
-            Ok(())
-        })?
+        self.with(|i| insert_new(&mut i.grants, g.id.clone(), g.clone()))?
     }
 
     async fn get_grant(&self, id: &str) -> Result<Option<Grant>, StoreError> {
@@ -539,11 +552,10 @@ impl RefreshStore for MemoryStore {
 impl DeviceStore for MemoryStore {
     async fn insert_device(&self, d: &DeviceCode) -> Result<(), StoreError> {
         self.with(|i| {
-            if i.devices.contains_key(&d.device_digest) || i.devices.values().any(|x| x.user_digest == d.user_digest) {
+            if i.devices.values().any(|x| x.user_digest == d.user_digest) {
                 return Err(StoreError::Conflict);
             }
-            i.devices.insert(d.device_digest, d.clone());
-            Ok(())
+            insert_new(&mut i.devices, d.device_digest, d.clone())
         })?
     }
 

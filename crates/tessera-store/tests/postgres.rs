@@ -14,10 +14,8 @@ use std::time::{Duration, Instant};
 
 use sqlx::Executor;
 use tessera_core::secret::Digest;
-use tessera_core::store::{
-    AccountStore, DeviceStore, Grant, Poll, Redemption, RefreshStore, Revocation, RevokedToken, Rotation, Store,
-    StoreError, StoredKey,
-};
+use tessera_core::store::prelude::*;
+use tessera_core::store::{Grant, Poll, Redemption, Revocation, RevokedToken, Rotation, StoreError, StoredKey};
 use tessera_store::PgStore;
 use tessera_store::conformance::{client, code, device, refresh, session, token};
 

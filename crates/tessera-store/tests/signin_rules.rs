@@ -13,7 +13,7 @@ use tessera_core::keys::{Algorithm, MasterKey};
 use tessera_core::params::Params;
 use tessera_core::pkce;
 use tessera_core::random::SeededRandom;
-use tessera_core::store::{AccountStore, Store};
+use tessera_core::store::prelude::*;
 use tessera_core::throttle::{FREE_FAILURES, WINDOW};
 use tessera_core::user::NewUser;
 use tessera_core::{Authority, Settings};

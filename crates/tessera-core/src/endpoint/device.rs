@@ -64,12 +64,18 @@ pub enum DeviceLookupError {
     Invalid,
     /// Too many wrong codes: wait this many seconds.
     Throttled(i64),
+    /// The store did not answer: try again later.
     Unavailable(String),
+    /// A stored row could not be read: a retry reads the same row.
+    Internal(String),
 }
 
 impl From<StoreError> for DeviceLookupError {
     fn from(e: StoreError) -> Self {
-        Self::Unavailable(e.to_string())
+        match e {
+            StoreError::Corrupt(_) => Self::Internal(e.to_string()),
+            StoreError::Unavailable(_) | StoreError::Conflict => Self::Unavailable(e.to_string()),
+        }
     }
 }
 

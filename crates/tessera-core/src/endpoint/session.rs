@@ -26,12 +26,18 @@ pub enum LoginError {
     Invalid,
     /// Too many failures: try again after this many seconds.
     Throttled(i64),
+    /// The store did not answer: try again later.
     Unavailable(String),
+    /// A stored row could not be read: a retry reads the same row.
+    Internal(String),
 }
 
 impl From<StoreError> for LoginError {
     fn from(e: StoreError) -> Self {
-        Self::Unavailable(e.to_string())
+        match e {
+            StoreError::Corrupt(_) => Self::Internal(e.to_string()),
+            StoreError::Unavailable(_) | StoreError::Conflict => Self::Unavailable(e.to_string()),
+        }
     }
 }
 

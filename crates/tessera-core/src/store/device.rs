@@ -53,6 +53,13 @@ pub enum Poll {
     Invalid,
 }
 
+/// Device requests.
+///
+/// Atomicity: every call is one commit, answered after it.
+/// [`DeviceStore::poll_device`] takes the interval check, and on approval the
+/// redemption and the grant's insert, in one step: of concurrent polls of an
+/// approved request, across processes, exactly one gets `Approved`; a poll
+/// and a decision on one request never interleave.
 #[async_trait]
 pub trait DeviceStore: Send + Sync {
     /// [`StoreError::Conflict`] if the user code is taken (draw another).

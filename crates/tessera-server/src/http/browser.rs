@@ -100,6 +100,7 @@ pub async fn login(State(s): State<AppState>, headers: HeaderMap, ext: Extension
             e.cause = Some(cause);
             return error_page(issuer(&s), &e);
         }
+        Err(LoginError::Internal(cause)) => return error_page(issuer(&s), &OAuthError::server_error(cause)),
         Err(err) => {
             let (status, msg) = match err {
                 LoginError::Throttled(secs) => (

@@ -139,6 +139,7 @@ fn lookup_error(s: &AppState, headers: &HeaderMap, who: &SignedIn, user_code: &s
             e.cause = Some(cause);
             error_page(issuer(s), &e)
         }
+        DeviceLookupError::Internal(cause) => error_page(issuer(s), &OAuthError::server_error(cause)),
     }
 }
 

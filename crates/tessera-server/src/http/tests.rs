@@ -56,7 +56,7 @@ async fn app(layer: Layer) -> App {
     }
     .build(rng.as_ref(), 1_700_000_000)
     .unwrap();
-    tessera_core::store::Store::insert_client(store.as_ref(), &client).await.unwrap();
+    tessera_core::store::ClientStore::insert_client(store.as_ref(), &client).await.unwrap();
     let cfg = Config::resolve(layer, Layer::default()).unwrap();
     let state = AppState::new(Arc::new(authority), &cfg);
     App { router: router(state, false), secret: secret.unwrap().expose().to_string() }

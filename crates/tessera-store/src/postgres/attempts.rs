@@ -9,21 +9,20 @@ use tessera_core::store::{AttemptStore, StoreError};
 use tessera_core::throttle::{Count, WINDOW};
 
 use super::{PgStore, map_err};
-
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
-}
+use crate::sql::corrupt;
 
 /// Counters whose window has passed count for nothing: deleted in batches.
-pub(super) async fn purge(conn: &mut PgConnection, now: i64, batch: i64) -> Result<u64, StoreError> {
-    super::purge_one(
-        conn,
+pub(super) async fn purge(conn: &mut PgConnection, now: i64, batch: u32) -> Result<u64, StoreError> {
+    let done = sqlx::query(
         "DELETE FROM signin_attempts WHERE key IN \
          (SELECT key FROM signin_attempts WHERE first_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        now - WINDOW,
-        batch,
     )
+    .bind(now - WINDOW)
+    .bind(i64::from(batch))
+    .execute(&mut *conn)
     .await
+    .map_err(map_err)?;
+    Ok(done.rows_affected())
 }
 
 #[async_trait]

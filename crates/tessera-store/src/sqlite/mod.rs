@@ -6,8 +6,14 @@
 //!   writer task, which commits whatever has queued up in one transaction and
 //!   only then answers each caller. Throughput without answering early.
 //! - Client and key changes append a byte to `<db>.generation`; its size is
-//!   [`Store::config_generation`], which a running server checks (one `stat`)
+//!   [`StoreWide::config_generation`](tessera_core::store::StoreWide::config_generation), which a running server checks (one `stat`)
 //!   before trusting its caches, so a CLI change is seen at once.
+//!
+//! Here: options, opening, the writer task (group commit, fsync policy) and
+//! the checkpointer. The store traits live one group per file (`config.rs`,
+//! `accounts.rs`, `refresh.rs`, `device.rs`, `feed.rs`) and mostly run the
+//! shared statements of `crate::sql`; `exec.rs` queues other writes into
+//! the writer's batch; `backup.rs` is `tessera backup`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -15,20 +21,20 @@ use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, Row, SqlitePool};
-use tessera_core::client::{Client, ClientSettings};
-use tessera_core::secret::Digest;
-use tessera_core::store::{
-    OpaqueToken, Purged, Revocation, RevocationEntry, RevokedToken, Store, StoreError, StoredKey,
-};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, SqlitePool};
+use tessera_core::store::{OpaqueToken, Revocation, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 mod accounts;
 mod backup;
+mod config;
 mod device;
+mod exec;
+mod feed;
 mod refresh;
+
+pub(crate) use crate::sql::{map_err, unavailable};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -99,7 +105,7 @@ enum Msg {
     Job(Job),
     /// Any other write, run inside the batch's transaction; it answers its
     /// caller itself once the commit's fate is known.
-    Exec(accounts::WriteFn),
+    Exec(exec::WriteFn),
 }
 
 pub struct SqliteStore {
@@ -117,19 +123,6 @@ impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore").field("generation_path", &self.generation_path).finish()
     }
-}
-
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
-
-fn map_err(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(d) = &e
-        && d.is_unique_violation()
-    {
-        return StoreError::Conflict;
-    }
-    unavailable(e)
 }
 
 impl SqliteStore {
@@ -251,7 +244,7 @@ async fn checkpoint(mut conn: SqliteConnection, wal_path: PathBuf, alive: mpsc::
 async fn writer(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, durability: Durability) {
     let mut synced = durability == Durability::Full;
     let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    let mut execs: Vec<accounts::WriteFn> = Vec::new();
+    let mut execs: Vec<exec::WriteFn> = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
         while let Some(m) = next.take() {
@@ -286,7 +279,7 @@ async fn writer(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, durabil
 }
 
 /// Dropping an unrun [`Msg::Exec`] drops its reply channel: its caller sees an error.
-fn fail_all(jobs: &mut Vec<Job>, execs: &mut Vec<accounts::WriteFn>, e: &StoreError) {
+fn fail_all(jobs: &mut Vec<Job>, execs: &mut Vec<exec::WriteFn>, e: &StoreError) {
     execs.clear();
     for job in jobs.drain(..) {
         let _ = job.done.send(Err(e.clone()));
@@ -328,7 +321,7 @@ type Finisher = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 async fn commit_batch(
     conn: &mut SqliteConnection,
     jobs: &[Job],
-    execs: Vec<accounts::WriteFn>,
+    execs: Vec<exec::WriteFn>,
 ) -> (Vec<Result<i64, StoreError>>, Vec<Finisher>, Result<(), StoreError>) {
     let mut finishers: Vec<Finisher> = Vec::new();
     if let Err(e) = conn.execute("BEGIN IMMEDIATE").await {
@@ -365,7 +358,7 @@ async fn commit_batch(
         }
     }
     for f in execs {
-        finishers.push(accounts::run_exec(conn, f).await);
+        finishers.push(exec::run_exec(conn, f).await);
     }
     if let Err(e) = conn.execute("COMMIT").await {
         let _ = conn.execute("ROLLBACK").await;
@@ -399,322 +392,8 @@ async fn insert_tokens(
 }
 
 async fn revoke_one(conn: &mut SqliteConnection, r: &Revocation) -> Result<i64, StoreError> {
-    let (kind, key) = match &r.token {
-        RevokedToken::Jti(j) => ("jti", j.clone()),
-        RevokedToken::Client(c) => ("client", c.clone()),
-        RevokedToken::Key(k) => {
-            sqlx::query("DELETE FROM signing_keys WHERE kid = $1")
-                .bind(k)
-                .execute(&mut *conn)
-                .await
-                .map_err(map_err)?;
-            ("key", k.clone())
-        }
-        RevokedToken::Grant(g) => {
-            for sql in [
-                "DELETE FROM access_tokens WHERE grant_id = $1",
-                "DELETE FROM refresh_tokens WHERE grant_id = $1",
-                "DELETE FROM grants WHERE id = $1",
-            ] {
-                sqlx::query(sql).bind(g).execute(&mut *conn).await.map_err(map_err)?;
-            }
-            ("grant", g.clone())
-        }
-        RevokedToken::Opaque(d) => {
-            sqlx::query("DELETE FROM access_tokens WHERE digest = $1")
-                .bind(&d.0[..])
-                .execute(&mut *conn)
-                .await
-                .map_err(map_err)?;
-            ("opaque", d.to_hex())
-        }
-    };
-    let done = sqlx::query(
-        "INSERT INTO revocations (kind, token_key, client_id, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(kind)
-    .bind(key)
-    .bind(&r.client_id)
-    .bind(r.expires_at)
-    .bind(r.revoked_at)
-    .execute(&mut *conn)
-    .await
-    .map_err(map_err)?;
+    use crate::sql::revocations::{INSERT_REVOCATION, bind_entry, delete_revoked};
+    delete_revoked(&mut *conn, &r.token).await?;
+    let done = bind_entry(sqlx::query(INSERT_REVOCATION), r).execute(&mut *conn).await.map_err(map_err)?;
     Ok(done.last_insert_rowid())
-}
-
-fn client_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Client, StoreError> {
-    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
-    let settings: String = row.try_get("settings").map_err(|e| corrupt(&e))?;
-    let settings: ClientSettings = serde_json::from_str(&settings).map_err(|e| corrupt(&e))?;
-    let digest: Option<Vec<u8>> = row.try_get("secret_digest").map_err(|e| corrupt(&e))?;
-    let secret_digest = match digest {
-        Some(d) => Some(Digest::from_slice(&d).ok_or_else(|| corrupt(&"secret digest length"))?),
-        None => None,
-    };
-    Ok(Client {
-        id: row.try_get("client_id").map_err(|e| corrupt(&e))?,
-        name: row.try_get("name").map_err(|e| corrupt(&e))?,
-        secret_digest,
-        settings,
-        created_at: row.try_get("created_at").map_err(|e| corrupt(&e))?,
-        updated_at: row.try_get("updated_at").map_err(|e| corrupt(&e))?,
-    })
-}
-
-// A macro, not a const: sqlx only takes SQL fixed at compile time.
-
-#[async_trait]
-impl Store for SqliteStore {
-    async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
-        let settings = serde_json::to_string(&c.settings).map_err(unavailable)?;
-        sqlx::query(concat!("INSERT INTO clients (", client_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6)"))
-            .bind(&c.id)
-            .bind(&c.name)
-            .bind(c.secret_digest.map(|d| d.0.to_vec()))
-            .bind(settings)
-            .bind(c.created_at)
-            .bind(c.updated_at)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        self.bump_generation()
-    }
-
-    async fn get_client(&self, id: &str) -> Result<Option<Client>, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", client_columns!(), " FROM clients WHERE client_id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-        row.as_ref().map(client_from_row).transpose()
-    }
-
-    async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
-        let rows = sqlx::query(concat!("SELECT ", client_columns!(), " FROM clients ORDER BY created_at, client_id"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
-        rows.iter().map(client_from_row).collect()
-    }
-
-    async fn set_client_secret(&self, id: &str, digest: Digest, now: i64) -> Result<bool, StoreError> {
-        let r = sqlx::query("UPDATE clients SET secret_digest = $1, updated_at = $2 WHERE client_id = $3")
-            .bind(digest.0.to_vec())
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        self.bump_generation()?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    async fn set_client_settings(&self, id: &str, settings: &ClientSettings, now: i64) -> Result<bool, StoreError> {
-        let settings = serde_json::to_string(settings).map_err(unavailable)?;
-        let r = sqlx::query("UPDATE clients SET settings = $1, updated_at = $2 WHERE client_id = $3")
-            .bind(settings)
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        self.bump_generation()?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        for sql in [
-            "DELETE FROM grants WHERE client_id = $1",
-            "DELETE FROM refresh_tokens WHERE client_id = $1",
-            "DELETE FROM device_codes WHERE client_id = $1",
-            "DELETE FROM consents WHERE client_id = $1",
-            "DELETE FROM auth_codes WHERE client_id = $1",
-        ] {
-            sqlx::query(sql).bind(id).execute(&mut *tx).await.map_err(map_err)?;
-        }
-        let r = sqlx::query("DELETE FROM clients WHERE client_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
-        self.bump_generation()?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    async fn insert_key(&self, k: &StoredKey) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, alg, sealed_private_key, created_at, activates_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&k.kid)
-        .bind(&k.alg)
-        .bind(&k.sealed_private_key)
-        .bind(k.created_at)
-        .bind(k.activates_at)
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
-        self.bump_generation()
-    }
-
-    async fn list_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT kid, alg, sealed_private_key, created_at, activates_at FROM signing_keys \
-             ORDER BY activates_at, rowid",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(StoredKey {
-                    kid: r.try_get("kid").map_err(map_err)?,
-                    alg: r.try_get("alg").map_err(map_err)?,
-                    sealed_private_key: r.try_get("sealed_private_key").map_err(map_err)?,
-                    created_at: r.try_get("created_at").map_err(map_err)?,
-                    activates_at: r.try_get("activates_at").map_err(map_err)?,
-                })
-            })
-            .collect()
-    }
-
-    fn config_generation(&self) -> u64 {
-        self.generation_file.metadata().map(|m| m.len()).unwrap_or(0)
-    }
-
-    async fn insert_token(&self, token: &OpaqueToken) -> Result<(), StoreError> {
-        self.submit(Op::InsertToken(token.clone())).await.map(|_| ())
-    }
-
-    async fn get_token(&self, digest: &Digest) -> Result<Option<OpaqueToken>, StoreError> {
-        let row = sqlx::query(
-            "SELECT jti, client_id, subject, scope, audience, issued_at, expires_at, auth_time, grant_id \
-             FROM access_tokens WHERE digest = $1",
-        )
-        .bind(&digest.0[..])
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?;
-        let Some(r) = row else { return Ok(None) };
-        let aud: String = r.try_get("audience").map_err(map_err)?;
-        Ok(Some(OpaqueToken {
-            digest: *digest,
-            jti: r.try_get("jti").map_err(map_err)?,
-            client_id: r.try_get("client_id").map_err(map_err)?,
-            subject: r.try_get("subject").map_err(map_err)?,
-            scope: r.try_get("scope").map_err(map_err)?,
-            audience: serde_json::from_str(&aud).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            issued_at: r.try_get("issued_at").map_err(map_err)?,
-            expires_at: r.try_get("expires_at").map_err(map_err)?,
-            auth_time: r.try_get("auth_time").map_err(map_err)?,
-            grant_id: r.try_get("grant_id").map_err(map_err)?,
-        }))
-    }
-
-    async fn revoke(&self, revocation: &Revocation) -> Result<i64, StoreError> {
-        let seq = self.submit(Op::Revoke(revocation.clone())).await?;
-        if matches!(revocation.token, RevokedToken::Key(_)) {
-            // The key was deleted: running servers reload their keys.
-            self.bump_generation()?;
-        }
-        Ok(seq)
-    }
-
-    async fn revocation_head(&self) -> Result<i64, StoreError> {
-        let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'revocations'")
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(seq.unwrap_or(0))
-    }
-
-    async fn revocations_after(&self, after: i64, limit: u32) -> Result<Vec<RevocationEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, kind, token_key, client_id, expires_at, revoked_at FROM revocations \
-             WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
-        rows.iter()
-            .map(|r| {
-                let kind: String = r.try_get("kind").map_err(map_err)?;
-                let key: String = r.try_get("token_key").map_err(map_err)?;
-                let token = match kind.as_str() {
-                    "jti" => RevokedToken::Jti(key),
-                    "grant" => RevokedToken::Grant(key),
-                    "client" => RevokedToken::Client(key),
-                    "key" => RevokedToken::Key(key),
-                    _ => RevokedToken::Opaque(
-                        hex::decode(&key)
-                            .ok()
-                            .and_then(|b| Digest::from_slice(&b))
-                            .ok_or_else(|| StoreError::Corrupt("revocation digest".into()))?,
-                    ),
-                };
-                Ok(RevocationEntry {
-                    seq: r.try_get("seq").map_err(map_err)?,
-                    revocation: Revocation {
-                        token,
-                        client_id: r.try_get("client_id").map_err(map_err)?,
-                        expires_at: r.try_get("expires_at").map_err(map_err)?,
-                        revoked_at: r.try_get("revoked_at").map_err(map_err)?,
-                    },
-                })
-            })
-            .collect()
-    }
-
-    async fn purge_expired(&self, now: i64, batch: u32) -> Result<Purged, StoreError> {
-        let tokens = sqlx::query(
-            "DELETE FROM access_tokens WHERE digest IN \
-             (SELECT digest FROM access_tokens WHERE expires_at <= $1 LIMIT $2)",
-        )
-        .bind(now)
-        .bind(i64::from(batch))
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?
-        .rows_affected();
-        let revocations = sqlx::query(
-            "DELETE FROM revocations WHERE seq IN (SELECT seq FROM revocations WHERE expires_at <= $1 LIMIT $2)",
-        )
-        .bind(now)
-        .bind(i64::from(batch))
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?
-        .rows_affected();
-        let other = accounts::purge(&self.pool, now, batch).await?
-            + refresh::purge(&self.pool, now, batch).await?
-            + device::purge(&self.pool, now, batch).await?;
-        Ok(Purged { tokens, revocations, other })
-    }
-
-    async fn get_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)
-    }
-
-    async fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        sqlx::query(crate::columns::SETTING_UPSERT)
-            .bind(name)
-            .bind(value)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)
-            .map(|_| ())
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err).map(|_| ())
-    }
 }

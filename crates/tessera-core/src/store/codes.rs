@@ -1,0 +1,64 @@
+//! Authorization codes (RFC 6749 §4.1.2), stored as digests, single use.
+
+use async_trait::async_trait;
+
+use super::StoreError;
+use crate::secret::Digest;
+
+/// An authorization code as stored (RFC 6749 §4.1.2) with everything the
+/// token endpoint must check it against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthCode {
+    pub digest: Digest,
+    pub client_id: String,
+    pub user_id: String,
+    /// The grant the redemption creates; replay revokes it.
+    pub grant_id: String,
+    pub redirect_uri: String,
+    /// RFC 7636 S256 challenge.
+    pub code_challenge: String,
+    pub scope: String,
+    pub audience: Vec<String>,
+    pub nonce: Option<String>,
+    pub auth_time: i64,
+    pub amr: String,
+    pub session_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// The outcome of [`CodeStore::redeem_code`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    /// First use: the code is now consumed and its grant stored.
+    Redeemed(AuthCode),
+    /// The code was used before: a replay (RFC 6749 §4.1.2).
+    Replayed(AuthCode),
+    /// Issued to another client: left untouched.
+    WrongClient,
+    /// No such code, or expired.
+    Unknown,
+}
+
+/// Authorization codes.
+///
+/// Atomicity: [`CodeStore::redeem_code`] is one commit: of any number of
+/// concurrent redemptions of one code, across processes, exactly one gets
+/// `Redeemed` (and its grant is stored in the same commit); the others get
+/// `Replayed`. A spent code is remembered a day past its expiry so a late
+/// replay is still recognised.
+#[async_trait]
+pub trait CodeStore: Send + Sync {
+    /// Returns only after the commit. [`StoreError::Conflict`] if the digest is taken.
+    async fn insert_code(&self, code: &AuthCode) -> Result<(), StoreError>;
+    /// If the code is unused, unexpired and issued to `client_id`: marks it
+    /// used and stores its grant (id, user, client, scope and session from
+    /// the code; created `now`, expiring `grant_expires_at`), atomically.
+    async fn redeem_code(
+        &self,
+        digest: &Digest,
+        client_id: &str,
+        now: i64,
+        grant_expires_at: i64,
+    ) -> Result<Redemption, StoreError>;
+}

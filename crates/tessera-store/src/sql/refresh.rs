@@ -1,0 +1,37 @@
+//! Refresh tokens: the columns a token is stored with and the read of its
+//! state. Storing and rotating (single-use steps bound to the grant's
+//! existence) are each backend's own.
+
+use sqlx::Executor;
+use sqlx::query::Query;
+use tessera_core::secret::Digest;
+use tessera_core::store::{RefreshState, RefreshToken, StoreError};
+
+use super::rows::{self, refresh_state_select};
+use super::{Bind, Dialect, json_list, map_err, query};
+
+/// Binds `t`'s ten columns, in `refresh_cols!` order, after what `q` already has.
+pub(crate) fn bind_token<'q, DB: Dialect>(
+    q: Query<'q, DB, DB::Arguments>,
+    t: &RefreshToken,
+) -> Result<Query<'q, DB, DB::Arguments>, StoreError> {
+    Ok(q.arg(&t.digest.0[..])
+        .arg(&t.grant_id)
+        .arg(&t.client_id)
+        .arg(&t.user_id)
+        .arg(&t.scope)
+        .arg(json_list(&t.audience)?)
+        .arg(t.auth_time)
+        .arg(t.issued_at)
+        .arg(t.expires_at)
+        .arg(t.family_expires_at))
+}
+
+/// A token with what became of it and its user's standing, in one read.
+pub(crate) async fn get_refresh<'c, DB: Dialect>(
+    e: impl Executor<'c, Database = DB>,
+    digest: &Digest,
+) -> Result<Option<RefreshState>, StoreError> {
+    let q = query::<DB>(refresh_state_select!()).arg(&digest.0[..]);
+    q.fetch_optional(e).await.map_err(map_err)?.as_ref().map(rows::refresh_state).transpose()
+}

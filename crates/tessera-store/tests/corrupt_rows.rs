@@ -1,0 +1,51 @@
+//! A row that cannot be read back is corruption: an internal error (500),
+//! never a "try again later" (503), since a retry reads the same row.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use sqlx::{Connection, SqliteConnection};
+use tessera_core::OAuthError;
+use tessera_core::store::prelude::*;
+use tessera_core::store::{StoreError, User};
+use tessera_proto::ErrorCode;
+use tessera_store::{SqliteOptions, SqliteStore, conformance};
+
+async fn corrupted(sql: &str) -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("tessera.db");
+    let store = SqliteStore::open(&SqliteOptions::new(&path), true).await.expect("open");
+    store.insert_client(&conformance::client("c1", 100)).await.unwrap();
+    let user = User {
+        id: "u1".into(),
+        username: "alice".into(),
+        email: "alice@example.com".into(),
+        name: None,
+        password_hash: "$argon2id$x".into(),
+        disabled: false,
+        created_at: 100,
+        updated_at: 100,
+    };
+    store.insert_user(&user).await.unwrap();
+    let mut raw = SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut raw).await.unwrap();
+    (dir, store)
+}
+
+fn assert_internal(err: StoreError) {
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    let e = OAuthError::from(err);
+    assert_eq!(e.code, ErrorCode::ServerError);
+    assert!(std::error::Error::source(&e).is_some(), "the store error stays as the cause");
+}
+
+#[tokio::test]
+async fn a_client_with_a_short_secret_digest_is_an_internal_error() {
+    let (_dir, store) = corrupted("UPDATE clients SET secret_digest = x'00' WHERE client_id = 'c1'").await;
+    assert_internal(store.get_client("c1").await.expect_err("corrupt"));
+}
+
+#[tokio::test]
+async fn a_user_whose_flag_is_not_a_number_is_an_internal_error() {
+    let (_dir, store) = corrupted("UPDATE users SET disabled = 'maybe' WHERE id = 'u1'").await;
+    assert_internal(store.get_user("u1").await.expect_err("corrupt"));
+    assert_internal(store.find_user("alice").await.expect_err("corrupt"));
+}
