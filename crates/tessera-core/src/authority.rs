@@ -175,6 +175,11 @@ impl Authority {
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
+
+    /// The clock in milliseconds, for token ids.
+    pub fn now_millis(&self) -> i64 {
+        self.clock.now_millis()
+    }
     pub fn rng(&self) -> &dyn Random {
         self.rng.as_ref()
     }
@@ -391,10 +396,11 @@ impl Authority {
                 Secret::new(jwt::encode(key, &claims).map_err(|e| OAuthError::server_error(e.to_string()))?)
             }
             TokenFormat::Opaque => {
-                let token = opaque::generate(self.rng.as_ref());
+                let token = opaque::generate(self.rng.as_ref(), self.clock.now_millis());
                 self.store
                     .insert_token(&OpaqueToken {
-                        digest: token.digest(),
+                        digest: token.sha256(),
+                        id: token.token_id(),
                         jti: facts.jti.clone(),
                         client_id: facts.client_id.clone(),
                         subject: facts.subject.clone(),

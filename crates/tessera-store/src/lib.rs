@@ -22,6 +22,7 @@ mod conformance_accounts;
 mod conformance_attempts;
 mod conformance_device;
 mod conformance_refresh;
+mod conformance_token_ids;
 pub mod memory;
 pub mod postgres;
 mod schema;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use tessera_core::client::{Client, ClientSettings};
-use tessera_core::secret::Digest;
+use tessera_core::secret::{Digest, TokenKey};
 use tessera_core::store::AttemptStore;
 use tessera_core::store::{
     AccountStore, AuthCode, Consent, DeviceCode, DeviceStatus, DeviceStore, Grant, GrantFilter, OpaqueToken, Poll,
@@ -193,8 +193,9 @@ impl Store for MemoryStore {
         })?
     }
 
-    async fn get_token(&self, digest: &Digest) -> Result<Option<OpaqueToken>, StoreError> {
-        self.with(|i| i.tokens.get(digest).cloned())
+    async fn find_token(&self, key: &TokenKey) -> Result<Option<OpaqueToken>, StoreError> {
+        // Kept by SHA-256 here, and deleted by it on revocation: the id only has to agree.
+        self.with(|i| i.tokens.get(&key.sha256).filter(|t| t.id == key.id).cloned())
     }
 
     async fn revoke(&self, revocation: &Revocation) -> Result<i64, StoreError> {

@@ -87,10 +87,11 @@ impl Authority {
     pub async fn lookup_at(&self, generation: u64, token: &str) -> Result<Lookup, OAuthError> {
         let now = self.now();
         if opaque::looks_opaque(token) {
-            let digest = Secret::new(token).digest();
+            let key = Secret::new(token).key();
+            let digest = key.sha256;
             let (record, cached) = match self.opaque_cache.get(&digest) {
                 Some(r) => (r, true),
-                None => match self.store().get_token(&digest).await? {
+                None => match self.store().find_token(&key).await? {
                     Some(r) => (Arc::new(r), false),
                     None => return Ok(Lookup::Inactive("unknown token".into(), None)),
                 },

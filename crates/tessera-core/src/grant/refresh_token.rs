@@ -127,7 +127,7 @@ pub(crate) fn successor_of(
     scope: String,
     now: i64,
 ) -> (Secret, RefreshToken) {
-    let secret = Secret::generate(a.rng(), REFRESH_PREFIX);
+    let secret = Secret::generate_with_id(a.rng(), a.now_millis(), REFRESH_PREFIX);
     let token = RefreshToken {
         digest: secret.digest(),
         grant_id: family.grant_id.clone(),

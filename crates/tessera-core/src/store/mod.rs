@@ -21,7 +21,7 @@ pub use attempts::AttemptStore;
 pub use device::{DeviceCode, DeviceStatus, DeviceStore, Poll};
 
 use crate::client::{Client, ClientSettings};
-use crate::secret::Digest;
+use crate::secret::{Digest, TokenId, TokenKey};
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum StoreError {
@@ -39,7 +39,11 @@ pub enum StoreError {
 /// An opaque access token as stored: its digest, never the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpaqueToken {
+    /// SHA-256 of the whole token (what the revocation feed names).
     pub digest: Digest,
+    /// Its lookup id; `None` for tokens issued before ids. The row is keyed
+    /// by [`TokenKey::stored`].
+    pub id: Option<TokenId>,
     pub jti: String,
     pub client_id: String,
     pub subject: String,
@@ -153,7 +157,15 @@ pub trait Store: AccountStore + RefreshStore + DeviceStore + Send + Sync + 'stat
 
     // Opaque access tokens.
     async fn insert_token(&self, token: &OpaqueToken) -> Result<(), StoreError>;
-    async fn get_token(&self, digest: &Digest) -> Result<Option<OpaqueToken>, StoreError>;
+    /// The token under `key`, unless it was revoked (a revoked token with an
+    /// id keeps its row until it expires: its revocation entry names it by
+    /// SHA-256 only). The row is found by id; the key is compared with
+    /// [`Digest::ct_eq`].
+    async fn find_token(&self, key: &TokenKey) -> Result<Option<OpaqueToken>, StoreError>;
+    /// A token issued before ids, by its SHA-256.
+    async fn get_token(&self, digest: &Digest) -> Result<Option<OpaqueToken>, StoreError> {
+        self.find_token(&TokenKey::legacy(*digest)).await
+    }
 
     // Revocations.
     /// Records a revocation (and deletes an opaque token) atomically;

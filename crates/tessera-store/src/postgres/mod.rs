@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Postgres, Row};
 use tessera_core::client::{Client, ClientSettings};
-use tessera_core::secret::Digest;
+use tessera_core::secret::{Digest, TokenKey};
 use tessera_core::store::{
     OpaqueToken, Purged, Revocation, RevocationEntry, RevokedToken, Store, StoreError, StoredKey,
 };
@@ -467,27 +467,22 @@ impl Store for PgStore {
         answer.await.map_err(|_| stopped())?
     }
 
-    async fn get_token(&self, digest: &Digest) -> Result<Option<OpaqueToken>, StoreError> {
-        let row = sqlx::query(
-            "SELECT jti, client_id, subject, scope, audience, issued_at, expires_at, auth_time, grant_id \
-             FROM access_tokens WHERE digest = $1",
-        )
-        .bind(&digest.0[..])
-        .fetch_optional(self.pool()?)
-        .await
-        .map_err(map_err)?;
-        let Some(r) = row else { return Ok(None) };
+    async fn find_token(&self, key: &TokenKey) -> Result<Option<OpaqueToken>, StoreError> {
+        let rows = crate::columns::token_lookup(key).fetch_all(self.pool()?).await.map_err(map_err)?;
+        let rows = rows.iter().map(|r| Ok((digest_col(r, "digest")?, r))).collect::<Result<Vec<_>, StoreError>>()?;
+        let Some((_, r)) = crate::columns::with_key(rows, |(d, _)| *d, &key.stored()) else { return Ok(None) };
         Ok(Some(OpaqueToken {
-            digest: *digest,
-            jti: col(&r, "jti")?,
-            client_id: col(&r, "client_id")?,
-            subject: col(&r, "subject")?,
-            scope: col(&r, "scope")?,
-            audience: list_col(&r, "audience")?,
-            issued_at: col(&r, "issued_at")?,
-            expires_at: col(&r, "expires_at")?,
-            auth_time: col(&r, "auth_time")?,
-            grant_id: col(&r, "grant_id")?,
+            digest: key.sha256,
+            id: key.id,
+            jti: col(r, "jti")?,
+            client_id: col(r, "client_id")?,
+            subject: col(r, "subject")?,
+            scope: col(r, "scope")?,
+            audience: list_col(r, "audience")?,
+            issued_at: col(r, "issued_at")?,
+            expires_at: col(r, "expires_at")?,
+            auth_time: col(r, "auth_time")?,
+            grant_id: col(r, "grant_id")?,
         }))
     }
 

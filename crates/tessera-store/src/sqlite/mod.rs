@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, Row, SqlitePool};
 use tessera_core::client::{Client, ClientSettings};
-use tessera_core::secret::Digest;
+use tessera_core::secret::{Digest, TokenKey};
 use tessera_core::store::{
     OpaqueToken, Purged, Revocation, RevocationEntry, RevokedToken, Store, StoreError, StoredKey,
 };
@@ -383,7 +383,7 @@ async fn insert_tokens(
     for (_, t) in rows {
         let aud = serde_json::to_string(&t.audience).map_err(unavailable)?;
         q = q
-            .bind(t.digest.0.to_vec())
+            .bind(TokenKey { id: t.id, sha256: t.digest }.stored().0.to_vec())
             .bind(t.jti.clone())
             .bind(t.client_id.clone())
             .bind(t.subject.clone())
@@ -589,19 +589,21 @@ impl Store for SqliteStore {
         self.submit(Op::InsertToken(token.clone())).await.map(|_| ())
     }
 
-    async fn get_token(&self, digest: &Digest) -> Result<Option<OpaqueToken>, StoreError> {
-        let row = sqlx::query(
-            "SELECT jti, client_id, subject, scope, audience, issued_at, expires_at, auth_time, grant_id \
-             FROM access_tokens WHERE digest = $1",
-        )
-        .bind(&digest.0[..])
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?;
-        let Some(r) = row else { return Ok(None) };
+    async fn find_token(&self, key: &TokenKey) -> Result<Option<OpaqueToken>, StoreError> {
+        let rows = crate::columns::token_lookup(key).fetch_all(&self.pool).await.map_err(map_err)?;
+        let rows = rows
+            .iter()
+            .map(|r| {
+                let d: Vec<u8> = r.try_get("digest").map_err(map_err)?;
+                let d = Digest::from_slice(&d).ok_or_else(|| StoreError::Corrupt("token digest length".into()))?;
+                Ok((d, r))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let Some((_, r)) = crate::columns::with_key(rows, |(d, _)| *d, &key.stored()) else { return Ok(None) };
         let aud: String = r.try_get("audience").map_err(map_err)?;
         Ok(Some(OpaqueToken {
-            digest: *digest,
+            digest: key.sha256,
+            id: key.id,
             jti: r.try_get("jti").map_err(map_err)?,
             client_id: r.try_get("client_id").map_err(map_err)?,
             subject: r.try_get("subject").map_err(map_err)?,

@@ -93,16 +93,19 @@ impl RefreshStore for SqliteStore {
     }
 
     async fn get_refresh(&self, digest: &Digest) -> Result<Option<RefreshState>, StoreError> {
-        let r = sqlx::query(concat!(
+        let (lo, hi) = digest.id_range();
+        let rows = sqlx::query(concat!(
             "SELECT ",
             refresh_cols!(),
-            ", rotated_at, grace_until, successor, COALESCE((SELECT disabled = 0 FROM users WHERE users.id = refresh_tokens.user_id), 0) AS user_active FROM refresh_tokens WHERE digest = $1"
+            ", rotated_at, grace_until, successor, COALESCE((SELECT disabled = 0 FROM users WHERE users.id = refresh_tokens.user_id), 0) AS user_active FROM refresh_tokens WHERE digest BETWEEN $1 AND $2"
         ))
-        .bind(&digest.0[..])
-        .fetch_optional(&mut *self.hot.lock().await)
+        .bind(&lo.0[..])
+        .bind(&hi.0[..])
+        .fetch_all(&mut *self.hot.lock().await)
         .await
         .map_err(map_err)?;
-        r.as_ref().map(state_from).transpose()
+        let states = rows.iter().map(state_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(crate::columns::with_key(states, |s| s.token.digest, digest))
     }
 
     async fn rotate_refresh(
