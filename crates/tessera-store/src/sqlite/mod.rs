@@ -85,7 +85,7 @@ impl SqliteOptions {
 }
 
 enum Op {
-    InsertToken(OpaqueToken),
+    InsertToken(Box<OpaqueToken>),
     Revoke(Revocation),
 }
 
@@ -339,7 +339,7 @@ async fn commit_batch(
         .iter()
         .enumerate()
         .filter_map(|(i, j)| match &j.op {
-            Op::InsertToken(t) => Some((i, t)),
+            Op::InsertToken(t) => Some((i, &**t)),
             Op::Revoke(_) => None,
         })
         .collect();
@@ -586,7 +586,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_token(&self, token: &OpaqueToken) -> Result<(), StoreError> {
-        self.submit(Op::InsertToken(token.clone())).await.map(|_| ())
+        self.submit(Op::InsertToken(Box::new(token.clone()))).await.map(|_| ())
     }
 
     async fn find_token(&self, key: &TokenKey) -> Result<Option<OpaqueToken>, StoreError> {
