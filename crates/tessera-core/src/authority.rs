@@ -137,6 +137,7 @@ impl Authority {
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
+
     pub fn rng(&self) -> &dyn Random {
         self.rng.as_ref()
     }

@@ -275,10 +275,11 @@ impl TokenIssuer {
                 Secret::new(jwt::encode(key, &claims).map_err(|e| OAuthError::server_error(e.to_string()))?)
             }
             TokenFormat::Opaque => {
-                let token = opaque::generate(self.rng.as_ref());
+                let token = opaque::generate(self.rng.as_ref(), self.clock.now_millis());
                 self.store
                     .insert_token(&OpaqueToken {
-                        digest: token.digest(),
+                        digest: token.sha256(),
+                        id: token.token_id(),
                         jti: facts.jti.clone(),
                         client_id: facts.client_id.clone(),
                         subject: facts.subject.clone(),

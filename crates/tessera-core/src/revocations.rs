@@ -11,7 +11,7 @@ use crate::cache::RevokedSet;
 use crate::client::MAX_ACCESS_TOKEN_TTL;
 use crate::clock::Clock;
 use crate::error::OAuthError;
-use crate::secret::Digest;
+use crate::secret::{Digest, TokenKey};
 use crate::store::{OpaqueToken, Purged, Revocation, RevokedToken, Store, StoreError};
 use crate::token::TokenFacts;
 
@@ -115,13 +115,13 @@ impl Revocations {
             || self.revoked.client_revoked(&f.client_id, f.issued_at)
     }
 
-    /// An opaque token by digest, from memory when it was found active before.
-    /// The flag says whether it came from the cache.
-    pub(crate) async fn opaque(&self, digest: &Digest) -> Result<Option<(Arc<OpaqueToken>, bool)>, StoreError> {
-        if let Some(r) = self.opaque_cache.get(digest) {
+    /// An opaque token by its key, from memory (by SHA-256) when it was
+    /// found active before. The flag says whether it came from the cache.
+    pub(crate) async fn opaque(&self, key: &TokenKey) -> Result<Option<(Arc<OpaqueToken>, bool)>, StoreError> {
+        if let Some(r) = self.opaque_cache.get(&key.sha256) {
             return Ok(Some((r, true)));
         }
-        Ok(self.store.get_token(digest).await?.map(|r| (Arc::new(r), false)))
+        Ok(self.store.find_token(key).await?.map(|r| (Arc::new(r), false)))
     }
 
     /// Remembers an opaque token found active.

@@ -43,7 +43,7 @@ async fn opaque_tokens_and_client_secret_post() {
     assert_eq!(r.headers()["cache-control"], "no-store");
     let v: Value = r.json().await.unwrap();
     let tok = v["access_token"].as_str().unwrap();
-    assert!(tok.starts_with("tsr_at_") && tok.len() == 50, "{tok}");
+    assert!(tok.starts_with("tsr_at_") && tok.len() == 66, "{tok}");
     assert_eq!(v["expires_in"], 120);
     let i = introspect(&s, &id, &secret, tok).await;
     assert_eq!((i["active"].as_bool(), i["scope"].as_str()), (Some(true), Some("b")));

@@ -13,6 +13,7 @@ pub use crate::conformance_accounts::*;
 pub use crate::conformance_attempts::*;
 pub use crate::conformance_device::*;
 pub use crate::conformance_refresh::*;
+pub use crate::conformance_token_ids::*;
 
 /// Expands to one `#[tokio::test]` per case, each on a fresh store made by
 /// `$make` (an async expression yielding `Arc<dyn Store>`). With `guarded`,
@@ -35,7 +36,8 @@ macro_rules! conformance_suite {
             refresh_rotates_once_and_remembers_its_successor, concurrent_rotations_exactly_one,
             no_refresh_token_outlives_its_grant, refresh_reads_its_users_standing,
             refresh_purge_drops_expired_and_sealed_successors, device_flow_states, concurrent_device_polls_redeem_once,
-            shared_attempts_swap_atomically);
+            shared_attempts_swap_atomically, tokens_with_and_without_ids_are_found,
+            revoking_a_token_with_an_id_hides_it, refresh_tokens_with_and_without_ids_are_found);
     };
     (@cases plain $make:expr; $($case:ident),*) => {
         $(
@@ -90,6 +92,7 @@ pub fn client(id: &str, created_at: i64) -> Client {
 pub fn token(n: u32, expires_at: i64) -> OpaqueToken {
     OpaqueToken {
         digest: Digest::of(&n.to_le_bytes()),
+        id: None,
         jti: format!("jti-{n}"),
         client_id: "c1".into(),
         subject: "c1".into(),

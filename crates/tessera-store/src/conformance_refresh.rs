@@ -13,7 +13,7 @@ use crate::conformance::revocation;
 use crate::conformance_accounts::code;
 
 /// A family (grant "grant-1", live until 1000) with its first token.
-async fn family(s: &Arc<dyn Store>) -> RefreshToken {
+pub(crate) async fn family(s: &Arc<dyn Store>) -> RefreshToken {
     s.insert_code(&code(1, "c1", 160)).await.unwrap();
     s.redeem_code(&code(1, "c1", 160).digest, "c1", 110, 1000).await.unwrap();
     let first = refresh(1, 500);

@@ -37,6 +37,8 @@ mod conformance_attempts;
 mod conformance_device;
 #[cfg(feature = "conformance")]
 mod conformance_refresh;
+#[cfg(feature = "conformance")]
+mod conformance_token_ids;
 pub mod memory;
 pub mod postgres;
 mod schema;

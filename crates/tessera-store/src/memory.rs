@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use tessera_core::client::{Client, ClientSettings};
-use tessera_core::secret::Digest;
+use tessera_core::secret::{Digest, TokenKey};
 use tessera_core::store::prelude::*;
 use tessera_core::store::{
     AuthCode, Consent, DeviceCode, DeviceStatus, Grant, GrantFilter, OpaqueToken, Poll, Purged, Redemption,
@@ -180,8 +180,9 @@ impl TokenStore for MemoryStore {
         self.with(|i| insert_new(&mut i.tokens, token.digest, token.clone()))?
     }
 
-    async fn get_token(&self, digest: &Digest) -> Result<Option<OpaqueToken>, StoreError> {
-        self.with(|i| i.tokens.get(digest).cloned())
+    async fn find_token(&self, key: &TokenKey) -> Result<Option<OpaqueToken>, StoreError> {
+        // Kept by SHA-256 here, and deleted by it on revocation: the id only has to agree.
+        self.with(|i| i.tokens.get(&key.sha256).filter(|t| t.id == key.id).cloned())
     }
 }
 

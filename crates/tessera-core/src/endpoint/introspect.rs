@@ -89,8 +89,9 @@ impl TokenReader<'_> {
     pub async fn lookup_at(&self, generation: u64, token: &str) -> Result<Lookup, OAuthError> {
         let now = self.clock.now();
         if opaque::looks_opaque(token) {
-            let digest = Secret::new(token).digest();
-            let Some((record, cached)) = self.revocations.opaque(&digest).await? else {
+            let key = Secret::new(token).key();
+            let digest = key.sha256;
+            let Some((record, cached)) = self.revocations.opaque(&key).await? else {
                 return Ok(Lookup::Inactive("unknown token".into(), None));
             };
             let facts = TokenFacts {

@@ -99,7 +99,7 @@ pub async fn handle(
     let issued = p.issuer.issue_for_user(generation, c, &old.user_id, scope, old.audience.clone(), user).await?;
     // RFC 6749 §6: a narrowed scope applies to this access token only; the
     // successor keeps the scope of the token presented.
-    let (secret, successor) = successor_of(p.rng, c, old, old.scope.clone(), now);
+    let (secret, successor) = successor_of(p.rng, p.clock.now_millis(), c, old, old.scope.clone(), now);
     let mut response = issued.into_response();
     response.refresh_token = Some(secret.expose().to_string());
     let plain = serde_json::to_vec(&response).map_err(|e| OAuthError::server_error(e.to_string()))?;
@@ -115,12 +115,13 @@ pub async fn handle(
 /// A new refresh token of the family; its idle expiry never passes the family's end.
 pub(crate) fn successor_of(
     rng: &dyn Random,
+    now_millis: i64,
     c: &Client,
     family: &RefreshToken,
     scope: String,
     now: i64,
 ) -> (Secret, RefreshToken) {
-    let secret = Secret::generate(rng, REFRESH_PREFIX);
+    let secret = Secret::generate_with_id(rng, now_millis, REFRESH_PREFIX);
     let token = RefreshToken {
         digest: secret.digest(),
         grant_id: family.grant_id.clone(),

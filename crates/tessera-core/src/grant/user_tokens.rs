@@ -62,7 +62,8 @@ pub(crate) async fn issue(
             expires_at: g.grant_expires,
             family_expires_at: g.grant_expires,
         };
-        let (secret, first) = refresh_token::successor_of(p.rng, c, &family, g.scope.to_string(), now);
+        let (secret, first) =
+            refresh_token::successor_of(p.rng, p.clock.now_millis(), c, &family, g.scope.to_string(), now);
         // The grant was revoked since it was stored (a replay of its code on
         // another node, the user disabled): the token is not stored, so it
         // cannot outlive the revocation. This request still won the code;

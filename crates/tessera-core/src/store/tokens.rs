@@ -1,15 +1,20 @@
-//! Opaque access tokens (RFC 6749 §1.4), found by the digest of the token;
-//! the token itself is never stored.
+//! Opaque access tokens (RFC 6749 §1.4), found by the key of the token
+//! (its time-ordered lookup id and a digest of it, [`TokenKey`]); the token
+//! itself is never stored.
 
 use async_trait::async_trait;
 
 use super::StoreError;
-use crate::secret::Digest;
+use crate::secret::{Digest, TokenId, TokenKey};
 
 /// An opaque access token as stored: its digest, never the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpaqueToken {
+    /// SHA-256 of the whole token (what the revocation feed names).
     pub digest: Digest,
+    /// Its lookup id; `None` for tokens issued before ids. The row is keyed
+    /// by [`TokenKey::stored`].
+    pub id: Option<TokenId>,
     pub jti: String,
     pub client_id: String,
     pub subject: String,
@@ -26,10 +31,18 @@ pub struct OpaqueToken {
 ///
 /// Atomicity: an insert returns `Ok` only once committed (a backend may
 /// commit many inserts together, but answers none of them before the
-/// commit); [`StoreError::Conflict`] if the digest is taken. A token whose
-/// revocation has committed is never returned by [`TokenStore::get_token`].
+/// commit); [`StoreError::Conflict`] if the key is taken. A token whose
+/// revocation has committed is never returned by [`TokenStore::find_token`]
+/// (a token with an id keeps its row until it expires, since its revocation
+/// names it by SHA-256 only; the lookup checks the revocation).
 #[async_trait]
 pub trait TokenStore: Send + Sync {
     async fn insert_token(&self, token: &OpaqueToken) -> Result<(), StoreError>;
-    async fn get_token(&self, digest: &Digest) -> Result<Option<OpaqueToken>, StoreError>;
+    /// The token under `key`: the rows sharing its id, the whole key
+    /// compared with [`Digest::ct_eq`].
+    async fn find_token(&self, key: &TokenKey) -> Result<Option<OpaqueToken>, StoreError>;
+    /// A token issued before ids, by its SHA-256.
+    async fn get_token(&self, digest: &Digest) -> Result<Option<OpaqueToken>, StoreError> {
+        self.find_token(&TokenKey::legacy(*digest)).await
+    }
 }

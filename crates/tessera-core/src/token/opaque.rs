@@ -1,19 +1,24 @@
-//! Opaque access tokens: `tsr_at_` + 256 random bits. Only the SHA-256 digest
-//! is stored, so a database leak yields no usable token.
+//! Opaque access tokens: `tsr_at_` + a time-ordered lookup id + 256 random
+//! bits (layout in [`crate::secret`]). Only a digest is stored, so a database
+//! leak yields no usable token.
 
 use crate::random::Random;
 use crate::secret::{ACCESS_TOKEN_PREFIX, Secret};
 
-/// Length of `tsr_at_` + 43 base64url characters.
+/// Length of a token issued before lookup ids: `tsr_at_` + 43 base64url characters.
 pub const OPAQUE_LEN: usize = 7 + 43;
+/// Length of `tsr_at_` + 16 characters of id + 43 of secret.
+pub const OPAQUE_ID_LEN: usize = OPAQUE_LEN + 16;
 
-pub fn generate(rng: &dyn Random) -> Secret {
-    Secret::generate(rng, ACCESS_TOKEN_PREFIX)
+/// A new token, its id from `millis` (the clock's milliseconds) and `rng`.
+pub fn generate(rng: &dyn Random, millis: i64) -> Secret {
+    Secret::generate_with_id(rng, millis, ACCESS_TOKEN_PREFIX)
 }
 
 /// Whether a presented string has our opaque shape (before any lookup).
+/// Tokens issued before ids stay valid until they expire.
 pub fn looks_opaque(token: &str) -> bool {
-    token.len() == OPAQUE_LEN && token.starts_with(ACCESS_TOKEN_PREFIX)
+    matches!(token.len(), OPAQUE_LEN | OPAQUE_ID_LEN) && token.starts_with(ACCESS_TOKEN_PREFIX)
 }
 
 #[cfg(test)]
@@ -23,8 +28,16 @@ mod tests {
 
     #[test]
     fn generated_tokens_look_opaque() {
-        let t = generate(&SeededRandom::new(1));
+        let t = generate(&SeededRandom::new(1), 1_767_225_600_000);
         assert!(looks_opaque(t.expose()));
+        assert!(t.token_id().is_some());
         assert!(!looks_opaque("tsr_at_short"));
+    }
+
+    #[test]
+    fn tokens_issued_before_ids_still_look_opaque() {
+        let old = Secret::generate(&SeededRandom::new(1), ACCESS_TOKEN_PREFIX);
+        assert!(looks_opaque(old.expose()));
+        assert_eq!(old.token_id(), None);
     }
 }

@@ -4,7 +4,7 @@
 //! they are handed out in commit order; a NOTIFY wakes every node.
 
 use async_trait::async_trait;
-use tessera_core::secret::Digest;
+use tessera_core::secret::TokenKey;
 use tessera_core::store::{
     AttemptStore, OpaqueToken, Purged, Revocation, RevocationEntry, RevocationStore, RevokedToken, StoreError,
     StoreWide, TokenStore,
@@ -26,8 +26,8 @@ impl TokenStore for PgStore {
         answer.await.map_err(|_| stopped())?
     }
 
-    async fn get_token(&self, digest: &Digest) -> Result<Option<OpaqueToken>, StoreError> {
-        revocations::get_token(self.pool()?, digest).await
+    async fn find_token(&self, key: &TokenKey) -> Result<Option<OpaqueToken>, StoreError> {
+        revocations::find_token(self.pool()?, key).await
     }
 }
 

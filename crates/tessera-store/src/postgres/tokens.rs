@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use sqlx::PgPool;
+use tessera_core::secret::TokenKey;
 use tessera_core::store::{OpaqueToken, StoreError};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -73,7 +74,7 @@ async fn insert<'a>(pool: &PgPool, tokens: impl Iterator<Item = &'a OpaqueToken>
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut issued, mut expires, mut auth_time, mut grant) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for t in tokens {
-        digest.push(t.digest.0.to_vec());
+        digest.push(TokenKey { id: t.id, sha256: t.digest }.stored().0.to_vec());
         jti.push(t.jti.clone());
         client.push(t.client_id.clone());
         subject.push(t.subject.clone());

@@ -139,3 +139,9 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
 pub(crate) fn json_list(list: &[String]) -> Result<String, StoreError> {
     serde_json::to_string(list).map_err(unavailable)
 }
+
+/// Of the rows sharing a key's lookup id, the one whose whole key is
+/// `want`, compared in constant time ([`Digest::ct_eq`]).
+pub(crate) fn with_key<T>(rows: Vec<T>, key: impl Fn(&T) -> Digest, want: &Digest) -> Option<T> {
+    rows.into_iter().find(|r| key(r).ct_eq(want))
+}

@@ -27,11 +27,16 @@ pub(crate) fn bind_token<'q, DB: Dialect>(
         .arg(t.family_expires_at))
 }
 
-/// A token with what became of it and its user's standing, in one read.
+/// A token with what became of it and its user's standing, in one read:
+/// the rows sharing the key's lookup id, then the whole key compared in
+/// constant time (`digest` is the stored key, [`Digest::id_range`]).
 pub(crate) async fn get_refresh<'c, DB: Dialect>(
     e: impl Executor<'c, Database = DB>,
     digest: &Digest,
 ) -> Result<Option<RefreshState>, StoreError> {
-    let q = query::<DB>(refresh_state_select!()).arg(&digest.0[..]);
-    q.fetch_optional(e).await.map_err(map_err)?.as_ref().map(rows::refresh_state).transpose()
+    let (lo, hi) = digest.id_range();
+    let q = query::<DB>(refresh_state_select!()).arg(&lo.0[..]).arg(&hi.0[..]);
+    let states =
+        q.fetch_all(e).await.map_err(map_err)?.iter().map(rows::refresh_state).collect::<Result<Vec<_>, _>>()?;
+    Ok(super::with_key(states, |s| s.token.digest, digest))
 }

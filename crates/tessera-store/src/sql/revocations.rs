@@ -4,21 +4,32 @@
 
 use sqlx::Executor;
 use sqlx::query::Query;
-use tessera_core::secret::Digest;
+use tessera_core::secret::TokenKey;
 use tessera_core::store::{OpaqueToken, Revocation, RevocationEntry, RevokedToken, StoreError};
 
-use super::{Bind, Dialect, affected, map_err, query, rows};
+use super::{Bind, Dialect, SqlRow, affected, map_err, query, rows};
 
-pub(crate) async fn get_token<'c, DB: Dialect>(
+/// An opaque token by its key: the rows sharing its lookup id, unless its
+/// SHA-256 was revoked (a token with an id keeps its row until it expires:
+/// its revocation names it by SHA-256 only), the whole key compared in
+/// constant time.
+pub(crate) async fn find_token<'c, DB: Dialect>(
     e: impl Executor<'c, Database = DB>,
-    digest: &Digest,
+    key: &TokenKey,
 ) -> Result<Option<OpaqueToken>, StoreError> {
+    let want = key.stored();
+    let (lo, hi) = want.id_range();
     let q = query::<DB>(
-        "SELECT jti, client_id, subject, scope, audience, issued_at, expires_at, auth_time, grant_id \
-         FROM access_tokens WHERE digest = $1",
+        "SELECT digest, jti, client_id, subject, scope, audience, issued_at, expires_at, auth_time, grant_id \
+         FROM access_tokens WHERE digest BETWEEN $1 AND $2 AND NOT EXISTS \
+         (SELECT 1 FROM revocations WHERE kind = 'opaque' AND token_key = $3)",
     )
-    .arg(&digest.0[..]);
-    q.fetch_optional(e).await.map_err(map_err)?.map(|r| rows::token(&r, *digest)).transpose()
+    .arg(&lo.0[..])
+    .arg(&hi.0[..])
+    .arg(key.sha256.to_hex());
+    let found = q.fetch_all(e).await.map_err(map_err)?;
+    let keyed = found.iter().map(|r| Ok((r.digest("digest")?, r))).collect::<Result<Vec<_>, StoreError>>()?;
+    super::with_key(keyed, |(d, _)| *d, &want).map(|(_, r)| rows::token(r, key)).transpose()
 }
 
 /// Deletes what `token` names, inside the revoking transaction. A grant's

@@ -4,7 +4,7 @@
 //! sqlx only takes statements fixed at compile time.
 
 use tessera_core::client::{Client, ClientSettings};
-use tessera_core::secret::Digest;
+use tessera_core::secret::{Digest, TokenKey};
 use tessera_core::store::{
     AuthCode, DeviceCode, DeviceStatus, Grant, OpaqueToken, RefreshState, RefreshToken, Revocation, RevocationEntry,
     RevokedToken, ScopeInfo, Session, StoreError, StoredKey, User,
@@ -57,7 +57,8 @@ macro_rules! refresh_state_select {
             "SELECT ",
             $crate::sql::rows::refresh_cols!(),
             ", rotated_at, grace_until, successor, COALESCE((SELECT NOT disabled FROM users \
-             WHERE users.id = refresh_tokens.user_id), FALSE) AS user_active FROM refresh_tokens WHERE digest = $1"
+             WHERE users.id = refresh_tokens.user_id), FALSE) AS user_active FROM refresh_tokens \
+             WHERE digest BETWEEN $1 AND $2"
         )
     };
 }
@@ -153,10 +154,11 @@ pub(crate) fn grant(r: &impl SqlRow) -> Result<Grant, StoreError> {
     })
 }
 
-/// An opaque token read by its digest (the statement does not select it).
-pub(crate) fn token(r: &impl SqlRow, digest: Digest) -> Result<OpaqueToken, StoreError> {
+/// An opaque token read by its key (the row holds the stored key, not the SHA-256).
+pub(crate) fn token(r: &impl SqlRow, key: &TokenKey) -> Result<OpaqueToken, StoreError> {
     Ok(OpaqueToken {
-        digest,
+        digest: key.sha256,
+        id: key.id,
         jti: r.col("jti")?,
         client_id: r.col("client_id")?,
         subject: r.col("subject")?,

@@ -3,7 +3,7 @@
 //! commit (`Op`); the generation is the size of `<db>.generation`.
 
 use async_trait::async_trait;
-use tessera_core::secret::Digest;
+use tessera_core::secret::TokenKey;
 use tessera_core::store::{
     OpaqueToken, Purged, Revocation, RevocationEntry, RevocationStore, RevokedToken, StoreError, StoreWide, TokenStore,
 };
@@ -15,11 +15,11 @@ use crate::sql::{config, revocations};
 #[async_trait]
 impl TokenStore for SqliteStore {
     async fn insert_token(&self, token: &OpaqueToken) -> Result<(), StoreError> {
-        self.submit(Op::InsertToken(token.clone())).await.map(|_| ())
+        self.submit(Op::InsertToken(Box::new(token.clone()))).await.map(|_| ())
     }
 
-    async fn get_token(&self, digest: &Digest) -> Result<Option<OpaqueToken>, StoreError> {
-        revocations::get_token(&self.pool, digest).await
+    async fn find_token(&self, key: &TokenKey) -> Result<Option<OpaqueToken>, StoreError> {
+        revocations::find_token(&self.pool, key).await
     }
 }
 

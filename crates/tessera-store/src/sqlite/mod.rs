@@ -91,7 +91,7 @@ impl SqliteOptions {
 }
 
 enum Op {
-    InsertToken(OpaqueToken),
+    InsertToken(Box<OpaqueToken>),
     Revoke(Revocation),
 }
 
@@ -332,7 +332,7 @@ async fn commit_batch(
         .iter()
         .enumerate()
         .filter_map(|(i, j)| match &j.op {
-            Op::InsertToken(t) => Some((i, t)),
+            Op::InsertToken(t) => Some((i, &**t)),
             Op::Revoke(_) => None,
         })
         .collect();
@@ -376,7 +376,7 @@ async fn insert_tokens(
     for (_, t) in rows {
         let aud = serde_json::to_string(&t.audience).map_err(unavailable)?;
         q = q
-            .bind(t.digest.0.to_vec())
+            .bind(tessera_core::secret::TokenKey { id: t.id, sha256: t.digest }.stored().0.to_vec())
             .bind(t.jti.clone())
             .bind(t.client_id.clone())
             .bind(t.subject.clone())
