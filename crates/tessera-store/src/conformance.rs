@@ -29,7 +29,7 @@ macro_rules! conformance_suite {
             clients_round_trip, keys_round_trip, settings_round_trip, revoking_a_key_deletes_it_and_feeds,
             generation_moves_on_every_config_change,
             tokens_round_trip, revoking_opaque_deletes_it_and_feeds, revocation_feed_orders_and_pages,
-            purge_removes_only_expired, concurrent_writes_all_land, ping_and_revocation_signal,
+            purge_removes_only_expired, concurrent_writes_all_land, a_duplicate_in_a_batch_fails_alone, ping_and_revocation_signal,
             users_round_trip, scopes_round_trip, sessions_round_trip, consent_is_replaced,
             codes_redeem_once, concurrent_redemptions_exactly_one, revoking_a_grant_deletes_its_tokens,
             grants_filter_and_purge, deleting_a_client_forgets_its_grants,
@@ -290,6 +290,28 @@ pub async fn purge_removes_only_expired(s: Arc<dyn Store>) {
     // store was replaced.
     s.purge_expired(1_000, 100).await.unwrap();
     assert_eq!(s.revocation_head().await.unwrap(), keep);
+}
+
+/// A duplicate among concurrent inserts (batched together by a backend
+/// that groups commits) fails alone: every other token of its batch lands.
+pub async fn a_duplicate_in_a_batch_fails_alone(s: Arc<dyn Store>) {
+    for n in (0..200u32).step_by(10) {
+        s.insert_token(&token(n, 1000)).await.unwrap();
+    }
+    let tasks: Vec<_> = (0..200u32)
+        .map(|n| {
+            let s = s.clone();
+            tokio::spawn(async move { (n, s.insert_token(&token(n, 1000)).await) })
+        })
+        .collect();
+    for t in tasks {
+        let (n, r) = t.await.unwrap();
+        let want = if n % 10 == 0 { Err(StoreError::Conflict) } else { Ok(()) };
+        assert_eq!(r, want, "token {n}");
+    }
+    for n in 0..200u32 {
+        assert!(s.get_token(&token(n, 0).digest).await.unwrap().is_some(), "token {n} lost");
+    }
 }
 
 pub async fn concurrent_writes_all_land(s: Arc<dyn Store>) {

@@ -291,24 +291,30 @@ fn fail_all(jobs: &mut Vec<Job>, execs: &mut Vec<exec::WriteFn>, e: &StoreError)
 const CHUNKS: [usize; 4] = [64, 16, 4, 1];
 const TOKEN_COLUMNS: usize = 10;
 
-static INSERT_TOKENS_SQL: LazyLock<Vec<(usize, Arc<str>)>> = LazyLock::new(|| {
-    CHUNKS
-        .iter()
-        .map(|&n| {
-            // Anonymous `?` parameters: sqlx looks each numbered one up by
-            // name, and SQLite finds a name by a linear scan, so 640 `$N`
-            // cost a quadratic 200,000 steps a statement (4 % of the CPU).
-            let row = format!("({})", vec!["?"; TOKEN_COLUMNS].join(", "));
-            let rows = vec![row; n];
-            let sql = format!(
-                "INSERT INTO access_tokens (digest, jti, client_id, subject, scope, audience, issued_at, expires_at, \
-                 auth_time, grant_id) VALUES {}",
-                rows.join(", ")
-            );
-            (n, Arc::from(sql))
-        })
-        .collect()
-});
+/// A batch of token inserts alone, up to this many, is one statement of
+/// its exact size in autocommit: one trip to SQLite's thread, not
+/// `BEGIN`, the chunks and `COMMIT` (each a context switch).
+const ONE_STATEMENT: usize = 64;
+
+static INSERT_TOKENS_SQL: LazyLock<Vec<(usize, Arc<str>)>> =
+    LazyLock::new(|| CHUNKS.iter().map(|&n| (n, insert_tokens_sql(n))).collect());
+
+/// The insert of exactly `n` tokens, for `n` in `1..=ONE_STATEMENT` (index `n - 1`).
+static INSERT_EXACT_SQL: LazyLock<Vec<Arc<str>>> =
+    LazyLock::new(|| (1..=ONE_STATEMENT).map(insert_tokens_sql).collect());
+
+fn insert_tokens_sql(n: usize) -> Arc<str> {
+    // Anonymous `?` parameters: sqlx looks each numbered one up by name, and
+    // SQLite finds a name by a linear scan, so 640 `$N` cost a quadratic
+    // 200,000 steps a statement (4 % of the CPU under load).
+    let row = format!("({})", vec!["?"; TOKEN_COLUMNS].join(", "));
+    let sql = format!(
+        "INSERT INTO access_tokens (digest, jti, client_id, subject, scope, audience, issued_at, expires_at, \
+         auth_time, grant_id) VALUES {}",
+        vec![row; n].join(", ")
+    );
+    Arc::from(sql)
+}
 
 type Finisher = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
@@ -323,6 +329,9 @@ async fn commit_batch(
     execs: Vec<exec::WriteFn>,
 ) -> (Vec<Result<i64, StoreError>>, Vec<Finisher>, Result<(), StoreError>) {
     let mut finishers: Vec<Finisher> = Vec::new();
+    if let Some(results) = insert_alone(conn, jobs, execs.is_empty()).await {
+        return (results, finishers, Ok(()));
+    }
     if let Err(e) = conn.execute("BEGIN IMMEDIATE").await {
         return (jobs.iter().map(|_| Err(unavailable(&e))).collect(), finishers, Err(unavailable(&e)));
     }
@@ -364,6 +373,37 @@ async fn commit_batch(
         return (jobs.iter().map(|_| Err(unavailable(&e))).collect(), finishers, Err(unavailable(&e)));
     }
     (results, finishers, Ok(()))
+}
+
+/// A batch of token inserts alone, at most [`ONE_STATEMENT`]: one statement
+/// in autocommit (atomic and durable as the batch's transaction would be).
+/// Should it fail, each token is tried alone, so one bad row fails only its
+/// own job. `None`: not such a batch.
+async fn insert_alone(
+    conn: &mut SqliteConnection,
+    jobs: &[Job],
+    no_execs: bool,
+) -> Option<Vec<Result<i64, StoreError>>> {
+    if !no_execs || jobs.is_empty() || jobs.len() > ONE_STATEMENT {
+        return None;
+    }
+    let tokens = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| match &j.op {
+            Op::InsertToken(t) => Some((i, &**t)),
+            Op::Revoke(_) => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let sql = INSERT_EXACT_SQL.get(tokens.len() - 1)?;
+    if insert_tokens(conn, sql, &tokens).await.is_ok() {
+        return Some(tokens.iter().map(|_| Ok(0)).collect());
+    }
+    let mut results = Vec::with_capacity(tokens.len());
+    for t in &tokens {
+        results.push(insert_tokens(conn, &INSERT_EXACT_SQL[0], &[*t]).await);
+    }
+    Some(results)
 }
 
 async fn insert_tokens(
