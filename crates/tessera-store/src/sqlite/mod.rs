@@ -307,7 +307,7 @@ fn insert_tokens_sql(n: usize) -> Arc<str> {
     // Anonymous `?` parameters: sqlx looks each numbered one up by name, and
     // SQLite finds a name by a linear scan, so 640 `$N` cost a quadratic
     // 200,000 steps a statement (4 % of the CPU under load).
-    let row = format!("({})", vec!["?"; TOKEN_COLUMNS].join(", "));
+    let row = format!("({})", ["?"; TOKEN_COLUMNS].join(", "));
     let sql = format!(
         "INSERT INTO access_tokens (digest, jti, client_id, subject, scope, audience, issued_at, expires_at, \
          auth_time, grant_id) VALUES {}",
