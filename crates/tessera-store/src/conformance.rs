@@ -242,7 +242,7 @@ pub async fn revoking_opaque_deletes_it_and_feeds(s: Arc<dyn Store>) {
 pub async fn ping_and_revocation_signal(s: Arc<dyn Store>) {
     s.ping().await.unwrap();
     if let Some(mut signal) = s.revocation_signal() {
-        signal.borrow_and_update();
+        signal.mark_seen();
         s.revoke(&revocation(RevokedToken::Jti("signalled".into()), 1000)).await.unwrap();
         let moved = tokio::time::timeout(std::time::Duration::from_secs(5), signal.changed()).await;
         assert!(matches!(moved, Ok(Ok(()))), "the revocation signal did not move");

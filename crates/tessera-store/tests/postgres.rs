@@ -74,7 +74,7 @@ async fn revocations_signal_the_other_node_within_a_second() {
     let db = TestDb::create().await;
     let (a, b) = two_nodes(&db).await;
     let mut rx = b.revocation_signal().expect("PostgreSQL signals revocations");
-    rx.borrow_and_update();
+    rx.mark_seen();
     let start = Instant::now();
     let seq = a.revoke(&jti(1, 1000)).await.unwrap();
     tokio::time::timeout(Duration::from_secs(2), rx.changed())

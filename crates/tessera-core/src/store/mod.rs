@@ -55,7 +55,7 @@ pub use sessions::{Session, SessionStore};
 pub use settings::{ISSUER_SETTING, SettingStore};
 pub use tokens::{OpaqueToken, TokenStore};
 pub use users::{User, UserStore};
-pub use wide::{Purged, StoreWide};
+pub use wide::{Purged, RevocationNotifier, RevocationSignal, SignalStopped, StoreWide};
 
 /// Every store trait, for callers that hold a concrete store (`use tessera_core::store::prelude::*`).
 pub mod prelude {

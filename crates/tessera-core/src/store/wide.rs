@@ -27,10 +27,10 @@ pub trait StoreWide: Send + Sync {
     fn config_generation(&self) -> u64;
 
     /// For a store shared by several server processes (PostgreSQL): a
-    /// receiver whose value changes whenever any process records a
-    /// revocation, so a node reads the new entries at once instead of
-    /// polling. `None` for stores that can only be polled.
-    fn revocation_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+    /// signal that moves whenever any process records a revocation, so a
+    /// node reads the new entries at once instead of polling. `None` for
+    /// stores that can only be polled.
+    fn revocation_signal(&self) -> Option<RevocationSignal> {
         None
     }
 
@@ -46,4 +46,48 @@ pub trait StoreWide: Send + Sync {
 
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Moves whenever a revocation is recorded anywhere: a backend that hears of
+/// them (PostgreSQL's LISTEN) keeps one and hands out [`RevocationSignal`]s.
+#[derive(Debug)]
+pub struct RevocationNotifier(tokio::sync::watch::Sender<u64>);
+
+impl Default for RevocationNotifier {
+    fn default() -> Self {
+        Self(tokio::sync::watch::Sender::new(0))
+    }
+}
+
+impl RevocationNotifier {
+    /// Wakes every signal: a revocation was recorded.
+    pub fn notify(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub fn subscribe(&self) -> RevocationSignal {
+        RevocationSignal(self.0.subscribe())
+    }
+}
+
+/// What [`StoreWide::revocation_signal`] hands out: wakes when a revocation
+/// was recorded since the last one seen.
+#[derive(Debug)]
+pub struct RevocationSignal(tokio::sync::watch::Receiver<u64>);
+
+/// The store's notifier is gone (its listener stopped): poll instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the revocation signal stopped")]
+pub struct SignalStopped;
+
+impl RevocationSignal {
+    /// Marks everything so far seen: only a later revocation wakes [`Self::changed`].
+    pub fn mark_seen(&mut self) {
+        self.0.borrow_and_update();
+    }
+
+    /// Waits for a revocation not yet seen, and marks it seen.
+    pub async fn changed(&mut self) -> Result<(), SignalStopped> {
+        self.0.changed().await.map_err(|_| SignalStopped)
+    }
 }

@@ -6,10 +6,9 @@
 use async_trait::async_trait;
 use tessera_core::secret::TokenKey;
 use tessera_core::store::{
-    AttemptStore, OpaqueToken, Purged, Revocation, RevocationEntry, RevocationStore, RevokedToken, StoreError,
-    StoreWide, TokenStore,
+    AttemptStore, OpaqueToken, Purged, Revocation, RevocationEntry, RevocationSignal, RevocationStore, RevokedToken,
+    StoreError, StoreWide, TokenStore,
 };
-use tokio::sync::watch;
 
 use super::{PURGE_LOCK, PgStore, attempts, listen, map_err, tokens, unavailable};
 use crate::sql::purge::{self, purge_statements};
@@ -76,7 +75,7 @@ impl StoreWide for PgStore {
         self.signals.config_generation()
     }
 
-    fn revocation_signal(&self) -> Option<watch::Receiver<u64>> {
+    fn revocation_signal(&self) -> Option<RevocationSignal> {
         Some(self.signals.revocation_signal())
     }
 

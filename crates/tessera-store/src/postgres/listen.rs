@@ -8,10 +8,10 @@
 //!   notification from another node moves the generation (a node's own
 //!   writes move it right after their commit, so their echo is ignored: it
 //!   would otherwise move the generation at an arbitrary later moment); a
-//!   revocation notification bumps the revocation watch.
+//!   revocation notification bumps the revocation signal.
 //! - Notifications sent while the listening connection is down are lost.
 //!   So while it is down, [`Signals::config_generation`] returns a new value
-//!   on every call (no cache is trusted) and the revocation watch is bumped
+//!   on every call (no cache is trusted) and the revocation signal is bumped
 //!   on every reconnect attempt; once it is back both move once more.
 //!   Reconnects back off from 250 ms to 5 s; a connection that stays quiet
 //!   is checked every 10 s, so a silently dead one is noticed.
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::Executor;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
-use tokio::sync::watch;
+use tessera_core::store::{RevocationNotifier, RevocationSignal};
 
 pub(super) const CONFIG_CHANNEL: &str = "tessera_config";
 pub(super) const REVOCATION_CHANNEL: &str = "tessera_revocations";
@@ -50,7 +50,7 @@ pub(super) struct Signals {
     /// The listener failed to reconnect: the database is down. Requests fail
     /// at once instead of each waiting out the pool's acquire timeout.
     unreachable: AtomicBool,
-    revocations: watch::Sender<u64>,
+    revocations: RevocationNotifier,
 }
 
 impl Signals {
@@ -64,7 +64,7 @@ impl Signals {
             generation: AtomicU64::new(1),
             listening: AtomicBool::new(true),
             unreachable: AtomicBool::new(false),
-            revocations: watch::Sender::new(0),
+            revocations: RevocationNotifier::default(),
         }
     }
 
@@ -94,10 +94,10 @@ impl Signals {
     }
 
     pub(super) fn revocations_changed(&self) {
-        self.revocations.send_modify(|n| *n = n.wrapping_add(1));
+        self.revocations.notify();
     }
 
-    pub(super) fn revocation_signal(&self) -> watch::Receiver<u64> {
+    pub(super) fn revocation_signal(&self) -> RevocationSignal {
         self.revocations.subscribe()
     }
 
