@@ -64,8 +64,7 @@ impl TokenFormat {
 }
 
 pub const DEFAULT_ACCESS_TOKEN_TTL: u64 = 15 * 60;
-/// One day: access tokens are meant to be short; longer needs refresh tokens.
-pub const MAX_ACCESS_TOKEN_TTL: u64 = 24 * 60 * 60;
+pub use crate::token::MAX_ACCESS_TOKEN_TTL;
 
 /// What a client is allowed to do; stored as one JSON document so new
 /// settings need no migration (unknown fields default).

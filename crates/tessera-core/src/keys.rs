@@ -307,7 +307,7 @@ impl MasterKey {
 
 /// A superseded key stays published this long after its successor started
 /// signing: by then every token it signed has expired.
-pub const RETIRE_AFTER: i64 = crate::client::MAX_ACCESS_TOKEN_TTL as i64;
+pub const RETIRE_AFTER: i64 = crate::token::MAX_ACCESS_TOKEN_TTL as i64;
 
 /// Where a key is in its life, at a given time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use crate::cache::{ClientCache, ConfigCache, ConfigView};
 use crate::client::Client;
 use crate::client_auth::{self, ClientCall};
-use crate::endpoint::authorize::{BUILTIN_SCOPES, ScopeLine};
 use crate::error::OAuthError;
 use crate::params::Params;
 use crate::scope::ScopeSet;
+use crate::scope::{BUILTIN_SCOPES, ScopeLine};
 use crate::store::Store;
 
 pub struct ClientRegistry {

@@ -3,6 +3,21 @@
 
 use crate::error::OAuthError;
 
+/// A scope with the sentence the consent page shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeLine {
+    pub name: String,
+    pub description: String,
+}
+
+/// The OpenID Connect scopes every server knows, with what they let a client see.
+pub const BUILTIN_SCOPES: &[(&str, &str)] = &[
+    ("openid", "Confirm who you are (your account identifier)"),
+    ("profile", "See your name and username"),
+    ("email", "See your email address"),
+    ("offline_access", "Stay connected while you are away (refresh tokens)"),
+];
+
 /// Longest `scope` value accepted, in bytes. Scope strings come before
 /// authentication (the authorization and device endpoints, a public client's
 /// refresh), so their cost must be bounded whatever their content.

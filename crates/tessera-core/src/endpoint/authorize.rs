@@ -8,6 +8,7 @@
 //! every later failure goes back to the client as
 //! [`AuthorizeError::Redirect`] with `error`, `state` and `iss`.
 
+pub use crate::scope::{BUILTIN_SCOPES, ScopeLine};
 use std::sync::Arc;
 
 use tessera_proto::ErrorCode;
@@ -100,13 +101,6 @@ pub struct Interaction {
     pub consent: Option<bool>,
 }
 
-/// A scope with the sentence the consent page shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScopeLine {
-    pub name: String,
-    pub description: String,
-}
-
 #[derive(Debug, Clone)]
 pub enum Step {
     Login(Box<AuthorizationRequest>),
@@ -119,14 +113,6 @@ pub enum Step {
     },
     Done(Redirect),
 }
-
-/// The OpenID Connect scopes every server knows, with what they let a client see.
-pub const BUILTIN_SCOPES: &[(&str, &str)] = &[
-    ("openid", "Confirm who you are (your account identifier)"),
-    ("profile", "See your name and username"),
-    ("email", "See your email address"),
-    ("offline_access", "Stay connected while you are away (refresh tokens)"),
-];
 
 /// The parts the authorization endpoint uses: the registry (the client,
 /// scope sentences), the store (consent, codes, implicit grants), the token

@@ -6,6 +6,10 @@ pub mod id_token;
 pub mod jwt;
 pub mod opaque;
 
+/// One day: access tokens are meant to be short; longer needs refresh
+/// tokens. Signing keys and revocations are kept this long after their last use.
+pub const MAX_ACCESS_TOKEN_TTL: u64 = 24 * 60 * 60;
+
 /// What an issued access token says, whatever its format.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenFacts {
