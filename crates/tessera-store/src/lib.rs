@@ -1,7 +1,7 @@
 //! Storage backends for Tessera, each implementing [`tessera_core::store::Store`].
 //!
 //! # Layout
-//! - [`memory`]: in-process maps, for tests and `--ephemeral` runs.
+//! - [`memory`]: the in-memory store of `tessera-core` (its `test-store` feature), re-exported with the conformance suite.
 //! - `sql/`: what the two SQL backends share, written once and generic over
 //!   the database (`sql::Dialect`): row mappers and column lists
 //!   (`rows.rs`), the CRUD per concern (`config.rs`: clients, keys, scopes,
@@ -39,12 +39,14 @@ mod conformance_device;
 mod conformance_refresh;
 #[cfg(feature = "conformance")]
 mod conformance_token_ids;
-pub mod memory;
+#[cfg(feature = "conformance")]
+pub use tessera_core::store::memory;
 pub mod postgres;
 mod schema;
 mod sql;
 pub mod sqlite;
 
+#[cfg(feature = "conformance")]
 pub use memory::{ConfigReads, MemoryStore};
 pub use postgres::{PgOptions, PgStore};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};

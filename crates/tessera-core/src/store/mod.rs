@@ -41,6 +41,11 @@ pub mod tokens;
 pub mod users;
 pub mod wide;
 
+/// The in-memory store: the reference behaviour of the conformance suite
+/// and the backend of core's own rule tests (feature `test-store`).
+#[cfg(any(test, feature = "test-store"))]
+pub mod memory;
+
 pub use attempts::AttemptStore;
 pub use clients::ClientStore;
 pub use codes::{AuthCode, CodeStore, Redemption};

@@ -19,7 +19,7 @@ use tessera_core::client::NewClient;
 use tessera_core::clock::ManualClock;
 use tessera_core::keys::MasterKey;
 use tessera_core::random::SeededRandom;
-use tessera_store::memory::MemoryStore;
+use tessera_core::store::memory::MemoryStore;
 use tower::ServiceExt;
 
 use super::{AppState, BODY_LIMIT, router};

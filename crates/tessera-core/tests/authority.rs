@@ -10,10 +10,10 @@ use tessera_core::clock::{Clock, ManualClock};
 use tessera_core::keys::{Algorithm, MasterKey};
 use tessera_core::params::Params;
 use tessera_core::random::SeededRandom;
+use tessera_core::store::memory::MemoryStore;
 use tessera_core::store::prelude::*;
 use tessera_core::{Authority, Settings};
 use tessera_proto::ErrorCode;
-use tessera_store::MemoryStore;
 
 const T0: i64 = 1_800_000_000;
 

@@ -7,16 +7,16 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use async_trait::async_trait;
-use tessera_core::client::{Client, ClientSettings};
-use tessera_core::secret::{Digest, TokenKey};
-use tessera_core::store::prelude::*;
-use tessera_core::store::{
+use crate::client::{Client, ClientSettings};
+use crate::secret::{Digest, TokenKey};
+use crate::store::prelude::*;
+use crate::store::{
     AuthCode, Consent, DeviceCode, DeviceStatus, Grant, GrantFilter, OpaqueToken, Poll, Purged, Redemption,
     RefreshState, RefreshToken, Revocation, RevocationEntry, RevokedToken, Rotation, ScopeInfo, Session, StoreError,
     StoredKey, User,
 };
-use tessera_core::throttle::{Count, WINDOW};
+use crate::throttle::{Count, WINDOW};
+use async_trait::async_trait;
 
 #[derive(Default)]
 struct Inner {

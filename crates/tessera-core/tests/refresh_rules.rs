@@ -15,11 +15,11 @@ use tessera_core::pkce;
 use tessera_core::random::SeededRandom;
 use tessera_core::secret::{REFRESH_PREFIX, Secret};
 use tessera_core::store::RefreshToken;
+use tessera_core::store::memory::MemoryStore;
 use tessera_core::store::prelude::*;
 use tessera_core::user::NewUser;
 use tessera_core::{Authority, Settings};
 use tessera_proto::{ErrorCode, TokenResponse};
-use tessera_store::MemoryStore;
 
 const T0: i64 = 1_800_000_000;
 const PW: &str = "correct horse battery staple";
