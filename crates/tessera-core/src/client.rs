@@ -125,13 +125,33 @@ pub const DEFAULT_REFRESH_GRACE: u64 = 10;
 const MAX_REFRESH_TTL: u64 = 365 * 24 * 3600;
 const MAX_REFRESH_GRACE: u64 = 120;
 
+/// How a client proves who it is (RFC 6749 §2.1). Stored as the
+/// `secret_digest` column: a digest for a confidential client, NULL for a
+/// public one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    /// Authenticates with a secret, of which only the digest is kept.
+    Confidential { secret_digest: Digest },
+    /// `token_endpoint_auth_method=none` (SPAs, native apps): nothing to
+    /// prove with, so its codes are bound by PKCE and it never acts as itself.
+    Public,
+}
+
+impl ClientKind {
+    pub fn secret_digest(&self) -> Option<&Digest> {
+        match self {
+            Self::Confidential { secret_digest } => Some(secret_digest),
+            Self::Public => None,
+        }
+    }
+}
+
 /// A registered client as the store holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
     pub id: String,
     pub name: String,
-    /// `None` for a public client (`token_endpoint_auth_method=none`).
-    pub secret_digest: Option<Digest>,
+    pub kind: ClientKind,
     pub settings: ClientSettings,
     pub created_at: i64,
     pub updated_at: i64,
@@ -147,7 +167,7 @@ impl Client {
     }
 
     pub fn is_public(&self) -> bool {
-        self.secret_digest.is_none()
+        matches!(self.kind, ClientKind::Public)
     }
 
     pub fn auth_method(&self) -> &'static str {
@@ -170,9 +190,9 @@ impl Client {
 
     /// Constant-time check of a presented secret.
     pub fn secret_matches(&self, presented: &Secret) -> bool {
-        match &self.secret_digest {
-            Some(d) => d.ct_eq(&presented.digest()),
-            None => false,
+        match &self.kind {
+            ClientKind::Confidential { secret_digest } => secret_digest.ct_eq(&presented.digest()),
+            ClientKind::Public => false,
         }
     }
 }
@@ -286,7 +306,10 @@ impl NewClient {
         let client = Client {
             id,
             name,
-            secret_digest: secret.as_ref().map(Secret::digest),
+            kind: match &secret {
+                Some(s) => ClientKind::Confidential { secret_digest: s.digest() },
+                None => ClientKind::Public,
+            },
             settings: ClientSettings {
                 grant_types,
                 scope: scope.to_string(),

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use tessera_core::client::{Client, ClientSettings};
+use tessera_core::client::{Client, ClientKind, ClientSettings};
 use tessera_core::secret::{Digest, TokenKey};
 use tessera_core::store::prelude::*;
 use tessera_core::store::{
@@ -116,7 +116,7 @@ impl ClientStore for MemoryStore {
     async fn set_client_secret(&self, id: &str, digest: Digest, now: i64) -> Result<bool, StoreError> {
         let found = self.with(|i| match i.clients.get_mut(id) {
             Some(c) => {
-                c.secret_digest = Some(digest);
+                c.kind = ClientKind::Confidential { secret_digest: digest };
                 c.updated_at = now;
                 true
             }

@@ -3,7 +3,7 @@
 //! drift apart. Macros, not consts: SQL is assembled with `concat!`, and
 //! sqlx only takes statements fixed at compile time.
 
-use tessera_core::client::{Client, ClientSettings};
+use tessera_core::client::{Client, ClientKind, ClientSettings};
 use tessera_core::secret::{Digest, TokenKey};
 use tessera_core::store::{
     AuthCode, DeviceCode, DeviceStatus, Grant, OpaqueToken, RefreshState, RefreshToken, Revocation, RevocationEntry,
@@ -70,14 +70,16 @@ pub(crate) fn client(r: &impl SqlRow) -> Result<Client, StoreError> {
     let settings: String = r.col("settings")?;
     let settings: ClientSettings = serde_json::from_str(&settings).map_err(corrupt)?;
     let digest: Option<Vec<u8>> = r.col("secret_digest")?;
-    let secret_digest = match digest {
-        Some(d) => Some(Digest::from_slice(&d).ok_or_else(|| corrupt("secret digest length"))?),
-        None => None,
+    let kind = match digest {
+        Some(d) => ClientKind::Confidential {
+            secret_digest: Digest::from_slice(&d).ok_or_else(|| corrupt("secret digest length"))?,
+        },
+        None => ClientKind::Public,
     };
     Ok(Client {
         id: r.col("client_id")?,
         name: r.col("name")?,
-        secret_digest,
+        kind,
         settings,
         created_at: r.col("created_at")?,
         updated_at: r.col("updated_at")?,
