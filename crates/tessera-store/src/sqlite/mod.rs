@@ -298,7 +298,7 @@ static INSERT_TOKENS_SQL: LazyLock<Vec<(usize, Arc<str>)>> = LazyLock::new(|| {
             // Anonymous `?` parameters: sqlx looks each numbered one up by
             // name, and SQLite finds a name by a linear scan, so 640 `$N`
             // cost a quadratic 200,000 steps a statement (4 % of the CPU).
-            let row = format!("({})", vec!["?"; TOKEN_COLUMNS].join(", "));
+            let row = format!("({})", ["?"; TOKEN_COLUMNS].join(", "));
             let rows = vec![row; n];
             let sql = format!(
                 "INSERT INTO access_tokens (digest, jti, client_id, subject, scope, audience, issued_at, expires_at, \
