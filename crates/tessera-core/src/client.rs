@@ -72,7 +72,8 @@ pub const MAX_ACCESS_TOKEN_TTL: u64 = 24 * 60 * 60;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientSettings {
     pub grant_types: Vec<GrantType>,
-    pub scope: String,
+    /// Parsed once, when the settings are read; stored as the scope string.
+    pub scope: ScopeSet,
     #[serde(default)]
     pub audiences: Vec<String>,
     #[serde(default)]
@@ -91,9 +92,10 @@ pub struct ClientSettings {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_origins: Vec<String>,
     /// `id_token_signed_response_alg` (OpenID Connect Registration §2);
-    /// `None` is RS256, which every OpenID library supports.
+    /// `None` is RS256, which every OpenID library supports. Stored by
+    /// name; an unknown name fails to read rather than becoming RS256.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_token_alg: Option<String>,
+    pub id_token_alg: Option<Algorithm>,
     /// Refresh tokens: idle lifetime, absolute lifetime of the family, and
     /// the retry window (RFC 9700 §4.14.2); seconds, `None` = the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,8 +160,8 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn scope(&self) -> ScopeSet {
-        ScopeSet::parse(&self.settings.scope).unwrap_or_default()
+    pub fn scope(&self) -> &ScopeSet {
+        &self.settings.scope
     }
 
     pub fn allows_grant(&self, g: GrantType) -> bool {
@@ -185,7 +187,7 @@ impl Client {
     }
 
     pub fn id_token_alg(&self) -> Algorithm {
-        self.settings.id_token_alg.as_deref().and_then(Algorithm::parse).unwrap_or(Algorithm::RS256)
+        self.settings.id_token_alg.unwrap_or(Algorithm::RS256)
     }
 
     /// Constant-time check of a presented secret.
@@ -297,11 +299,13 @@ impl NewClient {
         })
         .map_err(bad)?;
         let allowed_origins = dedup_checked(self.allowed_origins, validate_origin).map_err(bad)?;
-        if let Some(a) = &self.id_token_alg
-            && Algorithm::parse(a).is_none()
-        {
-            return Err(bad(format!("ID token algorithm {a:?} is not one of EdDSA, ES256, RS256")));
-        }
+        let id_token_alg = match &self.id_token_alg {
+            Some(a) => Some(
+                Algorithm::parse(a)
+                    .ok_or_else(|| bad(format!("ID token algorithm {a:?} is not one of EdDSA, ES256, RS256")))?,
+            ),
+            None => None,
+        };
         let secret = (!self.public).then(|| Secret::generate(rng, CLIENT_SECRET_PREFIX));
         let client = Client {
             id,
@@ -312,7 +316,7 @@ impl NewClient {
             },
             settings: ClientSettings {
                 grant_types,
-                scope: scope.to_string(),
+                scope,
                 audiences,
                 token_format: self.token_format,
                 access_token_ttl: ttl,
@@ -320,7 +324,7 @@ impl NewClient {
                 redirect_uris,
                 post_logout_redirect_uris,
                 allowed_origins,
-                id_token_alg: self.id_token_alg,
+                id_token_alg,
                 refresh_idle_ttl: self.refresh_idle_ttl,
                 refresh_absolute_ttl: self.refresh_absolute_ttl,
                 refresh_grace: self.refresh_grace,
@@ -463,6 +467,22 @@ mod tests {
             let mut c = new_client();
             f(&mut c);
             assert!(c.build(&rng, 0).is_err(), "case {i} accepted");
+        }
+    }
+
+    #[test]
+    fn settings_keep_their_stored_form_and_refuse_bad_values() {
+        let mut n = new_client();
+        n.id_token_alg = Some("ES256".into());
+        let (c, _) = n.build(&SeededRandom::new(1), 0).unwrap_or_else(|e| panic!("{e}"));
+        let json = serde_json::to_value(&c.settings).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((json["scope"].as_str(), json["id_token_alg"].as_str()), (Some("a b"), Some("ES256")));
+        let back: ClientSettings = serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, c.settings);
+        for (field, bad) in [("scope", "a \"b\""), ("id_token_alg", "HS256")] {
+            let mut j = json.clone();
+            j[field] = serde_json::Value::from(bad);
+            assert!(serde_json::from_value::<ClientSettings>(j).is_err(), "{field} = {bad} accepted");
         }
     }
 }

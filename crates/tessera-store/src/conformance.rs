@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use tessera_core::client::{Client, ClientKind, ClientSettings, GrantType, TokenFormat};
+use tessera_core::scope::ScopeSet;
 use tessera_core::secret::Digest;
 use tessera_core::store::{OpaqueToken, Revocation, RevokedToken, Store, StoreError, StoredKey};
 
@@ -69,7 +70,7 @@ pub fn client(id: &str, created_at: i64) -> Client {
         kind: ClientKind::Confidential { secret_digest: Digest::of(id.as_bytes()) },
         settings: ClientSettings {
             grant_types: vec![GrantType::ClientCredentials],
-            scope: "a b".into(),
+            scope: ScopeSet::parse("a b").unwrap(),
             audiences: vec!["https://api.example".into()],
             token_format: TokenFormat::Opaque,
             access_token_ttl: 900,

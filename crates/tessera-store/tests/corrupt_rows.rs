@@ -49,3 +49,19 @@ async fn a_user_whose_flag_is_not_a_number_is_an_internal_error() {
     assert_internal(store.get_user("u1").await.expect_err("corrupt"));
     assert_internal(store.find_user("alice").await.expect_err("corrupt"));
 }
+
+#[tokio::test]
+async fn a_client_whose_scope_does_not_parse_is_an_internal_error() {
+    let sql =
+        "UPDATE clients SET settings = json_set(settings, '$.scope', 'a \"quoted\" scope') WHERE client_id = 'c1'";
+    let (_dir, store) = corrupted(sql).await;
+    assert_internal(store.get_client("c1").await.expect_err("corrupt"));
+    assert_internal(store.list_clients().await.expect_err("corrupt"));
+}
+
+#[tokio::test]
+async fn a_client_with_an_unknown_id_token_alg_is_an_internal_error_not_rs256() {
+    let sql = "UPDATE clients SET settings = json_set(settings, '$.id_token_alg', 'HS256') WHERE client_id = 'c1'";
+    let (_dir, store) = corrupted(sql).await;
+    assert_internal(store.get_client("c1").await.expect_err("corrupt"));
+}

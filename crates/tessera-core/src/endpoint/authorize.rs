@@ -198,10 +198,10 @@ impl Authorize<'_> {
             None => allowed.clone(),
             Some(s) => ScopeSet::parse(s).map_err(back)?,
         };
-        if !scope.is_subset_of(&allowed) {
+        if !scope.is_subset_of(allowed) {
             return Err(back(OAuthError::invalid_scope(format!(
                 "scope not allowed for this client: {}",
-                scope.not_in(&allowed).join(" ")
+                scope.not_in(allowed).join(" ")
             ))));
         }
         let resources: Vec<String> = params.get_all("resource").into_iter().map(String::from).collect();

@@ -106,13 +106,13 @@ impl DeviceFlow<'_> {
         }
         let allowed = c.scope();
         let scope = match params.get("scope") {
-            None => allowed,
+            None => allowed.clone(),
             Some(s) => {
                 let s = ScopeSet::parse(s)?;
-                if !s.is_subset_of(&allowed) {
+                if !s.is_subset_of(allowed) {
                     return Err(OAuthError::invalid_scope(format!(
                         "scope not allowed for this client: {}",
-                        s.not_in(&allowed).join(" ")
+                        s.not_in(allowed).join(" ")
                     )));
                 }
                 s

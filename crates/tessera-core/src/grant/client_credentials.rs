@@ -45,12 +45,12 @@ pub async fn handle(
     }
     let allowed = c.scope();
     let scope = match req.scope {
-        None => allowed,
-        Some(s) if s.is_subset_of(&allowed) => s,
+        None => allowed.clone(),
+        Some(s) if s.is_subset_of(allowed) => s,
         Some(s) => {
             return Err(OAuthError::invalid_scope(format!(
                 "scope not allowed for this client: {}",
-                s.not_in(&allowed).join(" ")
+                s.not_in(allowed).join(" ")
             )));
         }
     };
