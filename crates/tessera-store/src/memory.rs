@@ -573,7 +573,7 @@ impl DeviceStore for MemoryStore {
         &self,
         user_digest: &Digest,
         now: i64,
-        approval: Option<(String, i64, String)>,
+        approval: Option<(String, i64, tessera_core::amr::AmrSet)>,
     ) -> Result<bool, StoreError> {
         self.with(|i| {
             let Some(d) = i

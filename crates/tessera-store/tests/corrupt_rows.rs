@@ -4,8 +4,10 @@
 
 use sqlx::{Connection, SqliteConnection};
 use tessera_core::OAuthError;
+use tessera_core::amr::Amr;
+use tessera_core::secret::Digest;
 use tessera_core::store::prelude::*;
-use tessera_core::store::{StoreError, User};
+use tessera_core::store::{Session, StoreError, User};
 use tessera_proto::ErrorCode;
 use tessera_store::{SqliteOptions, SqliteStore, conformance};
 
@@ -25,9 +27,15 @@ async fn corrupted(sql: &str) -> (tempfile::TempDir, SqliteStore) {
         updated_at: 100,
     };
     store.insert_user(&user).await.unwrap();
+    store.insert_session(&session()).await.unwrap();
     let mut raw = SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut raw).await.unwrap();
     (dir, store)
+}
+
+fn session() -> Session {
+    let (digest, user_id) = (Digest::of(b"s1"), "u1".into());
+    Session { id: "s1".into(), digest, user_id, auth_time: 100, amr: Amr::Pwd.into(), created_at: 100, expires_at: 200 }
 }
 
 fn assert_internal(err: StoreError) {
@@ -64,4 +72,10 @@ async fn a_client_with_an_unknown_id_token_alg_is_an_internal_error_not_rs256() 
     let sql = "UPDATE clients SET settings = json_set(settings, '$.id_token_alg', 'HS256') WHERE client_id = 'c1'";
     let (_dir, store) = corrupted(sql).await;
     assert_internal(store.get_client("c1").await.expect_err("corrupt"));
+}
+
+#[tokio::test]
+async fn a_session_with_an_unknown_method_is_an_internal_error() {
+    let (_dir, store) = corrupted("UPDATE sessions SET amr = 'pwd magic' WHERE id = 's1'").await;
+    assert_internal(store.get_session(&session().digest).await.expect_err("corrupt"));
 }

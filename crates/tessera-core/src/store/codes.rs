@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use super::StoreError;
+use crate::amr::AmrSet;
 use crate::secret::Digest;
 
 /// An authorization code as stored (RFC 6749 §4.1.2) with everything the
@@ -21,7 +22,7 @@ pub struct AuthCode {
     pub audience: Vec<String>,
     pub nonce: Option<String>,
     pub auth_time: i64,
-    pub amr: String,
+    pub amr: AmrSet,
     pub session_id: String,
     pub created_at: i64,
     pub expires_at: i64,

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 
 use super::StoreError;
+use crate::amr::AmrSet;
 use crate::secret::Digest;
 
 /// Where a device request stands.
@@ -15,7 +16,7 @@ pub enum DeviceStatus {
     Approved {
         user_id: String,
         auth_time: i64,
-        amr: String,
+        amr: AmrSet,
     },
     Denied,
     /// Tokens were issued; it cannot be used again.
@@ -72,7 +73,7 @@ pub trait DeviceStore: Send + Sync {
         &self,
         user_digest: &Digest,
         now: i64,
-        approval: Option<(String, i64, String)>,
+        approval: Option<(String, i64, AmrSet)>,
     ) -> Result<bool, StoreError>;
     /// One poll by `client_id` at `now`, atomically: the interval check, and
     /// on approval the redemption and the grant (expiring `grant_expires_at`).

@@ -25,7 +25,7 @@ impl DeviceStore for PgStore {
         &self,
         user_digest: &Digest,
         now: i64,
-        approval: Option<(String, i64, String)>,
+        approval: Option<(String, i64, tessera_core::amr::AmrSet)>,
     ) -> Result<bool, StoreError> {
         sql::decide_device(self.pool()?, user_digest, now, approval).await
     }

@@ -31,7 +31,7 @@ pub(crate) async fn insert_code<'c, DB: Dialect>(
     .arg(json_list(&c.audience)?)
     .arg(&c.nonce)
     .arg(c.auth_time)
-    .arg(&c.amr)
+    .arg(c.amr.to_string())
     .arg(&c.session_id)
     .arg(c.created_at)
     .arg(c.expires_at);

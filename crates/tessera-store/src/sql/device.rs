@@ -50,7 +50,7 @@ pub(crate) async fn decide_device<'c, DB: Dialect>(
     e: impl Executor<'c, Database = DB>,
     user_digest: &Digest,
     now: i64,
-    approval: Option<(String, i64, String)>,
+    approval: Option<(String, i64, tessera_core::amr::AmrSet)>,
 ) -> Result<bool, StoreError> {
     let q = match approval {
         Some((user, auth_time, amr)) => query::<DB>(
@@ -59,7 +59,7 @@ pub(crate) async fn decide_device<'c, DB: Dialect>(
         )
         .arg(user)
         .arg(auth_time)
-        .arg(amr),
+        .arg(amr.to_string()),
         None => query::<DB>(
             "UPDATE device_codes SET status = 'denied' WHERE user_digest = $1 AND status = 'pending' AND expires_at > $2",
         ),

@@ -119,7 +119,7 @@ pub(crate) fn session(r: &impl SqlRow) -> Result<Session, StoreError> {
         digest: r.digest("digest")?,
         user_id: r.col("user_id")?,
         auth_time: r.col("auth_time")?,
-        amr: r.col("amr")?,
+        amr: r.amr("amr")?,
         created_at: r.col("created_at")?,
         expires_at: r.col("expires_at")?,
     })
@@ -137,7 +137,7 @@ pub(crate) fn code(r: &impl SqlRow) -> Result<AuthCode, StoreError> {
         audience: r.list("audience")?,
         nonce: r.col("nonce")?,
         auth_time: r.col("auth_time")?,
-        amr: r.col("amr")?,
+        amr: r.amr("amr")?,
         session_id: r.col("session_id")?,
         created_at: r.col("created_at")?,
         expires_at: r.col("expires_at")?,
@@ -203,7 +203,7 @@ pub(crate) fn device(r: &impl SqlRow) -> Result<DeviceCode, StoreError> {
         "approved" => DeviceStatus::Approved {
             user_id: r.col::<Option<String>>("user_id")?.unwrap_or_default(),
             auth_time: r.col::<Option<i64>>("auth_time")?.unwrap_or_default(),
-            amr: r.col::<Option<String>>("amr")?.unwrap_or_default(),
+            amr: r.amr("amr")?,
         },
         other => return Err(corrupt(format!("device status {other:?}"))),
     };

@@ -24,7 +24,7 @@ impl DeviceStore for SqliteStore {
         &self,
         user_digest: &Digest,
         now: i64,
-        approval: Option<(String, i64, String)>,
+        approval: Option<(String, i64, tessera_core::amr::AmrSet)>,
     ) -> Result<bool, StoreError> {
         let d = *user_digest;
         self.exec(move |conn| Box::pin(async move { sql::decide_device(conn, &d, now, approval).await })).await
