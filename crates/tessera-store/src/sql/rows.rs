@@ -201,8 +201,8 @@ pub(crate) fn device(r: &impl SqlRow) -> Result<DeviceCode, StoreError> {
         "denied" => DeviceStatus::Denied,
         "redeemed" => DeviceStatus::Redeemed,
         "approved" => DeviceStatus::Approved {
-            user_id: r.col::<Option<String>>("user_id")?.unwrap_or_default(),
-            auth_time: r.col::<Option<i64>>("auth_time")?.unwrap_or_default(),
+            user_id: r.col::<Option<String>>("user_id")?.ok_or_else(|| corrupt("approved without a user"))?,
+            auth_time: r.col::<Option<i64>>("auth_time")?.ok_or_else(|| corrupt("approved without an auth_time"))?,
             amr: r.amr("amr")?,
         },
         other => return Err(corrupt(format!("device status {other:?}"))),
