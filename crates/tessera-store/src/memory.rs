@@ -12,9 +12,9 @@ use tessera_core::client::{Client, ClientKind, ClientSettings};
 use tessera_core::secret::{Digest, TokenKey};
 use tessera_core::store::prelude::*;
 use tessera_core::store::{
-    AuthCode, Consent, DeviceCode, DeviceStatus, Grant, GrantFilter, OpaqueToken, Poll, Purged, Redemption,
-    RefreshState, RefreshToken, Revocation, RevocationEntry, RevokedToken, Rotation, ScopeInfo, Session, StoreError,
-    StoredKey, User,
+    AuthCode, Consent, DeviceApproval, DeviceCode, DeviceStatus, Grant, GrantFilter, OpaqueToken, Poll, Purged,
+    Redemption, RefreshState, RefreshToken, Revocation, RevocationEntry, RevokedToken, Rotation, ScopeInfo, Session,
+    StoreError, StoredKey, User,
 };
 use tessera_core::throttle::{Count, WINDOW};
 
@@ -573,7 +573,7 @@ impl DeviceStore for MemoryStore {
         &self,
         user_digest: &Digest,
         now: i64,
-        approval: Option<(String, i64, tessera_core::amr::AmrSet)>,
+        approval: Option<DeviceApproval>,
     ) -> Result<bool, StoreError> {
         self.with(|i| {
             let Some(d) = i
@@ -584,7 +584,7 @@ impl DeviceStore for MemoryStore {
                 return false;
             };
             d.status = match approval {
-                Some((user_id, auth_time, amr)) => DeviceStatus::Approved { user_id, auth_time, amr },
+                Some(a) => DeviceStatus::Approved(a),
                 None => DeviceStatus::Denied,
             };
             true
@@ -617,7 +617,7 @@ impl DeviceStore for MemoryStore {
             if too_soon {
                 return Poll::SlowDown(d.interval);
             }
-            let DeviceStatus::Approved { user_id, .. } = &d.status else { return Poll::Pending };
+            let DeviceStatus::Approved(DeviceApproval { user_id, .. }) = &d.status else { return Poll::Pending };
             let grant = Grant {
                 id: d.grant_id.clone(),
                 user_id: user_id.clone(),

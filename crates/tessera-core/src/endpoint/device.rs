@@ -19,7 +19,7 @@ use crate::random::Random;
 use crate::registry::ClientRegistry;
 use crate::scope::ScopeSet;
 use crate::secret::{Digest, Secret};
-use crate::store::{DeviceCode, DeviceStatus, Store, StoreError};
+use crate::store::{DeviceApproval, DeviceCode, DeviceStatus, Store, StoreError};
 use crate::throttle::Throttle;
 
 pub const DEVICE_CODE_PREFIX: &str = "tsr_dc_";
@@ -223,7 +223,11 @@ impl DeviceFlow<'_> {
         }
         let decided = match normalize_user_code(user_code) {
             Some(n) => {
-                let approval = approve.then(|| (who.user.id.clone(), who.session.auth_time, who.session.amr.clone()));
+                let approval = approve.then(|| DeviceApproval {
+                    user_id: who.user.id.clone(),
+                    auth_time: who.session.auth_time,
+                    amr: who.session.amr.clone(),
+                });
                 self.store.decide_device(&user_digest(&n), now, approval).await?
             }
             None => false,

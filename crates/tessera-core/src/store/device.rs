@@ -13,14 +13,19 @@ use crate::secret::Digest;
 pub enum DeviceStatus {
     Pending,
     /// A signed-in person approved it.
-    Approved {
-        user_id: String,
-        auth_time: i64,
-        amr: AmrSet,
-    },
+    Approved(DeviceApproval),
     Denied,
     /// Tokens were issued; it cannot be used again.
     Redeemed,
+}
+
+/// Who approved a device request, and how they had signed in (carried into
+/// the ID token as `auth_time` and `amr`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceApproval {
+    pub user_id: String,
+    pub auth_time: i64,
+    pub amr: AmrSet,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +78,7 @@ pub trait DeviceStore: Send + Sync {
         &self,
         user_digest: &Digest,
         now: i64,
-        approval: Option<(String, i64, AmrSet)>,
+        approval: Option<DeviceApproval>,
     ) -> Result<bool, StoreError>;
     /// One poll by `client_id` at `now`, atomically: the interval check, and
     /// on approval the redemption and the grant (expiring `grant_expires_at`).

@@ -5,7 +5,7 @@
 
 use sqlx::Executor;
 use tessera_core::secret::Digest;
-use tessera_core::store::{DeviceCode, DeviceStatus, Grant, Poll, StoreError};
+use tessera_core::store::{DeviceApproval, DeviceCode, DeviceStatus, Grant, Poll, StoreError};
 
 use super::rows::{self, device_cols};
 use super::{Bind, Dialect, affected, json_list, map_err, query};
@@ -50,16 +50,16 @@ pub(crate) async fn decide_device<'c, DB: Dialect>(
     e: impl Executor<'c, Database = DB>,
     user_digest: &Digest,
     now: i64,
-    approval: Option<(String, i64, tessera_core::amr::AmrSet)>,
+    approval: Option<DeviceApproval>,
 ) -> Result<bool, StoreError> {
     let q = match approval {
-        Some((user, auth_time, amr)) => query::<DB>(
+        Some(a) => query::<DB>(
             "UPDATE device_codes SET status = 'approved', user_id = $1, auth_time = $2, amr = $3 \
              WHERE user_digest = $4 AND status = 'pending' AND expires_at > $5",
         )
-        .arg(user)
-        .arg(auth_time)
-        .arg(amr.to_string()),
+        .arg(a.user_id)
+        .arg(a.auth_time)
+        .arg(a.amr.to_string()),
         None => query::<DB>(
             "UPDATE device_codes SET status = 'denied' WHERE user_digest = $1 AND status = 'pending' AND expires_at > $2",
         ),
@@ -105,7 +105,7 @@ where
     let too_soon = code.last_poll_at.is_some_and(|t| now - t < code.interval);
     let interval = if too_soon { code.interval + 5 } else { code.interval };
     let approved = match &code.status {
-        DeviceStatus::Approved { user_id, .. } if !too_soon => Some(user_id.clone()),
+        DeviceStatus::Approved(a) if !too_soon => Some(a.user_id.clone()),
         _ => None,
     };
     let q = query::<DB>(

@@ -6,8 +6,8 @@
 use tessera_core::client::{Client, ClientKind, ClientSettings};
 use tessera_core::secret::{Digest, TokenKey};
 use tessera_core::store::{
-    AuthCode, DeviceCode, DeviceStatus, Grant, OpaqueToken, RefreshState, RefreshToken, Revocation, RevocationEntry,
-    RevokedToken, ScopeInfo, Session, StoreError, StoredKey, User,
+    AuthCode, DeviceApproval, DeviceCode, DeviceStatus, Grant, OpaqueToken, RefreshState, RefreshToken, Revocation,
+    RevocationEntry, RevokedToken, ScopeInfo, Session, StoreError, StoredKey, User,
 };
 
 use super::{SqlRow, corrupt};
@@ -200,11 +200,11 @@ pub(crate) fn device(r: &impl SqlRow) -> Result<DeviceCode, StoreError> {
         "pending" => DeviceStatus::Pending,
         "denied" => DeviceStatus::Denied,
         "redeemed" => DeviceStatus::Redeemed,
-        "approved" => DeviceStatus::Approved {
+        "approved" => DeviceStatus::Approved(DeviceApproval {
             user_id: r.col::<Option<String>>("user_id")?.ok_or_else(|| corrupt("approved without a user"))?,
             auth_time: r.col::<Option<i64>>("auth_time")?.ok_or_else(|| corrupt("approved without an auth_time"))?,
             amr: r.amr("amr")?,
-        },
+        }),
         other => return Err(corrupt(format!("device status {other:?}"))),
     };
     Ok(DeviceCode {
