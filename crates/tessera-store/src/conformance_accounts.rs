@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use tessera_core::amr::Amr;
+use tessera_core::scope::ScopeSet;
 use tessera_core::secret::Digest;
 use tessera_core::store::{
     AuthCode, Consent, GrantFilter, Redemption, RevokedToken, ScopeInfo, Session, Store, StoreError, User,
@@ -45,7 +46,7 @@ pub fn code(n: u8, client_id: &str, expires_at: i64) -> AuthCode {
         grant_id: format!("grant-{n}"),
         redirect_uri: "https://app.example/cb".into(),
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
-        scope: "openid profile".into(),
+        scope: ScopeSet::parse("openid profile").unwrap(),
         audience: vec!["https://api.example".into()],
         nonce: Some("n-0S6_WzA2Mj".into()),
         auth_time: 40,

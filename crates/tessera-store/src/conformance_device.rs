@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use tessera_core::amr::Amr;
+use tessera_core::scope::ScopeSet;
 use tessera_core::secret::Digest;
 use tessera_core::store::{DeviceApproval, DeviceCode, DeviceStatus, Poll, Store, StoreError};
 
@@ -17,7 +18,7 @@ pub fn device(n: u8) -> DeviceCode {
         device_digest: Digest::of(&[n, 4]),
         user_digest: Digest::of(&[n, 5]),
         client_id: "tv".into(),
-        scope: "openid offline_access".into(),
+        scope: ScopeSet::parse("openid offline_access").unwrap(),
         audience: vec!["https://api.example".into()],
         grant_id: format!("dev-grant-{n}"),
         created_at: 100,

@@ -5,6 +5,7 @@
 use sqlx::{Connection, SqliteConnection};
 use tessera_core::OAuthError;
 use tessera_core::amr::Amr;
+use tessera_core::scope::ScopeSet;
 use tessera_core::secret::Digest;
 use tessera_core::store::prelude::*;
 use tessera_core::store::{DeviceCode, DeviceStatus, Session, StoreError, User};
@@ -45,7 +46,7 @@ fn device() -> DeviceCode {
         device_digest,
         user_digest,
         client_id: "c1".into(),
-        scope: "a".into(),
+        scope: ScopeSet::parse("a").unwrap(),
         audience: vec![],
         grant_id: "g1".into(),
         created_at: 100,
@@ -103,4 +104,10 @@ async fn an_approved_device_code_without_its_user_is_an_internal_error() {
     let sql = "UPDATE device_codes SET status = 'approved', user_id = NULL, auth_time = 100, amr = 'pwd'";
     let (_dir, store) = corrupted(sql).await;
     assert_internal(store.poll_device(&device().device_digest, "c1", 200, 10_000).await.expect_err("corrupt"));
+}
+
+#[tokio::test]
+async fn a_device_code_whose_scope_does_not_parse_is_an_internal_error() {
+    let (_dir, store) = corrupted("UPDATE device_codes SET scope = 'a \"b\"'").await;
+    assert_internal(store.find_device(&device().user_digest, 200).await.expect_err("corrupt"));
 }

@@ -319,7 +319,7 @@ impl Authorize<'_> {
                 grant_id: hex::encode(gid),
                 redirect_uri: req.redirect_uri.as_str().to_string(),
                 code_challenge: code_challenge.to_string(),
-                scope: req.scope.to_string(),
+                scope: req.scope.clone(),
                 audience: req.audience.clone(),
                 nonce: req.nonce.clone(),
                 auth_time: s.session.auth_time,

@@ -134,7 +134,7 @@ impl DeviceFlow<'_> {
                 device_digest: device.digest(),
                 user_digest: user_digest(&user_code),
                 client_id: c.id.clone(),
-                scope: scope.to_string(),
+                scope: scope.clone(),
                 audience: audience.clone(),
                 grant_id: hex::encode(gid),
                 created_at: now,
@@ -200,9 +200,11 @@ impl DeviceFlow<'_> {
             }
             return Err(DeviceLookupError::Invalid);
         };
-        let scope = ScopeSet::parse(&code.scope).unwrap_or_default();
-        let scopes =
-            self.clients.describe_scopes(&scope).await.map_err(|e| DeviceLookupError::Unavailable(e.to_string()))?;
+        let scopes = self
+            .clients
+            .describe_scopes(&code.scope)
+            .await
+            .map_err(|e| DeviceLookupError::Unavailable(e.to_string()))?;
         Ok(DeviceRequest { user_code: display_user_code(&normalized), client, scopes })
     }
 

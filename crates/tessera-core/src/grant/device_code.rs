@@ -11,7 +11,6 @@ use crate::error::OAuthError;
 use crate::grant::GrantParts;
 use crate::grant::user_tokens::{self, Granted};
 use crate::params::Params;
-use crate::scope::ScopeSet;
 use crate::secret::Secret;
 use crate::store::{DeviceApproval, DeviceStatus, Poll};
 
@@ -67,7 +66,7 @@ pub async fn handle(
     let granted = Granted {
         user: &user,
         grant_id: &code.grant_id,
-        scope: ScopeSet::parse(&code.scope)?,
+        scope: code.scope.clone(),
         audience: code.audience.clone(),
         auth_time: *auth_time,
         amr,

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use super::StoreError;
 use crate::amr::AmrSet;
+use crate::scope::ScopeSet;
 use crate::secret::Digest;
 
 /// Where a device request stands.
@@ -34,7 +35,8 @@ pub struct DeviceCode {
     /// Digest of the normalised user code (8 letters, no dash).
     pub user_digest: Digest,
     pub client_id: String,
-    pub scope: String,
+    /// Parsed when the row is read; stored as the scope string.
+    pub scope: ScopeSet,
     pub audience: Vec<String>,
     pub grant_id: String,
     pub created_at: i64,

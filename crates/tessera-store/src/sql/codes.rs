@@ -27,7 +27,7 @@ pub(crate) async fn insert_code<'c, DB: Dialect>(
     .arg(&c.grant_id)
     .arg(&c.redirect_uri)
     .arg(&c.code_challenge)
-    .arg(&c.scope)
+    .arg(c.scope.to_string())
     .arg(json_list(&c.audience)?)
     .arg(&c.nonce)
     .arg(c.auth_time)

@@ -22,7 +22,7 @@ pub(crate) async fn insert_device<'c, DB: Dialect>(
     .arg(&d.device_digest.0[..])
     .arg(&d.user_digest.0[..])
     .arg(&d.client_id)
-    .arg(&d.scope)
+    .arg(d.scope.to_string())
     .arg(json_list(&d.audience)?)
     .arg(&d.grant_id)
     .arg(d.created_at)
@@ -125,7 +125,7 @@ where
         id: code.grant_id.clone(),
         user_id,
         client_id: code.client_id.clone(),
-        scope: code.scope.clone(),
+        scope: code.scope.to_string(),
         session_id: None,
         created_at: now,
         expires_at: grant_expires_at,

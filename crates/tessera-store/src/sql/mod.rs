@@ -23,6 +23,7 @@ use sqlx::IntoArguments;
 use sqlx::query::Query;
 use sqlx::{Database, Decode, Encode, Postgres, Row as _, Sqlite, Type};
 use tessera_core::amr::AmrSet;
+use tessera_core::scope::ScopeSet;
 use tessera_core::secret::Digest;
 use tessera_core::store::StoreError;
 
@@ -53,6 +54,12 @@ pub(crate) trait SqlRow {
     fn amr(&self, name: &str) -> Result<AmrSet, StoreError> {
         let s: Option<String> = self.col(name)?;
         AmrSet::parse(s.as_deref().unwrap_or_default()).map_err(corrupt)
+    }
+
+    /// A scope string (RFC 6749 §3.3), stored as written by a parsed set.
+    fn scope(&self, name: &str) -> Result<ScopeSet, StoreError> {
+        let s: String = self.col(name)?;
+        ScopeSet::parse(&s).map_err(corrupt)
     }
 
     /// A JSON array of strings (audiences).
