@@ -71,7 +71,8 @@ pub use crate::token::MAX_ACCESS_TOKEN_TTL;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientSettings {
     pub grant_types: Vec<GrantType>,
-    pub scope: String,
+    /// Parsed once, when the settings are read; stored as the scope string.
+    pub scope: ScopeSet,
     #[serde(default)]
     pub audiences: Vec<String>,
     #[serde(default)]
@@ -90,9 +91,10 @@ pub struct ClientSettings {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_origins: Vec<String>,
     /// `id_token_signed_response_alg` (OpenID Connect Registration §2);
-    /// `None` is RS256, which every OpenID library supports.
+    /// `None` is RS256, which every OpenID library supports. Stored by
+    /// name; an unknown name fails to read rather than becoming RS256.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_token_alg: Option<String>,
+    pub id_token_alg: Option<Algorithm>,
     /// Refresh tokens: idle lifetime, absolute lifetime of the family, and
     /// the retry window (RFC 9700 §4.14.2); seconds, `None` = the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,21 +126,41 @@ pub const DEFAULT_REFRESH_GRACE: u64 = 10;
 const MAX_REFRESH_TTL: u64 = 365 * 24 * 3600;
 const MAX_REFRESH_GRACE: u64 = 120;
 
+/// How a client proves who it is (RFC 6749 §2.1). Stored as the
+/// `secret_digest` column: a digest for a confidential client, NULL for a
+/// public one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    /// Authenticates with a secret, of which only the digest is kept.
+    Confidential { secret_digest: Digest },
+    /// `token_endpoint_auth_method=none` (SPAs, native apps): nothing to
+    /// prove with, so its codes are bound by PKCE and it never acts as itself.
+    Public,
+}
+
+impl ClientKind {
+    pub fn secret_digest(&self) -> Option<&Digest> {
+        match self {
+            Self::Confidential { secret_digest } => Some(secret_digest),
+            Self::Public => None,
+        }
+    }
+}
+
 /// A registered client as the store holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
     pub id: String,
     pub name: String,
-    /// `None` for a public client (`token_endpoint_auth_method=none`).
-    pub secret_digest: Option<Digest>,
+    pub kind: ClientKind,
     pub settings: ClientSettings,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 impl Client {
-    pub fn scope(&self) -> ScopeSet {
-        ScopeSet::parse(&self.settings.scope).unwrap_or_default()
+    pub fn scope(&self) -> &ScopeSet {
+        &self.settings.scope
     }
 
     pub fn allows_grant(&self, g: GrantType) -> bool {
@@ -146,7 +168,7 @@ impl Client {
     }
 
     pub fn is_public(&self) -> bool {
-        self.secret_digest.is_none()
+        matches!(self.kind, ClientKind::Public)
     }
 
     pub fn auth_method(&self) -> &'static str {
@@ -164,14 +186,14 @@ impl Client {
     }
 
     pub fn id_token_alg(&self) -> Algorithm {
-        self.settings.id_token_alg.as_deref().and_then(Algorithm::parse).unwrap_or(Algorithm::RS256)
+        self.settings.id_token_alg.unwrap_or(Algorithm::RS256)
     }
 
     /// Constant-time check of a presented secret.
     pub fn secret_matches(&self, presented: &Secret) -> bool {
-        match &self.secret_digest {
-            Some(d) => d.ct_eq(&presented.digest()),
-            None => false,
+        match &self.kind {
+            ClientKind::Confidential { secret_digest } => secret_digest.ct_eq(&presented.digest()),
+            ClientKind::Public => false,
         }
     }
 }
@@ -276,19 +298,24 @@ impl NewClient {
         })
         .map_err(bad)?;
         let allowed_origins = dedup_checked(self.allowed_origins, validate_origin).map_err(bad)?;
-        if let Some(a) = &self.id_token_alg
-            && Algorithm::parse(a).is_none()
-        {
-            return Err(bad(format!("ID token algorithm {a:?} is not one of EdDSA, ES256, RS256")));
-        }
+        let id_token_alg = match &self.id_token_alg {
+            Some(a) => Some(
+                Algorithm::parse(a)
+                    .ok_or_else(|| bad(format!("ID token algorithm {a:?} is not one of EdDSA, ES256, RS256")))?,
+            ),
+            None => None,
+        };
         let secret = (!self.public).then(|| Secret::generate(rng, CLIENT_SECRET_PREFIX));
         let client = Client {
             id,
             name,
-            secret_digest: secret.as_ref().map(Secret::digest),
+            kind: match &secret {
+                Some(s) => ClientKind::Confidential { secret_digest: s.digest() },
+                None => ClientKind::Public,
+            },
             settings: ClientSettings {
                 grant_types,
-                scope: scope.to_string(),
+                scope,
                 audiences,
                 token_format: self.token_format,
                 access_token_ttl: ttl,
@@ -296,7 +323,7 @@ impl NewClient {
                 redirect_uris,
                 post_logout_redirect_uris,
                 allowed_origins,
-                id_token_alg: self.id_token_alg,
+                id_token_alg,
                 refresh_idle_ttl: self.refresh_idle_ttl,
                 refresh_absolute_ttl: self.refresh_absolute_ttl,
                 refresh_grace: self.refresh_grace,
@@ -439,6 +466,22 @@ mod tests {
             let mut c = new_client();
             f(&mut c);
             assert!(c.build(&rng, 0).is_err(), "case {i} accepted");
+        }
+    }
+
+    #[test]
+    fn settings_keep_their_stored_form_and_refuse_bad_values() {
+        let mut n = new_client();
+        n.id_token_alg = Some("ES256".into());
+        let (c, _) = n.build(&SeededRandom::new(1), 0).unwrap_or_else(|e| panic!("{e}"));
+        let json = serde_json::to_value(&c.settings).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((json["scope"].as_str(), json["id_token_alg"].as_str()), (Some("a b"), Some("ES256")));
+        let back: ClientSettings = serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, c.settings);
+        for (field, bad) in [("scope", "a \"b\""), ("id_token_alg", "HS256")] {
+            let mut j = json.clone();
+            j[field] = serde_json::Value::from(bad);
+            assert!(serde_json::from_value::<ClientSettings>(j).is_err(), "{field} = {bad} accepted");
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use base64ct::{Base64, Encoding};
 
-use crate::client::Client;
+use crate::client::{Client, ClientKind};
 use crate::error::OAuthError;
 use crate::params::Params;
 use crate::secret::Secret;
@@ -138,11 +138,11 @@ pub fn authenticate(
         }
         return Err(failed());
     };
-    let ok = match (&creds.secret, client.is_public()) {
-        (Some(secret), false) => client.secret_matches(secret),
-        (None, true) => true,
+    let ok = match (&creds.secret, &client.kind) {
+        (Some(secret), ClientKind::Confidential { .. }) => client.secret_matches(secret),
+        (None, ClientKind::Public) => true,
         // A confidential client must prove itself; a public one has nothing to prove with.
-        (None, false) | (Some(_), true) => false,
+        (None, ClientKind::Confidential { .. }) | (Some(_), ClientKind::Public) => false,
     };
     if !ok {
         return Err(failed());

@@ -39,6 +39,7 @@
 //! - [`client`], [`client_auth`]: registered clients and how they prove who
 //!   they are (RFC 6749 §2.3.1).
 //! - [`params`]: form parameters with the duplicate rules of RFC 6749 §3.1.
+//! - [`amr`]: how the user signed in (RFC 8176), from session to ID token.
 //! - [`scope`], [`keys`], [`secret`], [`clock`], [`random`], [`threads`], [`error`].
 //! - [`store`]: one storage trait per concern (clients, keys, tokens, revocations,
 //!   users, sessions, consent, codes, grants, refresh, device, …) under the
@@ -49,6 +50,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod amr;
 pub mod authority;
 pub mod cache;
 pub mod client;

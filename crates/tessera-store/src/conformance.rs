@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-use tessera_core::client::{Client, ClientSettings, GrantType, TokenFormat};
+use tessera_core::client::{Client, ClientKind, ClientSettings, GrantType, TokenFormat};
+use tessera_core::scope::ScopeSet;
 use tessera_core::secret::Digest;
 use tessera_core::store::{OpaqueToken, Revocation, RevokedToken, Store, StoreError, StoredKey};
 
@@ -66,10 +67,10 @@ pub fn client(id: &str, created_at: i64) -> Client {
     Client {
         id: id.into(),
         name: format!("client {id}"),
-        secret_digest: Some(Digest::of(id.as_bytes())),
+        kind: ClientKind::Confidential { secret_digest: Digest::of(id.as_bytes()) },
         settings: ClientSettings {
             grant_types: vec![GrantType::ClientCredentials],
-            scope: "a b".into(),
+            scope: ScopeSet::parse("a b").unwrap(),
             audiences: vec!["https://api.example".into()],
             token_format: TokenFormat::Opaque,
             access_token_ttl: 900,
@@ -120,13 +121,16 @@ pub async fn clients_round_trip(s: Arc<dyn Store>) {
     let d = Digest::of(b"new");
     assert!(s.set_client_secret("c1", d, 50).await.unwrap());
     let c = s.get_client("c1").await.unwrap().unwrap();
-    assert_eq!((c.secret_digest, c.updated_at), (Some(d), 50));
+    assert_eq!((c.kind, c.updated_at), (ClientKind::Confidential { secret_digest: d }, 50));
     assert!(!s.set_client_secret("nope", d, 50).await.unwrap());
     let mut settings = client("c1", 10).settings;
     settings.rate_limit = Some(tessera_core::client::RateLimit { count: 5, per_seconds: 60 });
     assert!(s.set_client_settings("c1", &settings, 60).await.unwrap());
     let c = s.get_client("c1").await.unwrap().unwrap();
-    assert_eq!((c.settings, c.updated_at, c.secret_digest), (settings.clone(), 60, Some(d)));
+    assert_eq!(
+        (c.settings, c.updated_at, c.kind),
+        (settings.clone(), 60, ClientKind::Confidential { secret_digest: d })
+    );
     assert!(!s.set_client_settings("nope", &settings, 60).await.unwrap());
     assert!(s.delete_client("c1").await.unwrap());
     assert!(!s.delete_client("c1").await.unwrap());

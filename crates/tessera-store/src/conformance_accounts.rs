@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use tessera_core::amr::Amr;
+use tessera_core::scope::ScopeSet;
 use tessera_core::secret::Digest;
 use tessera_core::store::{
     AuthCode, Consent, GrantFilter, Redemption, RevokedToken, ScopeInfo, Session, Store, StoreError, User,
@@ -30,7 +32,7 @@ pub fn session(n: u8, user_id: &str, expires_at: i64) -> Session {
         digest: Digest::of(&[n, 1]),
         user_id: user_id.into(),
         auth_time: 50,
-        amr: "pwd".into(),
+        amr: Amr::Pwd.into(),
         created_at: 50 + i64::from(n),
         expires_at,
     }
@@ -44,11 +46,11 @@ pub fn code(n: u8, client_id: &str, expires_at: i64) -> AuthCode {
         grant_id: format!("grant-{n}"),
         redirect_uri: "https://app.example/cb".into(),
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
-        scope: "openid profile".into(),
+        scope: ScopeSet::parse("openid profile").unwrap(),
         audience: vec!["https://api.example".into()],
         nonce: Some("n-0S6_WzA2Mj".into()),
         auth_time: 40,
-        amr: "pwd".into(),
+        amr: Amr::Pwd.into(),
         session_id: "s1".into(),
         created_at: 100,
         expires_at,

@@ -4,15 +4,21 @@
 
 use std::sync::Arc;
 
+use tessera_core::amr::Amr;
+use tessera_core::scope::ScopeSet;
 use tessera_core::secret::Digest;
-use tessera_core::store::{DeviceCode, DeviceStatus, Poll, Store, StoreError};
+use tessera_core::store::{DeviceApproval, DeviceCode, DeviceStatus, Poll, Store, StoreError};
+
+pub fn approval(auth_time: i64) -> DeviceApproval {
+    DeviceApproval { user_id: "u1".into(), auth_time, amr: Amr::Pwd.into() }
+}
 
 pub fn device(n: u8) -> DeviceCode {
     DeviceCode {
         device_digest: Digest::of(&[n, 4]),
         user_digest: Digest::of(&[n, 5]),
         client_id: "tv".into(),
-        scope: "openid offline_access".into(),
+        scope: ScopeSet::parse("openid offline_access").unwrap(),
         audience: vec!["https://api.example".into()],
         grant_id: format!("dev-grant-{n}"),
         created_at: 100,
@@ -40,12 +46,12 @@ pub async fn device_flow_states(s: Arc<dyn Store>) {
     assert_eq!(poll(121, "tv").await, Poll::SlowDown(15), "9 s < 10 s");
     assert_eq!(poll(140, "tv").await, Poll::Pending);
     assert_eq!(poll(160, "other").await, Poll::Invalid, "another client's code");
-    assert!(s.decide_device(&d.user_digest, 150, Some(("u1".into(), 145, "pwd".into()))).await.unwrap());
+    assert!(s.decide_device(&d.user_digest, 150, Some(approval(145))).await.unwrap());
     assert!(!s.decide_device(&d.user_digest, 151, None).await.unwrap(), "decided once");
     assert!(s.find_device(&d.user_digest, 152).await.unwrap().is_none(), "no longer pending");
     match poll(160, "tv").await {
         Poll::Approved(code) => {
-            assert_eq!(code.status, DeviceStatus::Approved { user_id: "u1".into(), auth_time: 145, amr: "pwd".into() })
+            assert_eq!(code.status, DeviceStatus::Approved(approval(145)))
         }
         other => panic!("expected approval, got {other:?}"),
     }
@@ -67,7 +73,7 @@ pub async fn device_flow_states(s: Arc<dyn Store>) {
 pub async fn concurrent_device_polls_redeem_once(s: Arc<dyn Store>) {
     let d = device(1);
     s.insert_device(&d).await.unwrap();
-    assert!(s.decide_device(&d.user_digest, 110, Some(("u1".into(), 105, "pwd".into()))).await.unwrap());
+    assert!(s.decide_device(&d.user_digest, 110, Some(approval(105))).await.unwrap());
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let s = s.clone();

@@ -4,8 +4,11 @@
 
 use sqlx::{Connection, SqliteConnection};
 use tessera_core::OAuthError;
+use tessera_core::amr::Amr;
+use tessera_core::scope::ScopeSet;
+use tessera_core::secret::Digest;
 use tessera_core::store::prelude::*;
-use tessera_core::store::{StoreError, User};
+use tessera_core::store::{DeviceCode, DeviceStatus, Session, StoreError, User};
 use tessera_proto::ErrorCode;
 use tessera_store::{SqliteOptions, SqliteStore, conformance};
 
@@ -25,9 +28,33 @@ async fn corrupted(sql: &str) -> (tempfile::TempDir, SqliteStore) {
         updated_at: 100,
     };
     store.insert_user(&user).await.unwrap();
+    store.insert_session(&session()).await.unwrap();
+    store.insert_device(&device()).await.unwrap();
     let mut raw = SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut raw).await.unwrap();
     (dir, store)
+}
+
+fn session() -> Session {
+    let (digest, user_id) = (Digest::of(b"s1"), "u1".into());
+    Session { id: "s1".into(), digest, user_id, auth_time: 100, amr: Amr::Pwd.into(), created_at: 100, expires_at: 200 }
+}
+
+fn device() -> DeviceCode {
+    let (device_digest, user_digest) = (Digest::of(b"d1"), Digest::of(b"u1"));
+    DeviceCode {
+        device_digest,
+        user_digest,
+        client_id: "c1".into(),
+        scope: ScopeSet::parse("a").unwrap(),
+        audience: vec![],
+        grant_id: "g1".into(),
+        created_at: 100,
+        expires_at: i64::MAX,
+        interval: 5,
+        last_poll_at: None,
+        status: DeviceStatus::Pending,
+    }
 }
 
 fn assert_internal(err: StoreError) {
@@ -48,4 +75,39 @@ async fn a_user_whose_flag_is_not_a_number_is_an_internal_error() {
     let (_dir, store) = corrupted("UPDATE users SET disabled = 'maybe' WHERE id = 'u1'").await;
     assert_internal(store.get_user("u1").await.expect_err("corrupt"));
     assert_internal(store.find_user("alice").await.expect_err("corrupt"));
+}
+
+#[tokio::test]
+async fn a_client_whose_scope_does_not_parse_is_an_internal_error() {
+    let sql =
+        "UPDATE clients SET settings = json_set(settings, '$.scope', 'a \"quoted\" scope') WHERE client_id = 'c1'";
+    let (_dir, store) = corrupted(sql).await;
+    assert_internal(store.get_client("c1").await.expect_err("corrupt"));
+    assert_internal(store.list_clients().await.expect_err("corrupt"));
+}
+
+#[tokio::test]
+async fn a_client_with_an_unknown_id_token_alg_is_an_internal_error_not_rs256() {
+    let sql = "UPDATE clients SET settings = json_set(settings, '$.id_token_alg', 'HS256') WHERE client_id = 'c1'";
+    let (_dir, store) = corrupted(sql).await;
+    assert_internal(store.get_client("c1").await.expect_err("corrupt"));
+}
+
+#[tokio::test]
+async fn a_session_with_an_unknown_method_is_an_internal_error() {
+    let (_dir, store) = corrupted("UPDATE sessions SET amr = 'pwd magic' WHERE id = 's1'").await;
+    assert_internal(store.get_session(&session().digest).await.expect_err("corrupt"));
+}
+
+#[tokio::test]
+async fn an_approved_device_code_without_its_user_is_an_internal_error() {
+    let sql = "UPDATE device_codes SET status = 'approved', user_id = NULL, auth_time = 100, amr = 'pwd'";
+    let (_dir, store) = corrupted(sql).await;
+    assert_internal(store.poll_device(&device().device_digest, "c1", 200, 10_000).await.expect_err("corrupt"));
+}
+
+#[tokio::test]
+async fn a_device_code_whose_scope_does_not_parse_is_an_internal_error() {
+    let (_dir, store) = corrupted("UPDATE device_codes SET scope = 'a \"b\"'").await;
+    assert_internal(store.find_device(&device().user_digest, 200).await.expect_err("corrupt"));
 }

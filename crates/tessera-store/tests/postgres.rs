@@ -17,7 +17,7 @@ use tessera_core::secret::Digest;
 use tessera_core::store::prelude::*;
 use tessera_core::store::{Grant, Poll, Redemption, Revocation, RevokedToken, Rotation, StoreError, StoredKey};
 use tessera_store::PgStore;
-use tessera_store::conformance::{client, code, device, refresh, session, token};
+use tessera_store::conformance::{approval, client, code, device, refresh, session, token};
 
 use pg_util::TestDb;
 
@@ -142,7 +142,7 @@ async fn single_use_steps_succeed_once_across_nodes() {
     // Device code.
     let d = device(1);
     a.insert_device(&d).await.unwrap();
-    assert!(b.decide_device(&d.user_digest, 110, Some(("u1".into(), 105, "pwd".into()))).await.unwrap());
+    assert!(b.decide_device(&d.user_digest, 110, Some(approval(105))).await.unwrap());
     let tasks: Vec<_> = (0..32)
         .map(|i| {
             let s = node(i);

@@ -42,8 +42,6 @@ pub struct AuthorizationRequest {
     pub state: Option<String>,
     pub scope: ScopeSet,
     pub audience: Vec<String>,
-    /// RFC 7636 S256 challenge; empty for the legacy implicit grant.
-    pub code_challenge: String,
     pub response: ResponseType,
     pub nonce: Option<String>,
     pub prompt: Prompt,
@@ -51,11 +49,12 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
 }
 
-/// What the client asked to get back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the client asked to get back. Only a code carries a PKCE challenge,
+/// and a code always does.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResponseType {
-    /// `code`: the authorization code flow.
-    Code,
+    /// `code`: the authorization code flow, with its RFC 7636 S256 challenge.
+    Code { code_challenge: String },
     /// `token`: the legacy implicit grant (RFC 6749 §4.2), only for clients
     /// registered with `--allow-implicit`; answers go in the fragment.
     Token,
@@ -150,9 +149,9 @@ impl Authorize<'_> {
         if state.as_ref().is_some_and(|s| s.len() > MAX_STATE) {
             return Err(back(OAuthError::invalid_request("state is too long")));
         }
-        let response = match params.get("response_type") {
-            Some("code") => ResponseType::Code,
-            Some("token") if client.settings.allow_implicit => ResponseType::Token,
+        let implicit = match params.get("response_type") {
+            Some("code") => false,
+            Some("token") if client.settings.allow_implicit => true,
             None => return Err(back(OAuthError::invalid_request("missing required parameter 'response_type'"))),
             Some(_) => {
                 return Err(back(OAuthError::new(
@@ -172,22 +171,23 @@ impl Authorize<'_> {
         {
             return Err(back(OAuthError::invalid_request("only response_mode=query is supported")));
         }
-        let code_challenge = match response {
-            ResponseType::Code => {
+        let response = if implicit {
+            ResponseType::Token
+        } else {
+            let code_challenge =
                 pkce::check_challenge(params.get("code_challenge"), params.get("code_challenge_method"))
-                    .map_err(back)?
-            }
-            ResponseType::Token => String::new(),
+                    .map_err(back)?;
+            ResponseType::Code { code_challenge }
         };
         let allowed = client.scope();
         let scope = match params.get("scope") {
             None => allowed.clone(),
             Some(s) => ScopeSet::parse(s).map_err(back)?,
         };
-        if !scope.is_subset_of(&allowed) {
+        if !scope.is_subset_of(allowed) {
             return Err(back(OAuthError::invalid_scope(format!(
                 "scope not allowed for this client: {}",
-                scope.not_in(&allowed).join(" ")
+                scope.not_in(allowed).join(" ")
             ))));
         }
         let resources: Vec<String> = params.get_all("resource").into_iter().map(String::from).collect();
@@ -217,7 +217,6 @@ impl Authorize<'_> {
             state,
             scope,
             audience,
-            code_challenge,
             response,
             nonce,
             prompt,
@@ -235,7 +234,8 @@ impl Authorize<'_> {
         ix: Interaction,
     ) -> Result<Step, AuthorizeError> {
         let now = self.clock.now();
-        let to = self.error_redirect(&req.redirect_uri, req.state.as_deref(), req.response == ResponseType::Token);
+        let to =
+            self.error_redirect(&req.redirect_uri, req.state.as_deref(), matches!(req.response, ResponseType::Token));
         let back = |e: OAuthError| AuthorizeError::Redirect(to.clone(), e);
         // Freshness comes from the session's own auth_time, never from
         // which form was posted (OpenID Connect Core §3.1.2.1 `prompt`, `max_age`).
@@ -280,14 +280,19 @@ impl Authorize<'_> {
             let c = Consent { user_id: user_id.clone(), client_id: req.client.id.clone(), scope: all, granted_at: now };
             self.store.put_consent(&c).await.map_err(|e| back(e.into()))?;
         }
-        let done = match req.response {
-            ResponseType::Code => self.issue_code(&req, &signed_in).await,
+        let done = match &req.response {
+            ResponseType::Code { code_challenge } => self.issue_code(&req, code_challenge, &signed_in).await,
             ResponseType::Token => self.issue_implicit(&req, &signed_in).await,
         };
         done.map(Step::Done).map_err(back)
     }
 
-    async fn issue_code(&self, req: &AuthorizationRequest, s: &SignedIn) -> Result<Redirect, OAuthError> {
+    async fn issue_code(
+        &self,
+        req: &AuthorizationRequest,
+        code_challenge: &str,
+        s: &SignedIn,
+    ) -> Result<Redirect, OAuthError> {
         let now = self.clock.now();
         let code = Secret::generate(self.rng, CODE_PREFIX);
         let mut gid = [0u8; 16];
@@ -299,8 +304,8 @@ impl Authorize<'_> {
                 user_id: s.user.id.clone(),
                 grant_id: hex::encode(gid),
                 redirect_uri: req.redirect_uri.as_str().to_string(),
-                code_challenge: req.code_challenge.clone(),
-                scope: req.scope.to_string(),
+                code_challenge: code_challenge.to_string(),
+                scope: req.scope.clone(),
                 audience: req.audience.clone(),
                 nonce: req.nonce.clone(),
                 auth_time: s.session.auth_time,

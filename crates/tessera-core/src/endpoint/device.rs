@@ -19,7 +19,7 @@ use crate::random::Random;
 use crate::registry::ClientRegistry;
 use crate::scope::ScopeSet;
 use crate::secret::{Digest, Secret};
-use crate::store::{DeviceCode, DeviceStatus, Store, StoreError};
+use crate::store::{DeviceApproval, DeviceCode, DeviceStatus, Store, StoreError};
 use crate::throttle::Throttle;
 
 pub const DEVICE_CODE_PREFIX: &str = "tsr_dc_";
@@ -106,13 +106,13 @@ impl DeviceFlow<'_> {
         }
         let allowed = c.scope();
         let scope = match params.get("scope") {
-            None => allowed,
+            None => allowed.clone(),
             Some(s) => {
                 let s = ScopeSet::parse(s)?;
-                if !s.is_subset_of(&allowed) {
+                if !s.is_subset_of(allowed) {
                     return Err(OAuthError::invalid_scope(format!(
                         "scope not allowed for this client: {}",
-                        s.not_in(&allowed).join(" ")
+                        s.not_in(allowed).join(" ")
                     )));
                 }
                 s
@@ -134,7 +134,7 @@ impl DeviceFlow<'_> {
                 device_digest: device.digest(),
                 user_digest: user_digest(&user_code),
                 client_id: c.id.clone(),
-                scope: scope.to_string(),
+                scope: scope.clone(),
                 audience: audience.clone(),
                 grant_id: hex::encode(gid),
                 created_at: now,
@@ -200,9 +200,11 @@ impl DeviceFlow<'_> {
             }
             return Err(DeviceLookupError::Invalid);
         };
-        let scope = ScopeSet::parse(&code.scope).unwrap_or_default();
-        let scopes =
-            self.clients.describe_scopes(&scope).await.map_err(|e| DeviceLookupError::Unavailable(e.to_string()))?;
+        let scopes = self
+            .clients
+            .describe_scopes(&code.scope)
+            .await
+            .map_err(|e| DeviceLookupError::Unavailable(e.to_string()))?;
         Ok(DeviceRequest { user_code: display_user_code(&normalized), client, scopes })
     }
 
@@ -223,7 +225,11 @@ impl DeviceFlow<'_> {
         }
         let decided = match normalize_user_code(user_code) {
             Some(n) => {
-                let approval = approve.then(|| (who.user.id.clone(), who.session.auth_time, who.session.amr.clone()));
+                let approval = approve.then(|| DeviceApproval {
+                    user_id: who.user.id.clone(),
+                    auth_time: who.session.auth_time,
+                    amr: who.session.amr.clone(),
+                });
                 self.store.decide_device(&user_digest(&n), now, approval).await?
             }
             None => false,

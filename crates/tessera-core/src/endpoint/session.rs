@@ -6,6 +6,7 @@
 //! work (a dummy argon2 verification), so neither timing nor wording tells
 //! which usernames exist.
 
+use crate::amr::Amr;
 use crate::clock::Clock;
 use crate::endpoint::authorize::SignedIn;
 use crate::error::OAuthError;
@@ -93,7 +94,7 @@ impl SignIn {
             digest: secret.digest(),
             user_id: user.id.clone(),
             auth_time: now,
-            amr: "pwd".into(),
+            amr: Amr::Pwd.into(),
             created_at: now,
             expires_at: now + self.session_ttl,
         };

@@ -19,7 +19,6 @@ use crate::grant::GrantParts;
 use crate::grant::user_tokens::{self, Granted};
 use crate::params::Params;
 use crate::pkce;
-use crate::scope::ScopeSet;
 use crate::secret::{CODE_PREFIX, Secret};
 use crate::store::Redemption;
 use tessera_proto::ErrorCode;
@@ -99,7 +98,7 @@ pub async fn handle(
     let granted = Granted {
         user: &user,
         grant_id: &code.grant_id,
-        scope: ScopeSet::parse(&code.scope)?,
+        scope: code.scope.clone(),
         audience: code.audience.clone(),
         auth_time: code.auth_time,
         amr: &code.amr,

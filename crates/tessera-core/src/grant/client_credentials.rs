@@ -3,7 +3,7 @@
 
 use tessera_proto::TokenResponse;
 
-use crate::client::{GrantType, validate_resource_uri};
+use crate::client::{ClientKind, GrantType, validate_resource_uri};
 use crate::client_auth::AuthenticatedClient;
 use crate::error::OAuthError;
 use crate::issuer::{AccessRequest, TokenIssuer};
@@ -38,14 +38,19 @@ pub async fn handle(
     if !c.allows_grant(GrantType::ClientCredentials) {
         return Err(OAuthError::unauthorized_client("this client may not use the client_credentials grant"));
     }
+    // Registration refuses this combination; a row written by other means must
+    // not let anyone who knows a public client's id act as that client (§4.4).
+    if let ClientKind::Public = c.kind {
+        return Err(OAuthError::unauthorized_client("a public client cannot use client_credentials: it has no secret"));
+    }
     let allowed = c.scope();
     let scope = match req.scope {
-        None => allowed,
-        Some(s) if s.is_subset_of(&allowed) => s,
+        None => allowed.clone(),
+        Some(s) if s.is_subset_of(allowed) => s,
         Some(s) => {
             return Err(OAuthError::invalid_scope(format!(
                 "scope not allowed for this client: {}",
-                s.not_in(&allowed).join(" ")
+                s.not_in(allowed).join(" ")
             )));
         }
     };

@@ -11,9 +11,8 @@ use crate::error::OAuthError;
 use crate::grant::GrantParts;
 use crate::grant::user_tokens::{self, Granted};
 use crate::params::Params;
-use crate::scope::ScopeSet;
 use crate::secret::Secret;
-use crate::store::{DeviceStatus, Poll};
+use crate::store::{DeviceApproval, DeviceStatus, Poll};
 
 #[derive(Debug)]
 pub struct Request {
@@ -54,7 +53,7 @@ pub async fn handle(
         Poll::Invalid => return Err(invalid()),
         Poll::Approved(code) => code,
     };
-    let DeviceStatus::Approved { user_id, auth_time, amr } = &code.status else {
+    let DeviceStatus::Approved(DeviceApproval { user_id, auth_time, amr }) = &code.status else {
         return Err(OAuthError::server_error("an approved device code without its approval"));
     };
     let user = match p.store.get_user(user_id).await? {
@@ -67,7 +66,7 @@ pub async fn handle(
     let granted = Granted {
         user: &user,
         grant_id: &code.grant_id,
-        scope: ScopeSet::parse(&code.scope)?,
+        scope: code.scope.clone(),
         audience: code.audience.clone(),
         auth_time: *auth_time,
         amr,

@@ -6,6 +6,7 @@
 
 use tessera_proto::TokenResponse;
 
+use crate::amr::AmrSet;
 use crate::client::{Client, GrantType, MAX_ACCESS_TOKEN_TTL};
 use crate::error::OAuthError;
 use crate::grant::GrantParts;
@@ -23,7 +24,7 @@ pub(crate) struct Granted<'a> {
     pub scope: ScopeSet,
     pub audience: Vec<String>,
     pub auth_time: i64,
-    pub amr: &'a str,
+    pub amr: &'a AmrSet,
     pub session_id: Option<&'a str>,
     pub nonce: Option<&'a str>,
     pub grant_expires: i64,
@@ -89,7 +90,7 @@ pub(crate) async fn issue(
             auth_time: g.auth_time,
             nonce: g.nonce.map(str::to_string),
             at_hash: Some(id_token::at_hash(alg, &response.access_token)),
-            amr: g.amr.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            amr: g.amr.names(),
             sid: g.session_id.map(str::to_string),
             azp: Some(c.id.clone()),
             user: UserClaims::of(g.user, &g.scope),

@@ -3,6 +3,8 @@
 use async_trait::async_trait;
 
 use super::StoreError;
+use crate::amr::AmrSet;
+use crate::scope::ScopeSet;
 use crate::secret::Digest;
 
 /// An authorization code as stored (RFC 6749 §4.1.2) with everything the
@@ -17,11 +19,12 @@ pub struct AuthCode {
     pub redirect_uri: String,
     /// RFC 7636 S256 challenge.
     pub code_challenge: String,
-    pub scope: String,
+    /// Parsed when the row is read; stored as the scope string.
+    pub scope: ScopeSet,
     pub audience: Vec<String>,
     pub nonce: Option<String>,
     pub auth_time: i64,
-    pub amr: String,
+    pub amr: AmrSet,
     pub session_id: String,
     pub created_at: i64,
     pub expires_at: i64,

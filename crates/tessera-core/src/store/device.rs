@@ -5,6 +5,8 @@
 use async_trait::async_trait;
 
 use super::StoreError;
+use crate::amr::AmrSet;
+use crate::scope::ScopeSet;
 use crate::secret::Digest;
 
 /// Where a device request stands.
@@ -12,14 +14,19 @@ use crate::secret::Digest;
 pub enum DeviceStatus {
     Pending,
     /// A signed-in person approved it.
-    Approved {
-        user_id: String,
-        auth_time: i64,
-        amr: String,
-    },
+    Approved(DeviceApproval),
     Denied,
     /// Tokens were issued; it cannot be used again.
     Redeemed,
+}
+
+/// Who approved a device request, and how they had signed in (carried into
+/// the ID token as `auth_time` and `amr`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceApproval {
+    pub user_id: String,
+    pub auth_time: i64,
+    pub amr: AmrSet,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +35,8 @@ pub struct DeviceCode {
     /// Digest of the normalised user code (8 letters, no dash).
     pub user_digest: Digest,
     pub client_id: String,
-    pub scope: String,
+    /// Parsed when the row is read; stored as the scope string.
+    pub scope: ScopeSet,
     pub audience: Vec<String>,
     pub grant_id: String,
     pub created_at: i64,
@@ -72,7 +80,7 @@ pub trait DeviceStore: Send + Sync {
         &self,
         user_digest: &Digest,
         now: i64,
-        approval: Option<(String, i64, String)>,
+        approval: Option<DeviceApproval>,
     ) -> Result<bool, StoreError>;
     /// One poll by `client_id` at `now`, atomically: the interval check, and
     /// on approval the redemption and the grant (expiring `grant_expires_at`).

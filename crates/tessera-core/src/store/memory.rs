@@ -7,13 +7,13 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::client::{Client, ClientSettings};
+use crate::client::{Client, ClientKind, ClientSettings};
 use crate::secret::{Digest, TokenKey};
 use crate::store::prelude::*;
 use crate::store::{
-    AuthCode, Consent, DeviceCode, DeviceStatus, Grant, GrantFilter, OpaqueToken, Poll, Purged, Redemption,
-    RefreshState, RefreshToken, Revocation, RevocationEntry, RevokedToken, Rotation, ScopeInfo, Session, StoreError,
-    StoredKey, User,
+    AuthCode, Consent, DeviceApproval, DeviceCode, DeviceStatus, Grant, GrantFilter, OpaqueToken, Poll, Purged,
+    Redemption, RefreshState, RefreshToken, Revocation, RevocationEntry, RevokedToken, Rotation, ScopeInfo, Session,
+    StoreError, StoredKey, User,
 };
 use crate::throttle::{Count, WINDOW};
 use async_trait::async_trait;
@@ -116,7 +116,7 @@ impl ClientStore for MemoryStore {
     async fn set_client_secret(&self, id: &str, digest: Digest, now: i64) -> Result<bool, StoreError> {
         let found = self.with(|i| match i.clients.get_mut(id) {
             Some(c) => {
-                c.secret_digest = Some(digest);
+                c.kind = ClientKind::Confidential { secret_digest: digest };
                 c.updated_at = now;
                 true
             }
@@ -456,7 +456,7 @@ impl CodeStore for MemoryStore {
                     id: code.grant_id.clone(),
                     user_id: code.user_id.clone(),
                     client_id: code.client_id.clone(),
-                    scope: code.scope.clone(),
+                    scope: code.scope.to_string(),
                     session_id: Some(code.session_id.clone()),
                     created_at: now,
                     expires_at: grant_expires_at,
@@ -573,7 +573,7 @@ impl DeviceStore for MemoryStore {
         &self,
         user_digest: &Digest,
         now: i64,
-        approval: Option<(String, i64, String)>,
+        approval: Option<DeviceApproval>,
     ) -> Result<bool, StoreError> {
         self.with(|i| {
             let Some(d) = i
@@ -584,7 +584,7 @@ impl DeviceStore for MemoryStore {
                 return false;
             };
             d.status = match approval {
-                Some((user_id, auth_time, amr)) => DeviceStatus::Approved { user_id, auth_time, amr },
+                Some(a) => DeviceStatus::Approved(a),
                 None => DeviceStatus::Denied,
             };
             true
@@ -617,12 +617,12 @@ impl DeviceStore for MemoryStore {
             if too_soon {
                 return Poll::SlowDown(d.interval);
             }
-            let DeviceStatus::Approved { user_id, .. } = &d.status else { return Poll::Pending };
+            let DeviceStatus::Approved(DeviceApproval { user_id, .. }) = &d.status else { return Poll::Pending };
             let grant = Grant {
                 id: d.grant_id.clone(),
                 user_id: user_id.clone(),
                 client_id: d.client_id.clone(),
-                scope: d.scope.clone(),
+                scope: d.scope.to_string(),
                 session_id: None,
                 created_at: now,
                 expires_at: grant_expires_at,

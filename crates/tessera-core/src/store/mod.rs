@@ -50,7 +50,7 @@ pub use attempts::AttemptStore;
 pub use clients::ClientStore;
 pub use codes::{AuthCode, CodeStore, Redemption};
 pub use consent::{Consent, ConsentStore};
-pub use device::{DeviceCode, DeviceStatus, DeviceStore, Poll};
+pub use device::{DeviceApproval, DeviceCode, DeviceStatus, DeviceStore, Poll};
 pub use grants::{Grant, GrantFilter, GrantStore};
 pub use keys::{KeyStore, StoredKey};
 pub use refresh::{RefreshState, RefreshStore, RefreshToken, Rotation};

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use super::StoreError;
+use crate::amr::AmrSet;
 use crate::secret::Digest;
 
 /// A signed-in browser. The cookie holds a secret whose digest is `digest`;
@@ -13,8 +14,8 @@ pub struct Session {
     pub digest: Digest,
     pub user_id: String,
     pub auth_time: i64,
-    /// RFC 8176 method references, space-separated (`pwd`).
-    pub amr: String,
+    /// RFC 8176 method references; stored space-separated (`pwd`).
+    pub amr: AmrSet,
     pub created_at: i64,
     pub expires_at: i64,
 }

@@ -39,11 +39,11 @@ pub async fn run(cfg: &Config, cmd: TokenCmd) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("no client with id {client:?}"))?;
             let allowed = c.scope();
             let scope = match scope {
-                None => allowed,
+                None => allowed.clone(),
                 Some(s) => {
                     let s = ScopeSet::parse(&s).map_err(|e| anyhow::anyhow!("{}", e.description))?;
-                    if !s.is_subset_of(&allowed) {
-                        bail!("scope not allowed for this client: {}", s.not_in(&allowed).join(" "));
+                    if !s.is_subset_of(allowed) {
+                        bail!("scope not allowed for this client: {}", s.not_in(allowed).join(" "));
                     }
                     s
                 }

@@ -201,7 +201,7 @@ pub async fn run_user(cfg: &Config, cmd: UserCmd) -> anyhow::Result<()> {
             if json {
                 let v: Vec<Value> = sessions
                     .iter()
-                    .map(|s| json!({"id": s.id, "auth_time": s.auth_time, "amr": s.amr, "expires_at": s.expires_at}))
+                    .map(|s| json!({"id": s.id, "auth_time": s.auth_time, "amr": s.amr.to_string(), "expires_at": s.expires_at}))
                     .collect();
                 println!("{}", Value::Array(v));
             } else if sessions.is_empty() {

@@ -30,6 +30,7 @@ const ISSUER: &str = "https://as.example";
 struct App {
     router: Router,
     secret: String,
+    store: Arc<MemoryStore>,
 }
 
 /// A router on a memory store with one confidential client `app`
@@ -59,7 +60,7 @@ async fn app(layer: Layer) -> App {
     tessera_core::store::ClientStore::insert_client(store.as_ref(), &client).await.unwrap();
     let cfg = Config::resolve(layer, Layer::default()).unwrap();
     let state = AppState::new(Arc::new(authority), &cfg);
-    App { router: router(state, false), secret: secret.unwrap().expose().to_string() }
+    App { router: router(state, false), secret: secret.unwrap().expose().to_string(), store }
 }
 
 fn from(addr: &str, req: Request<Body>) -> Request<Body> {
@@ -181,4 +182,26 @@ async fn failed_client_authentication_is_limited_per_address() {
     let mut req = form("/oauth2/token", Some(("app", &a.secret)), "grant_type=client_credentials");
     req.extensions_mut().insert(ConnectInfo("198.51.100.7:5000".parse::<SocketAddr>().unwrap()));
     assert_eq!(send(&a, req).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_public_client_never_gets_client_credentials() {
+    let a = app(Layer::default()).await;
+    // Registration refuses this client; build it by hand, as a hand-edited row would be.
+    let (mut client, _) = NewClient {
+        id: Some("spa".into()),
+        name: "SPA".into(),
+        grant_types: vec!["authorization_code".into()],
+        scope: "read".into(),
+        redirect_uris: vec!["https://spa.example/cb".into()],
+        public: true,
+        ..Default::default()
+    }
+    .build(&SeededRandom::new(8), 1_700_000_000)
+    .unwrap();
+    client.settings.grant_types.push(tessera_core::client::GrantType::ClientCredentials);
+    tessera_core::store::ClientStore::insert_client(a.store.as_ref(), &client).await.unwrap();
+    let r = send(&a, form("/oauth2/token", None, "grant_type=client_credentials&client_id=spa")).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json(r).await["error"], "unauthorized_client");
 }

@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use tessera_core::secret::Digest;
-use tessera_core::store::{DeviceCode, DeviceStore, Poll, StoreError};
+use tessera_core::store::{DeviceApproval, DeviceCode, DeviceStore, Poll, StoreError};
 
 use super::{PgStore, map_err};
 use crate::sql::device::{self as sql, poll_select};
@@ -25,7 +25,7 @@ impl DeviceStore for PgStore {
         &self,
         user_digest: &Digest,
         now: i64,
-        approval: Option<(String, i64, String)>,
+        approval: Option<DeviceApproval>,
     ) -> Result<bool, StoreError> {
         sql::decide_device(self.pool()?, user_digest, now, approval).await
     }

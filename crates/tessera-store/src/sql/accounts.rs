@@ -86,7 +86,7 @@ pub(crate) async fn insert_session<'c, DB: Dialect>(
         .arg(&s.id)
         .arg(&s.user_id)
         .arg(s.auth_time)
-        .arg(&s.amr)
+        .arg(s.amr.to_string())
         .arg(s.created_at)
         .arg(s.expires_at);
     affected(q, e).await.map(|_| ())

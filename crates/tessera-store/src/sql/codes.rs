@@ -27,11 +27,11 @@ pub(crate) async fn insert_code<'c, DB: Dialect>(
     .arg(&c.grant_id)
     .arg(&c.redirect_uri)
     .arg(&c.code_challenge)
-    .arg(&c.scope)
+    .arg(c.scope.to_string())
     .arg(json_list(&c.audience)?)
     .arg(&c.nonce)
     .arg(c.auth_time)
-    .arg(&c.amr)
+    .arg(c.amr.to_string())
     .arg(&c.session_id)
     .arg(c.created_at)
     .arg(c.expires_at);

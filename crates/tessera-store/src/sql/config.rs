@@ -19,7 +19,7 @@ pub(crate) async fn insert_client<'c, DB: Dialect>(
     let q = query::<DB>(concat!("INSERT INTO clients (", client_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6)"))
         .arg(&c.id)
         .arg(&c.name)
-        .arg(c.secret_digest.map(|d| d.0.to_vec()))
+        .arg(c.kind.secret_digest().map(|d| d.0.to_vec()))
         .arg(settings)
         .arg(c.created_at)
         .arg(c.updated_at);

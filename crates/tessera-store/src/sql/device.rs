@@ -5,7 +5,7 @@
 
 use sqlx::Executor;
 use tessera_core::secret::Digest;
-use tessera_core::store::{DeviceCode, DeviceStatus, Grant, Poll, StoreError};
+use tessera_core::store::{DeviceApproval, DeviceCode, DeviceStatus, Grant, Poll, StoreError};
 
 use super::rows::{self, device_cols};
 use super::{Bind, Dialect, affected, json_list, map_err, query};
@@ -22,7 +22,7 @@ pub(crate) async fn insert_device<'c, DB: Dialect>(
     .arg(&d.device_digest.0[..])
     .arg(&d.user_digest.0[..])
     .arg(&d.client_id)
-    .arg(&d.scope)
+    .arg(d.scope.to_string())
     .arg(json_list(&d.audience)?)
     .arg(&d.grant_id)
     .arg(d.created_at)
@@ -50,16 +50,16 @@ pub(crate) async fn decide_device<'c, DB: Dialect>(
     e: impl Executor<'c, Database = DB>,
     user_digest: &Digest,
     now: i64,
-    approval: Option<(String, i64, String)>,
+    approval: Option<DeviceApproval>,
 ) -> Result<bool, StoreError> {
     let q = match approval {
-        Some((user, auth_time, amr)) => query::<DB>(
+        Some(a) => query::<DB>(
             "UPDATE device_codes SET status = 'approved', user_id = $1, auth_time = $2, amr = $3 \
              WHERE user_digest = $4 AND status = 'pending' AND expires_at > $5",
         )
-        .arg(user)
-        .arg(auth_time)
-        .arg(amr),
+        .arg(a.user_id)
+        .arg(a.auth_time)
+        .arg(a.amr.to_string()),
         None => query::<DB>(
             "UPDATE device_codes SET status = 'denied' WHERE user_digest = $1 AND status = 'pending' AND expires_at > $2",
         ),
@@ -105,7 +105,7 @@ where
     let too_soon = code.last_poll_at.is_some_and(|t| now - t < code.interval);
     let interval = if too_soon { code.interval + 5 } else { code.interval };
     let approved = match &code.status {
-        DeviceStatus::Approved { user_id, .. } if !too_soon => Some(user_id.clone()),
+        DeviceStatus::Approved(a) if !too_soon => Some(a.user_id.clone()),
         _ => None,
     };
     let q = query::<DB>(
@@ -125,7 +125,7 @@ where
         id: code.grant_id.clone(),
         user_id,
         client_id: code.client_id.clone(),
-        scope: code.scope.clone(),
+        scope: code.scope.to_string(),
         session_id: None,
         created_at: now,
         expires_at: grant_expires_at,

@@ -22,6 +22,8 @@ pub(crate) mod rows;
 use sqlx::IntoArguments;
 use sqlx::query::Query;
 use sqlx::{Database, Decode, Encode, Postgres, Row as _, Sqlite, Type};
+use tessera_core::amr::AmrSet;
+use tessera_core::scope::ScopeSet;
 use tessera_core::secret::Digest;
 use tessera_core::store::StoreError;
 
@@ -46,6 +48,18 @@ pub(crate) trait SqlRow {
     fn digest(&self, name: &str) -> Result<Digest, StoreError> {
         let b: Vec<u8> = self.col(name)?;
         Digest::from_slice(&b).ok_or_else(|| corrupt("digest length"))
+    }
+
+    /// RFC 8176 method references, stored space-separated; NULL is none.
+    fn amr(&self, name: &str) -> Result<AmrSet, StoreError> {
+        let s: Option<String> = self.col(name)?;
+        AmrSet::parse(s.as_deref().unwrap_or_default()).map_err(corrupt)
+    }
+
+    /// A scope string (RFC 6749 §3.3), stored as written by a parsed set.
+    fn scope(&self, name: &str) -> Result<ScopeSet, StoreError> {
+        let s: String = self.col(name)?;
+        ScopeSet::parse(&s).map_err(corrupt)
     }
 
     /// A JSON array of strings (audiences).

@@ -3,11 +3,11 @@
 //! drift apart. Macros, not consts: SQL is assembled with `concat!`, and
 //! sqlx only takes statements fixed at compile time.
 
-use tessera_core::client::{Client, ClientSettings};
+use tessera_core::client::{Client, ClientKind, ClientSettings};
 use tessera_core::secret::{Digest, TokenKey};
 use tessera_core::store::{
-    AuthCode, DeviceCode, DeviceStatus, Grant, OpaqueToken, RefreshState, RefreshToken, Revocation, RevocationEntry,
-    RevokedToken, ScopeInfo, Session, StoreError, StoredKey, User,
+    AuthCode, DeviceApproval, DeviceCode, DeviceStatus, Grant, OpaqueToken, RefreshState, RefreshToken, Revocation,
+    RevocationEntry, RevokedToken, ScopeInfo, Session, StoreError, StoredKey, User,
 };
 
 use super::{SqlRow, corrupt};
@@ -70,14 +70,16 @@ pub(crate) fn client(r: &impl SqlRow) -> Result<Client, StoreError> {
     let settings: String = r.col("settings")?;
     let settings: ClientSettings = serde_json::from_str(&settings).map_err(corrupt)?;
     let digest: Option<Vec<u8>> = r.col("secret_digest")?;
-    let secret_digest = match digest {
-        Some(d) => Some(Digest::from_slice(&d).ok_or_else(|| corrupt("secret digest length"))?),
-        None => None,
+    let kind = match digest {
+        Some(d) => ClientKind::Confidential {
+            secret_digest: Digest::from_slice(&d).ok_or_else(|| corrupt("secret digest length"))?,
+        },
+        None => ClientKind::Public,
     };
     Ok(Client {
         id: r.col("client_id")?,
         name: r.col("name")?,
-        secret_digest,
+        kind,
         settings,
         created_at: r.col("created_at")?,
         updated_at: r.col("updated_at")?,
@@ -117,7 +119,7 @@ pub(crate) fn session(r: &impl SqlRow) -> Result<Session, StoreError> {
         digest: r.digest("digest")?,
         user_id: r.col("user_id")?,
         auth_time: r.col("auth_time")?,
-        amr: r.col("amr")?,
+        amr: r.amr("amr")?,
         created_at: r.col("created_at")?,
         expires_at: r.col("expires_at")?,
     })
@@ -131,11 +133,11 @@ pub(crate) fn code(r: &impl SqlRow) -> Result<AuthCode, StoreError> {
         grant_id: r.col("grant_id")?,
         redirect_uri: r.col("redirect_uri")?,
         code_challenge: r.col("code_challenge")?,
-        scope: r.col("scope")?,
+        scope: r.scope("scope")?,
         audience: r.list("audience")?,
         nonce: r.col("nonce")?,
         auth_time: r.col("auth_time")?,
-        amr: r.col("amr")?,
+        amr: r.amr("amr")?,
         session_id: r.col("session_id")?,
         created_at: r.col("created_at")?,
         expires_at: r.col("expires_at")?,
@@ -198,18 +200,18 @@ pub(crate) fn device(r: &impl SqlRow) -> Result<DeviceCode, StoreError> {
         "pending" => DeviceStatus::Pending,
         "denied" => DeviceStatus::Denied,
         "redeemed" => DeviceStatus::Redeemed,
-        "approved" => DeviceStatus::Approved {
-            user_id: r.col::<Option<String>>("user_id")?.unwrap_or_default(),
-            auth_time: r.col::<Option<i64>>("auth_time")?.unwrap_or_default(),
-            amr: r.col::<Option<String>>("amr")?.unwrap_or_default(),
-        },
+        "approved" => DeviceStatus::Approved(DeviceApproval {
+            user_id: r.col::<Option<String>>("user_id")?.ok_or_else(|| corrupt("approved without a user"))?,
+            auth_time: r.col::<Option<i64>>("auth_time")?.ok_or_else(|| corrupt("approved without an auth_time"))?,
+            amr: r.amr("amr")?,
+        }),
         other => return Err(corrupt(format!("device status {other:?}"))),
     };
     Ok(DeviceCode {
         device_digest: r.digest("device_digest")?,
         user_digest: r.digest("user_digest")?,
         client_id: r.col("client_id")?,
-        scope: r.col("scope")?,
+        scope: r.scope("scope")?,
         audience: r.list("audience")?,
         grant_id: r.col("grant_id")?,
         created_at: r.col("created_at")?,

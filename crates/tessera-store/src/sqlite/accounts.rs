@@ -118,7 +118,7 @@ impl CodeStore for SqliteStore {
                     id: code.grant_id.clone(),
                     user_id: code.user_id.clone(),
                     client_id: code.client_id.clone(),
-                    scope: code.scope.clone(),
+                    scope: code.scope.to_string(),
                     session_id: Some(code.session_id.clone()),
                     created_at: now,
                     expires_at: grant_expires_at,

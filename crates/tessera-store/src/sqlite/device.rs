@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use tessera_core::secret::Digest;
-use tessera_core::store::{DeviceCode, DeviceStore, Poll, StoreError};
+use tessera_core::store::{DeviceApproval, DeviceCode, DeviceStore, Poll, StoreError};
 
 use super::SqliteStore;
 use crate::sql::device::{self as sql, poll_select};
@@ -24,7 +24,7 @@ impl DeviceStore for SqliteStore {
         &self,
         user_digest: &Digest,
         now: i64,
-        approval: Option<(String, i64, String)>,
+        approval: Option<DeviceApproval>,
     ) -> Result<bool, StoreError> {
         let d = *user_digest;
         self.exec(move |conn| Box::pin(async move { sql::decide_device(conn, &d, now, approval).await })).await
