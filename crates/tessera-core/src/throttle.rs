@@ -139,7 +139,7 @@ impl Inner {
     }
 }
 
-/// Per-process counters, bounded at [`MAX_KEYS`] keys.
+/// Per-process counters, bounded at `MAX_KEYS` (100,000) keys.
 #[derive(Debug, Default)]
 pub struct Throttle {
     inner: Mutex<Inner>,

@@ -23,8 +23,8 @@
 //!   (cache → JWT or introspection → revocation → staleness).
 //! - [`jwt`]: RFC 9068 validation: header checks, signature, claims.
 //! - [`jwks`]: the issuer's keys, refreshed on schedule and on unknown `kid`.
-//! - [`revoked`]: following the revocation feed; the revoked sets.
-//! - [`introspect`]: opaque tokens, RFC 7662, with a bounded cache.
+//! - `revoked`: following the revocation feed; the revoked sets.
+//! - `introspect`: opaque tokens, RFC 7662, with a bounded cache.
 //! - [`rejection`]: refusals and their RFC 6750 `WWW-Authenticate` answers.
 //! - [`layer`]: the tower layers ([`GuardLayer`], [`require_scopes`]).
 //! - [`authenticated`]: [`Authenticated`] and its axum extractor.

@@ -1,7 +1,7 @@
 //! Storage backends for Tessera, each implementing [`tessera_core::store::Store`].
 //!
 //! # Layout
-//! - [`memory`]: the in-memory store of `tessera-core` (its `test-store` feature), re-exported with the conformance suite.
+//! - `memory`: the in-memory store of `tessera-core` (its `test-store` feature), re-exported with the conformance suite.
 //! - `sql/`: what the two SQL backends share, written once and generic over
 //!   the database (`sql::Dialect`): row mappers and column lists
 //!   (`rows.rs`), the CRUD per concern (`config.rs`: clients, keys, scopes,
