@@ -35,6 +35,7 @@ macro_rules! conformance_suite {
             codes_redeem_once, concurrent_redemptions_exactly_one, revoking_a_grant_deletes_its_tokens,
             grants_filter_and_purge, deleting_a_client_forgets_its_grants,
             refresh_rotates_once_and_remembers_its_successor, concurrent_rotations_exactly_one,
+            concurrent_rotations_of_many_families,
             no_refresh_token_outlives_its_grant, refresh_reads_its_users_standing,
             refresh_purge_drops_expired_and_sealed_successors, device_flow_states, concurrent_device_polls_redeem_once,
             shared_attempts_swap_atomically, tokens_with_and_without_ids_are_found,

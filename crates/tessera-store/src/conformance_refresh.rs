@@ -114,6 +114,76 @@ pub async fn concurrent_rotations_exactly_one(s: Arc<dyn Store>) {
     assert_eq!(rotated, 1);
 }
 
+/// Many families rotating at once, each token presented twice and one
+/// family revoked meanwhile: every live token rotates exactly once with
+/// its own successor, the other presentation sees that successor, and the
+/// revoked family rotates nothing (a backend that gathers rotations into
+/// batches must keep each row's own outcome).
+pub async fn concurrent_rotations_of_many_families(s: Arc<dyn Store>) {
+    const FAMILIES: u8 = 40;
+    let grant = |g: u8| tessera_core::store::Grant {
+        id: format!("fam-{g}"),
+        user_id: "u1".into(),
+        client_id: "c1".into(),
+        scope: "openid offline_access".into(),
+        session_id: None,
+        created_at: 1,
+        expires_at: 1000,
+    };
+    let token =
+        |g: u8, i: u8| RefreshToken { digest: Digest::of(&[g, i, 9]), grant_id: format!("fam-{g}"), ..refresh(0, 500) };
+    for g in 0..FAMILIES {
+        s.insert_grant(&grant(g)).await.unwrap();
+        assert!(s.insert_refresh(&token(g, 0)).await.unwrap());
+    }
+    s.revoke(&revocation(RevokedToken::Grant("fam-0".into()), 1000)).await.unwrap();
+    let mut tasks = Vec::new();
+    for g in 0..FAMILIES {
+        for i in 1..=2u8 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let r = s.rotate_refresh(&token(g, 0).digest, 200, 210, &[g, i], &token(g, i)).await.unwrap();
+                (g, i, r)
+            }));
+        }
+    }
+    let mut winner = [0u8; FAMILIES as usize];
+    let mut seen = Vec::new();
+    for t in tasks {
+        seen.push(t.await.unwrap());
+    }
+    for (g, i, r) in &seen {
+        match r {
+            Rotation::Gone => assert_eq!(*g, 0, "family {g}: a live token was reported gone"),
+            Rotation::Rotated => {
+                assert_ne!(*g, 0, "the revoked family rotated");
+                assert_eq!(winner[*g as usize], 0, "family {g} rotated twice");
+                winner[*g as usize] = *i;
+            }
+            Rotation::AlreadyRotated(_) => assert_ne!(*g, 0, "the revoked family rotated"),
+        }
+    }
+    for (g, i, r) in &seen {
+        if let Rotation::AlreadyRotated(st) = r {
+            let w = winner[*g as usize];
+            assert!(w != 0 && w != *i, "family {g}: seen rotated, but nobody else won");
+            assert_eq!(st.successor.as_deref(), Some(&[*g, w][..]), "family {g}: another family's successor");
+        }
+    }
+    for g in 1..FAMILIES {
+        let w = winner[g as usize];
+        assert_ne!(w, 0, "family {g} never rotated");
+        let spent = s.get_refresh(&token(g, 0).digest).await.unwrap().unwrap();
+        assert_eq!(spent.successor.as_deref(), Some(&[g, w][..]), "family {g}: its own sealed successor");
+        let next = s.get_refresh(&token(g, w).digest).await.unwrap().unwrap();
+        assert_eq!(next.token.grant_id, format!("fam-{g}"));
+        assert!(s.get_refresh(&token(g, 3 - w).digest).await.unwrap().is_none(), "family {g}: the loser's successor");
+    }
+    for i in 1..=2 {
+        assert!(s.get_refresh(&token(0, i).digest).await.unwrap().is_none(), "the revoked family got a successor");
+    }
+}
+
 pub async fn refresh_purge_drops_expired_and_sealed_successors(s: Arc<dyn Store>) {
     let first = family(&s).await;
     s.rotate_refresh(&first.digest, 200, 210, b"sealed", &refresh(2, 600)).await.unwrap();

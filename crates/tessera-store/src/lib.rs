@@ -48,5 +48,5 @@ pub mod sqlite;
 
 #[cfg(feature = "conformance")]
 pub use memory::{ConfigReads, MemoryStore};
-pub use postgres::{PgOptions, PgStore};
+pub use postgres::{GroupCommits, PgOptions, PgStore};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};

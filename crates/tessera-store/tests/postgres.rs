@@ -25,6 +25,19 @@ fn jti(n: u64, expires_at: i64) -> Revocation {
     Revocation { token: RevokedToken::Jti(format!("j{n}")), client_id: "c1".into(), expires_at, revoked_at: 100 }
 }
 
+/// A grant of user u1 to client c1.
+fn grant(id: String, expires_at: i64) -> Grant {
+    Grant {
+        id,
+        user_id: "u1".into(),
+        client_id: "c1".into(),
+        scope: "a".into(),
+        session_id: None,
+        created_at: 1,
+        expires_at,
+    }
+}
+
 /// How long until `s`'s generation differs from `before` (panics after 2 s).
 async fn generation_moves(s: &PgStore, before: u64, what: &str) -> Duration {
     let start = Instant::now();
@@ -176,16 +189,7 @@ async fn no_refresh_token_survives_a_concurrent_grant_revocation() {
         ..refresh(0, 500)
     };
     for g in 0..GRANTS {
-        let grant = Grant {
-            id: format!("g{g}"),
-            user_id: "u1".into(),
-            client_id: "c1".into(),
-            scope: "a".into(),
-            session_id: None,
-            created_at: 1,
-            expires_at: 1000,
-        };
-        a.insert_grant(&grant).await.unwrap();
+        a.insert_grant(&grant(format!("g{g}"), 1000)).await.unwrap();
         assert!(a.insert_refresh(&family(g, 0)).await.unwrap());
         let mut tasks = Vec::new();
         for i in 1..=WRITES {
@@ -287,16 +291,7 @@ async fn concurrent_purges_delete_each_row_once() {
         a.insert_session(&session(n, "u1", 100)).await.unwrap();
     }
     for n in 0..30 {
-        let g = Grant {
-            id: format!("g{n}"),
-            user_id: "u1".into(),
-            client_id: "c1".into(),
-            scope: "a".into(),
-            session_id: None,
-            created_at: 1,
-            expires_at: if n < 25 { 100 } else { 10_000 },
-        };
-        b.insert_grant(&g).await.unwrap();
+        b.insert_grant(&grant(format!("g{n}"), if n < 25 { 100 } else { 10_000 })).await.unwrap();
     }
     let want = (250u64, 60u64, 40u64 + 25);
     let counts = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
@@ -427,4 +422,45 @@ async fn a_stuck_lock_fails_within_the_statement_timeout() {
     assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
     other.execute("ROLLBACK").await.unwrap();
     assert_eq!(s.revoke(&jti(1, 1000)).await.unwrap(), 1, "the failed revocation used no number");
+}
+
+/// Writes arriving together share a commit (one statement per batch): a
+/// WAL flush per batch, not per request. Each still gets its own answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_commits() {
+    const N: u8 = 200;
+    let db = TestDb::create().await;
+    let s = Arc::new(db.store(true).await);
+    let family = |g: u8, i: u8| tessera_core::store::RefreshToken {
+        digest: Digest::of(&[g, i, 11]),
+        grant_id: format!("gc{g}"),
+        ..refresh(0, 500)
+    };
+    for g in 0..N {
+        s.insert_grant(&grant(format!("gc{g}"), 1000)).await.unwrap();
+        assert!(s.insert_refresh(&family(g, 0)).await.unwrap());
+    }
+    let (tokens_before, rotations_before) = s.group_commits();
+    let mut tasks = Vec::new();
+    for g in 0..N {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = s.rotate_refresh(&family(g, 0).digest, 200, 210, b"s", &family(g, 1)).await.unwrap();
+            s.insert_token(&token(u32::from(g) + 5000, 900)).await.unwrap();
+            r
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), Rotation::Rotated);
+    }
+    let (tokens, rotations) = s.group_commits();
+    let (rot, tok) = (rotations.requests - rotations_before.requests, tokens.requests - tokens_before.requests);
+    let (rot_b, tok_b) = (rotations.batches - rotations_before.batches, tokens.batches - tokens_before.batches);
+    assert_eq!((rot, tok), (u64::from(N), u64::from(N)));
+    assert!(rot_b * 2 <= rot, "{rot} rotations in {rot_b} statements");
+    assert!(tok_b * 2 <= tok, "{tok} token inserts in {tok_b} statements");
+    for g in 0..N {
+        assert!(s.get_refresh(&family(g, 1).digest).await.unwrap().is_some(), "successor {g} lost");
+        assert!(s.get_token(&token(u32::from(g) + 5000, 0).digest).await.unwrap().is_some(), "token {g} lost");
+    }
 }

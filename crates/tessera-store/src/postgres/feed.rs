@@ -10,7 +10,7 @@ use tessera_core::store::{
     StoreError, StoreWide, TokenStore,
 };
 
-use super::{PURGE_LOCK, PgStore, attempts, listen, map_err, tokens, unavailable};
+use super::{PURGE_LOCK, PgStore, attempts, listen, map_err};
 use crate::sql::purge::{self, purge_statements};
 use crate::sql::revocations::bind_entry;
 use crate::sql::{SqlRow, config, revocations};
@@ -19,10 +19,7 @@ use crate::sql::{SqlRow, config, revocations};
 impl TokenStore for PgStore {
     async fn insert_token(&self, t: &OpaqueToken) -> Result<(), StoreError> {
         self.pool()?;
-        let (done, answer) = tokio::sync::oneshot::channel();
-        let stopped = || unavailable("token writer stopped");
-        self.tokens.send(tokens::Job { token: t.clone(), done }).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        self.tokens.submit(t.clone()).await
     }
 
     async fn find_token(&self, key: &TokenKey) -> Result<Option<OpaqueToken>, StoreError> {

@@ -2,9 +2,9 @@
 //! database, so everything here must hold across processes, not just tasks.
 //!
 //! - PostgreSQL takes concurrent writers, so each call is one statement or
-//!   one short transaction on a pooled connection; only opaque-token inserts,
-//!   the hottest write, are group-committed (`tokens.rs`): a WAL flush per
-//!   batch instead of per token.
+//!   one short transaction on a pooled connection; the two hottest writes,
+//!   opaque-token inserts and refresh rotations, are group-committed
+//!   (`batch.rs`): a WAL flush per batch instead of per request.
 //! - Single-use steps (code redemption, refresh rotation, device polls) are a
 //!   conditional `UPDATE … RETURNING` or a `SELECT … FOR UPDATE` transaction:
 //!   never a read, then a write, without a lock.
@@ -37,12 +37,15 @@ use tessera_proto::redact_url;
 
 mod accounts;
 mod attempts;
+mod batch;
 mod config;
 mod device;
 mod feed;
 mod listen;
 mod refresh;
 mod tokens;
+
+pub use batch::GroupCommits;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -116,9 +119,9 @@ pub struct PgStore {
     connect: PgConnectOptions,
     signals: Arc<listen::Signals>,
     listener: tokio::task::JoinHandle<()>,
-    /// Opaque-token inserts, group-committed by [`tokens`] writers.
-    tokens: tokio::sync::mpsc::Sender<tokens::Job>,
-    writers: Vec<tokio::task::JoinHandle<()>>,
+    /// Opaque-token inserts and refresh rotations, group-committed ([`batch`]).
+    tokens: batch::Queue<tessera_core::store::OpaqueToken, ()>,
+    rotations: batch::Queue<refresh::RotateJob, tessera_core::store::Rotation>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -134,9 +137,6 @@ impl Drop for PgStore {
     fn drop(&mut self) {
         // The listener task holds only the signals, never the store: stop it.
         self.listener.abort();
-        for w in &self.writers {
-            w.abort();
-        }
     }
 }
 
@@ -202,8 +202,9 @@ impl PgStore {
         // Subscribed before the first call: a fresh store is listening.
         let listener = listen::subscribe(&connect, opts.acquire_timeout).await.map_err(unavailable)?;
         let listener = tokio::spawn(listen::run(listener, connect.clone(), opts.acquire_timeout, signals.clone()));
-        let (tokens, writers) = tokens::start(pool.clone());
-        Ok(Self { pool, connect, signals, listener, tokens, writers })
+        let tokens = tokens::start(pool.clone());
+        let rotations = refresh::start(pool.clone());
+        Ok(Self { pool, connect, signals, listener, tokens, rotations })
     }
 
     /// Applies pending migrations (under the migrator's advisory lock, so
@@ -215,6 +216,12 @@ impl PgStore {
     /// Applies pending migrations without opening a store (`tessera migrate`).
     pub async fn migrate_with(opts: &PgOptions) -> Result<(), StoreError> {
         run_migrations(&opts.connect_options()?).await
+    }
+
+    /// Group-commit figures of the two batched writes: opaque-token
+    /// inserts and refresh rotations.
+    pub fn group_commits(&self) -> (GroupCommits, GroupCommits) {
+        (self.tokens.stats(), self.rotations.stats())
     }
 
     /// The pool, unless the database is known to be down (the listener

@@ -1,16 +1,41 @@
-//! PostgreSQL implementation of [`RefreshStore`]. A rotation is one
-//! statement: a conditional `UPDATE … RETURNING` of the old token and the
-//! successor's insert from its result, so of concurrent rotations on any
-//! number of nodes exactly one finds the token unrotated, and a successor
-//! is stored exactly when its rotation happened.
+//! PostgreSQL implementation of [`RefreshStore`]. A rotation is a
+//! conditional `UPDATE … RETURNING` of the old token and the successor's
+//! insert from its result, in one statement, so of concurrent rotations on
+//! any number of nodes exactly one finds the token unrotated, and a
+//! successor is stored exactly when its rotation happened.
+//!
+//! Rotations are group-committed (`batch.rs`): a batch is the same
+//! statement over arrays (`UNNEST`), each row with its own conditions, so
+//! it rotates exactly the tokens that one statement each would have, with
+//! one commit. Two rotations of one token never share a batch (the second
+//! runs after the first committed), and a batch that fails as a whole (a
+//! deadlock between two nodes' batches, a conflict) is retried one by one.
+
+use std::collections::HashSet;
 
 use async_trait::async_trait;
+use sqlx::PgPool;
 use tessera_core::secret::Digest;
 use tessera_core::store::{RefreshState, RefreshStore, RefreshToken, Rotation, StoreError};
 
+use super::batch::{Answers, Queue};
 use super::{PgStore, map_err};
+use crate::sql::json_list;
 use crate::sql::refresh::{bind_token, get_refresh};
 use crate::sql::rows::refresh_cols;
+
+/// One rotation's arguments, as [`RefreshStore::rotate_refresh`] takes them.
+pub(super) struct RotateJob {
+    old: Digest,
+    now: i64,
+    grace_until: i64,
+    sealed: Vec<u8>,
+    successor: RefreshToken,
+}
+
+pub(super) fn start(pool: PgPool) -> Queue<RotateJob, Rotation> {
+    Queue::start(pool, run)
+}
 
 #[async_trait]
 impl RefreshStore for PgStore {
@@ -40,31 +65,144 @@ impl RefreshStore for PgStore {
         sealed: &[u8],
         successor: &RefreshToken,
     ) -> Result<Rotation, StoreError> {
-        // A concurrent rotation waits on the UPDATE's row lock, then finds
-        // `rotated_at` set and inserts nothing. A revoked family has no rows
-        // left; its end is on every row. The grant is share-locked (before
-        // the token's row: the lock order of a revocation) so a revocation
-        // racing this one deletes the successor too, as in `insert_refresh`.
-        let q = sqlx::query::<sqlx::Postgres>(concat!(
-            "WITH g AS (SELECT id FROM grants WHERE id = $6 FOR KEY SHARE), \
-             r AS (UPDATE refresh_tokens SET rotated_at = $1, grace_until = $2, successor = $3 \
-             WHERE digest = $4 AND rotated_at IS NULL AND expires_at > $1 AND family_expires_at > $1 \
-             AND EXISTS (SELECT 1 FROM g) RETURNING digest) \
-             INSERT INTO refresh_tokens (",
-            refresh_cols!(),
-            ") SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM r"
-        ))
-        .bind(now)
-        .bind(grace_until)
-        .bind(sealed)
-        .bind(&old.0[..]);
-        let done = bind_token(q, successor)?.execute(self.pool()?).await.map_err(map_err)?;
-        if done.rows_affected() == 1 {
-            return Ok(Rotation::Rotated);
-        }
-        match get_refresh(self.pool()?, old).await? {
-            Some(state) if state.rotated_at.is_some() => Ok(Rotation::AlreadyRotated(Box::new(state))),
-            _ => Ok(Rotation::Gone),
-        }
+        self.pool()?;
+        let job = RotateJob { old: *old, now, grace_until, sealed: sealed.to_vec(), successor: successor.clone() };
+        self.rotations.submit(job).await
     }
+}
+
+fn run(pool: PgPool, jobs: Vec<RotateJob>) -> Answers<Rotation> {
+    Box::pin(async move {
+        // The first rotation of each token goes in the batch; any other of
+        // the same token waits for the batch (and then finds it rotated).
+        let mut seen = HashSet::with_capacity(jobs.len());
+        let (batch, later): (Vec<usize>, Vec<usize>) = (0..jobs.len()).partition(|&i| seen.insert(jobs[i].old));
+        let mut out: Vec<Option<Result<Rotation, StoreError>>> = jobs.iter().map(|_| None).collect();
+        let batched = if batch.len() > 1 { rotate_many(&pool, &jobs, &batch).await } else { Err(StoreError::Conflict) };
+        match batched {
+            Ok(rotated) => {
+                for &i in &batch {
+                    out[i] = Some(if rotated.contains(&jobs[i].successor.digest) {
+                        Ok(Rotation::Rotated)
+                    } else {
+                        not_rotated(&pool, &jobs[i].old).await
+                    });
+                }
+            }
+            Err(_) => {
+                for &i in &batch {
+                    out[i] = Some(rotate_one(&pool, &jobs[i]).await);
+                }
+            }
+        }
+        for i in later {
+            out[i] = Some(rotate_one(&pool, &jobs[i]).await);
+        }
+        out.into_iter().map(|r| r.unwrap_or(Err(StoreError::Conflict))).collect()
+    })
+}
+
+/// One rotation, one statement.
+async fn rotate_one(pool: &PgPool, j: &RotateJob) -> Result<Rotation, StoreError> {
+    // A concurrent rotation waits on the UPDATE's row lock, then finds
+    // `rotated_at` set and inserts nothing. A revoked family has no rows
+    // left; its end is on every row. The grant is share-locked (before
+    // the token's row: the lock order of a revocation) so a revocation
+    // racing this one deletes the successor too, as in `insert_refresh`.
+    let q = sqlx::query::<sqlx::Postgres>(concat!(
+        "WITH g AS (SELECT id FROM grants WHERE id = $6 FOR KEY SHARE), \
+         r AS (UPDATE refresh_tokens SET rotated_at = $1, grace_until = $2, successor = $3 \
+         WHERE digest = $4 AND rotated_at IS NULL AND expires_at > $1 AND family_expires_at > $1 \
+         AND EXISTS (SELECT 1 FROM g) RETURNING digest) \
+         INSERT INTO refresh_tokens (",
+        refresh_cols!(),
+        ") SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM r"
+    ))
+    .bind(j.now)
+    .bind(j.grace_until)
+    .bind(&j.sealed[..])
+    .bind(&j.old.0[..]);
+    let done = bind_token(q, &j.successor)?.execute(pool).await.map_err(map_err)?;
+    if done.rows_affected() == 1 {
+        return Ok(Rotation::Rotated);
+    }
+    not_rotated(pool, &j.old).await
+}
+
+/// Why a rotation rotated nothing: another did first, or the token is gone.
+async fn not_rotated(pool: &PgPool, old: &Digest) -> Result<Rotation, StoreError> {
+    match get_refresh(pool, old).await? {
+        Some(state) if state.rotated_at.is_some() => Ok(Rotation::AlreadyRotated(Box::new(state))),
+        _ => Ok(Rotation::Gone),
+    }
+}
+
+/// `rotate_one` over arrays: the jobs at `batch` (distinct old tokens) in
+/// one statement; the digests of the successors stored.
+async fn rotate_many(pool: &PgPool, jobs: &[RotateJob], batch: &[usize]) -> Result<HashSet<Digest>, StoreError> {
+    let n = batch.len();
+    let (mut old, mut now, mut grace, mut sealed) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut digest, mut grant, mut client, mut user, mut scope, mut audience) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut auth_time, mut issued, mut expires, mut family) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for &i in batch {
+        let j = &jobs[i];
+        let s = &j.successor;
+        old.push(j.old.0.to_vec());
+        now.push(j.now);
+        grace.push(j.grace_until);
+        sealed.push(j.sealed.clone());
+        digest.push(s.digest.0.to_vec());
+        grant.push(s.grant_id.clone());
+        client.push(s.client_id.clone());
+        user.push(s.user_id.clone());
+        scope.push(s.scope.clone());
+        audience.push(json_list(&s.audience)?);
+        auth_time.push(s.auth_time);
+        issued.push(s.issued_at);
+        expires.push(s.expires_at);
+        family.push(s.family_expires_at);
+    }
+    // As `rotate_one`, row by row: each job's own token, time and grant.
+    let stored: Vec<Vec<u8>> = sqlx::query_scalar(concat!(
+        "WITH j AS (SELECT * FROM UNNEST($1::bytea[], $2::int8[], $3::int8[], $4::bytea[], $5::bytea[], \
+         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int8[], $12::int8[], $13::int8[], \
+         $14::int8[]) AS j(old, now, grace_until, sealed, ",
+        refresh_cols!(),
+        ")), \
+         g AS (SELECT id FROM grants WHERE id IN (SELECT grant_id FROM j) FOR KEY SHARE), \
+         r AS (UPDATE refresh_tokens t SET rotated_at = j.now, grace_until = j.grace_until, successor = j.sealed \
+         FROM j WHERE t.digest = j.old AND t.rotated_at IS NULL AND t.expires_at > j.now \
+         AND t.family_expires_at > j.now AND j.grant_id IN (SELECT id FROM g) RETURNING j.old) \
+         INSERT INTO refresh_tokens (",
+        refresh_cols!(),
+        ") SELECT j.digest, j.grant_id, j.client_id, j.user_id, j.scope, j.audience, j.auth_time, \
+         j.issued_at, j.expires_at, j.family_expires_at FROM j JOIN r ON r.old = j.old RETURNING digest"
+    ))
+    .bind(old)
+    .bind(now)
+    .bind(grace)
+    .bind(sealed)
+    .bind(digest)
+    .bind(grant)
+    .bind(client)
+    .bind(user)
+    .bind(scope)
+    .bind(audience)
+    .bind(auth_time)
+    .bind(issued)
+    .bind(expires)
+    .bind(family)
+    .fetch_all(pool)
+    .await
+    .map_err(map_err)?;
+    stored.iter().map(|d| Digest::from_slice(d).ok_or_else(|| crate::sql::corrupt("successor digest"))).collect()
 }
