@@ -18,7 +18,7 @@ use sqlx::PgPool;
 use tessera_core::secret::Digest;
 use tessera_core::store::{RefreshState, RefreshStore, RefreshToken, Rotation, StoreError};
 
-use super::batch::{Answers, Queue};
+use super::batch::{Answers, Queue, Writes};
 use super::{PgStore, map_err};
 use crate::sql::json_list;
 use crate::sql::refresh::{bind_token, get_refresh};
@@ -34,7 +34,16 @@ pub(super) struct RotateJob {
 }
 
 pub(super) fn start(pool: PgPool) -> Queue<RotateJob, Rotation> {
-    Queue::start(pool, run)
+    Queue::start(pool, Writes { run, bytes })
+}
+
+/// Roughly what a rotation adds to a batch's parameters.
+fn bytes(j: &RotateJob) -> usize {
+    let s = &j.successor;
+    let text = s.grant_id.len() + s.client_id.len() + s.user_id.len() + s.scope.len();
+    let audience: usize = s.audience.iter().map(|a| a.len() + 3).sum();
+    // Two 32-byte keys, six integers, and a length word per array element.
+    2 * 32 + 6 * 8 + 14 * 4 + j.sealed.len() + text + audience
 }
 
 #[async_trait]
@@ -172,15 +181,17 @@ async fn rotate_many(pool: &PgPool, jobs: &[RotateJob], batch: &[usize]) -> Resu
         family.push(s.family_expires_at);
     }
     // As `rotate_one`, row by row: each job's own token, time and grant.
+    // The `= ANY` filters keep both lookups on their primary keys whatever
+    // the planner guesses of `UNNEST`'s size (a join alone scans the table).
     let stored: Vec<Vec<u8>> = sqlx::query_scalar(concat!(
         "WITH j AS (SELECT * FROM UNNEST($1::bytea[], $2::int8[], $3::int8[], $4::bytea[], $5::bytea[], \
          $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int8[], $12::int8[], $13::int8[], \
          $14::int8[]) AS j(old, now, grace_until, sealed, ",
         refresh_cols!(),
         ")), \
-         g AS (SELECT id FROM grants WHERE id IN (SELECT grant_id FROM j) FOR KEY SHARE), \
+         g AS (SELECT id FROM grants WHERE id = ANY($6) FOR KEY SHARE), \
          r AS (UPDATE refresh_tokens t SET rotated_at = j.now, grace_until = j.grace_until, successor = j.sealed \
-         FROM j WHERE t.digest = j.old AND t.rotated_at IS NULL AND t.expires_at > j.now \
+         FROM j WHERE t.digest = ANY($1) AND t.digest = j.old AND t.rotated_at IS NULL AND t.expires_at > j.now \
          AND t.family_expires_at > j.now AND j.grant_id IN (SELECT id FROM g) RETURNING j.old) \
          INSERT INTO refresh_tokens (",
         refresh_cols!(),
