@@ -1,6 +1,7 @@
 //! RFC 9421 vectors: the HTTP field and derived component examples of §2.1
 //! and §2.2, the signature base of §2.5, and Appendix B.2.1–B.2.6 (bases
 //! for all, the B.2.5 hmac-sha256 signature made and verified).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use base64ct::{Base64, Encoding};
 use tessera_pop::message_signature::{
