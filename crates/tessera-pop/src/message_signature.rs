@@ -283,6 +283,9 @@ impl SignatureError {
             | E::BadTargetUri
             | E::BadComponentValue(_)
             | E::AmbiguousQueryParam(_) => ErrorKind::InvalidRequest,
+            // A covered Content-Digest we cannot read is the request's
+            // shape; one that does not match the body is a forgery.
+            E::ContentDigest(d) if *d != DigestError::Mismatch => ErrorKind::InvalidRequest,
             E::NotInMessage(_)
             | E::NoMatchingSignature
             | E::UnsupportedAlgorithm(_)
@@ -539,6 +542,19 @@ pub fn verify(msg: &Message<'_>, key: &MacKey, policy: &Policy, now: i64) -> Res
 /// picks one by label or `keyid` before finding the key).
 pub fn signatures(msg: &Message<'_>) -> Result<Vec<Candidate>, SignatureError> {
     header::signatures(msg)
+}
+
+/// Verifies one candidate the caller picked (by label or `keyid`, from
+/// [`signatures`]) under `policy` at `now`.
+pub fn verify_candidate(
+    msg: &Message<'_>,
+    c: &Candidate,
+    key: &MacKey,
+    policy: &Policy,
+    now: i64,
+) -> Result<Verified, SignatureError> {
+    verify_one(msg, c, key, policy, now)?;
+    Ok(Verified { label: c.label.clone(), params: c.params.clone() })
 }
 
 /// The signature base of a parsed candidate over `msg` (as the verifier

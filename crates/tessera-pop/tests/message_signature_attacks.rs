@@ -107,6 +107,31 @@ fn altered_body_is_refused_with_or_without_a_new_digest() {
 }
 
 #[test]
+fn a_covered_content_digest_without_sha_256_is_an_invalid_request() {
+    let sha512 = "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:";
+    let msg = Message::request("POST", URI).header("Authorization", AUTH).header("Content-Digest", sha512).body(BODY);
+    let key = MacKey::new(KEY);
+    let h = message_signature::sign(&msg, "sig1", &params(NOW), &key).unwrap();
+    let msg = msg.header("Signature-Input", &h.signature_input).header("Signature", &h.signature);
+    let err = refused(&msg, ErrorKind::InvalidRequest);
+    assert_eq!(err, SignatureError::ContentDigest(content_digest::DigestError::NoSupportedAlgorithm));
+}
+
+#[test]
+fn a_caller_can_pick_a_signature_by_label_and_verify_it() {
+    let s = signed(&params(NOW), KEY);
+    let msg = received(&s, "POST", URI, AUTH, BODY);
+    let candidates = message_signature::signatures(&msg).unwrap();
+    let c = candidates.iter().find(|c| c.label == "sig1").unwrap();
+    let key = MacKey::new(KEY);
+    let v = message_signature::verify_candidate(&msg, c, &key, &policy(), NOW).unwrap();
+    assert_eq!(v.params.nonce.as_deref(), Some("n-1"));
+    let other = MacKey::new(b"another key, the thief's key....");
+    let err = message_signature::verify_candidate(&msg, c, &other, &policy(), NOW).unwrap_err();
+    assert_eq!(err, SignatureError::Mismatch);
+}
+
+#[test]
 fn missing_covered_components_are_refused() {
     // No content-digest covered although there is a body.
     let mut p = params(NOW);
