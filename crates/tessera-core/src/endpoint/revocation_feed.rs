@@ -29,7 +29,7 @@ pub fn authorize_reader(call: &ClientCall) -> Result<String, OAuthError> {
             "only clients registered for introspection (resource servers) may read the revocation feed",
         ));
     }
-    Ok(caller.client().id.clone())
+    Ok(caller.client().id.to_string())
 }
 
 /// Entries after `after`, oldest first, and the feed's head.

@@ -18,7 +18,6 @@ use crate::error::OAuthError;
 use crate::grant::GrantParts;
 use crate::grant::user_tokens::{self, Granted};
 use crate::params::Params;
-use crate::pkce;
 use crate::secret::{CODE_PREFIX, Secret};
 use crate::store::Redemption;
 use tessera_proto::ErrorCode;
@@ -69,7 +68,7 @@ pub async fn handle(
             // A public client proves nothing but its id, which is public: a
             // stranger holding a spent code could otherwise end its owner's
             // grant. Only the PKCE verifier shows the replay is the client's.
-            let proven = !c.is_public() || pkce::verify(&req.code_verifier, &code.code_challenge);
+            let proven = !c.is_public() || code.code_challenge.verify(&req.code_verifier);
             if code.client_id == c.id && proven {
                 tracing::warn!(client = %c.id, grant = %code.grant_id, "authorization code replayed: revoking its tokens");
                 p.revocations.revoke_grant(&code.grant_id, &code.client_id).await?;
@@ -84,7 +83,7 @@ pub async fn handle(
         p.revocations.revoke_grant(&code.grant_id, &code.client_id).await?;
         return Err(fail("redirect_uri does not match the authorization request"));
     }
-    if !pkce::verify(&req.code_verifier, &code.code_challenge) {
+    if !code.code_challenge.verify(&req.code_verifier) {
         p.revocations.revoke_grant(&code.grant_id, &code.client_id).await?;
         return Err(fail("code_verifier does not match the code_challenge"));
     }

@@ -56,7 +56,7 @@ pub(crate) async fn issue(
             grant_id: g.grant_id.to_string(),
             client_id: c.id.clone(),
             user_id: g.user.id.clone(),
-            scope: g.scope.to_string(),
+            scope: g.scope.clone(),
             audience: g.audience.clone(),
             auth_time: g.auth_time,
             issued_at: now,
@@ -64,7 +64,7 @@ pub(crate) async fn issue(
             family_expires_at: g.grant_expires,
         };
         let (secret, first) =
-            refresh_token::successor_of(p.rng, p.clock.now_millis(), c, &family, g.scope.to_string(), now);
+            refresh_token::successor_of(p.rng, p.clock.now_millis(), c, &family, g.scope.clone(), now);
         // The grant was revoked since it was stored (a replay of its code on
         // another node, the user disabled): the token is not stored, so it
         // cannot outlive the revocation. This request still won the code;
@@ -83,8 +83,8 @@ pub(crate) async fn issue(
             .ok_or_else(|| OAuthError::server_error(format!("no active {} key for ID tokens", alg.as_str())))?;
         let claims = IdTokenClaims {
             iss: p.issuer.issuer().to_string(),
-            sub: g.user.id.clone(),
-            aud: c.id.clone(),
+            sub: g.user.id.to_string(),
+            aud: c.id.to_string(),
             exp: now + (c.settings.access_token_ttl as i64).min(MAX_ACCESS_TOKEN_TTL as i64),
             iat: now,
             auth_time: g.auth_time,
@@ -92,7 +92,7 @@ pub(crate) async fn issue(
             at_hash: Some(id_token::at_hash(alg, &response.access_token)),
             amr: g.amr.names(),
             sid: g.session_id.map(str::to_string),
-            azp: Some(c.id.clone()),
+            azp: Some(c.id.to_string()),
             user: UserClaims::of(g.user, &g.scope),
         };
         response.id_token = Some(id_token::encode(key, &claims).map_err(|e| OAuthError::server_error(e.to_string()))?);

@@ -7,6 +7,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 use tessera_core::client::{Client, NewClient, RateLimit, TokenFormat};
 use tessera_core::clock::{Clock, SystemClock};
+use tessera_core::ids::ClientId;
 use tessera_core::random::SystemRandom;
 use tessera_core::secret::{CLIENT_SECRET_PREFIX, Secret};
 use tessera_core::store::{Store, StoreError};
@@ -206,7 +207,7 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
                 bail!("client {id:?} is public: it has no secret to rotate");
             }
             let secret = Secret::generate(&rng, CLIENT_SECRET_PREFIX);
-            if !store.set_client_secret(&id, secret.digest(), now).await? {
+            if !store.set_client_secret(&ClientId::from(id.as_str()), secret.digest(), now).await? {
                 bail!("no client with id {id:?}");
             }
             print(&get(store, &id).await?, Some(&secret), json);
@@ -217,7 +218,7 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
                 bail!("nothing to change: give --rate-limit");
             };
             settings.rate_limit = rate_limit;
-            if !store.set_client_settings(&id, &settings, now).await? {
+            if !store.set_client_settings(&ClientId::from(id.as_str()), &settings, now).await? {
                 bail!("no client with id {id:?}");
             }
             print(&get(store, &id).await?, None, json);
@@ -227,7 +228,7 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
             // Recorded first: should the delete not happen, the client's
             // tokens are dead anyway, which is the safe half.
             store.revoke(&tessera_core::endpoint::revocation_feed::client_deleted(&id, now)).await?;
-            if !store.delete_client(&id).await? {
+            if !store.delete_client(&ClientId::from(id.as_str())).await? {
                 bail!("no client with id {id:?}");
             }
             println!("deleted client {id}");
@@ -242,7 +243,7 @@ fn parse_rate(s: Option<&str>) -> anyhow::Result<Option<Option<RateLimit>>> {
 }
 
 async fn get(store: &dyn Store, id: &str) -> anyhow::Result<Client> {
-    store.get_client(id).await?.ok_or_else(|| anyhow::anyhow!("no client with id {id:?}"))
+    store.get_client(&ClientId::from(id)).await?.ok_or_else(|| anyhow::anyhow!("no client with id {id:?}"))
 }
 
 /// RFC 7591 §3.2.1 field names; Tessera's own settings beside them.

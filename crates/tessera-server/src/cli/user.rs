@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::{Value, json};
 use tessera_core::Authority;
+use tessera_core::ids::{ClientId, UserId};
 use tessera_core::store::{GrantFilter, ScopeInfo, StoreError, User};
 use tessera_core::user::{NewUser, normalize_username};
 
@@ -111,7 +112,7 @@ async fn find(a: &Authority, u: &str) -> anyhow::Result<User> {
     if let Some(user) = a.store().find_user(&normalize_username(u)).await? {
         return Ok(user);
     }
-    a.store().get_user(u).await?.ok_or_else(|| anyhow::anyhow!("no user {u:?}"))
+    a.store().get_user(&UserId::from(u)).await?.ok_or_else(|| anyhow::anyhow!("no user {u:?}"))
 }
 
 fn user_json(u: &User) -> Value {
@@ -275,7 +276,7 @@ pub async fn run_grant(cfg: &Config, cmd: GrantCmd) -> anyhow::Result<()> {
             let now = a.now();
             let grants: Vec<_> = a
                 .store()
-                .list_grants(&GrantFilter { user_id, client_id: client })
+                .list_grants(&GrantFilter { user_id, client_id: client.map(ClientId::from) })
                 .await?
                 .into_iter()
                 .filter(|g| g.expires_at > now)

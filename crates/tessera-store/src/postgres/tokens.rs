@@ -76,9 +76,9 @@ async fn insert<'a>(pool: &PgPool, tokens: impl Iterator<Item = &'a OpaqueToken>
     for t in tokens {
         digest.push(TokenKey { id: t.id, sha256: t.digest }.stored().0.to_vec());
         jti.push(t.jti.clone());
-        client.push(t.client_id.clone());
+        client.push(t.client_id.to_string());
         subject.push(t.subject.clone());
-        scope.push(t.scope.clone());
+        scope.push(t.scope.to_string());
         audience.push(serde_json::to_string(&t.audience).map_err(unavailable)?);
         issued.push(t.issued_at);
         expires.push(t.expires_at);
