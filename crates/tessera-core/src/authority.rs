@@ -251,7 +251,7 @@ impl Authority {
     pub async fn purge_expired(&self, batch: u32) -> Result<Purged, StoreError> {
         self.revocations.purge_expired(batch).await
     }
-    pub fn authorize_feed_reader(&self, call: &ClientCall) -> Result<String, OAuthError> {
+    pub fn authorize_feed_reader(&self, call: &ClientCall) -> Result<ClientId, OAuthError> {
         revocation_feed::authorize_reader(call)
     }
     pub async fn revocation_feed(&self, after: i64, limit: u32) -> Result<RevocationFeed, OAuthError> {

@@ -82,7 +82,7 @@ pub enum ClientCmd {
     },
     /// Change a client's settings; running servers apply the change at once.
     Update {
-        id: String,
+        id: ClientId,
         /// Token requests this client may make per node, e.g. 100/s or 600/m; 0 or off removes the limit.
         #[arg(long, value_name = "RATE")]
         rate_limit: Option<String>,
@@ -96,18 +96,18 @@ pub enum ClientCmd {
     },
     /// Show one client.
     Show {
-        id: String,
+        id: ClientId,
         #[arg(long)]
         json: bool,
     },
     /// Replace the secret; the old one stops working at once.
     RotateSecret {
-        id: String,
+        id: ClientId,
         #[arg(long)]
         json: bool,
     },
     /// Delete a client; its tokens stop being accepted at once.
-    Delete { id: String },
+    Delete { id: ClientId },
 }
 
 pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
@@ -207,7 +207,7 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
                 bail!("client {id:?} is public: it has no secret to rotate");
             }
             let secret = Secret::generate(&rng, CLIENT_SECRET_PREFIX);
-            if !store.set_client_secret(&ClientId::from(id.as_str()), secret.digest(), now).await? {
+            if !store.set_client_secret(&id, secret.digest(), now).await? {
                 bail!("no client with id {id:?}");
             }
             print(&get(store, &id).await?, Some(&secret), json);
@@ -218,7 +218,7 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
                 bail!("nothing to change: give --rate-limit");
             };
             settings.rate_limit = rate_limit;
-            if !store.set_client_settings(&ClientId::from(id.as_str()), &settings, now).await? {
+            if !store.set_client_settings(&id, &settings, now).await? {
                 bail!("no client with id {id:?}");
             }
             print(&get(store, &id).await?, None, json);
@@ -228,7 +228,7 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
             // Recorded first: should the delete not happen, the client's
             // tokens are dead anyway, which is the safe half.
             store.revoke(&tessera_core::endpoint::revocation_feed::client_deleted(&id, now)).await?;
-            if !store.delete_client(&ClientId::from(id.as_str())).await? {
+            if !store.delete_client(&id).await? {
                 bail!("no client with id {id:?}");
             }
             println!("deleted client {id}");
@@ -242,8 +242,8 @@ fn parse_rate(s: Option<&str>) -> anyhow::Result<Option<Option<RateLimit>>> {
     s.map(|s| Rate::parse(s).map(|r| r.map(Rate::to_client)).context("--rate-limit")).transpose()
 }
 
-async fn get(store: &dyn Store, id: &str) -> anyhow::Result<Client> {
-    store.get_client(&ClientId::from(id)).await?.ok_or_else(|| anyhow::anyhow!("no client with id {id:?}"))
+async fn get(store: &dyn Store, id: &ClientId) -> anyhow::Result<Client> {
+    store.get_client(id).await?.ok_or_else(|| anyhow::anyhow!("no client with id {id:?}"))
 }
 
 /// RFC 7591 §3.2.1 field names; Tessera's own settings beside them.

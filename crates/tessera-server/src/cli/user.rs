@@ -90,7 +90,7 @@ pub enum GrantCmd {
         user: Option<String>,
         /// Only this client's.
         #[arg(long)]
-        client: Option<String>,
+        client: Option<ClientId>,
         #[arg(long)]
         json: bool,
     },
@@ -276,7 +276,7 @@ pub async fn run_grant(cfg: &Config, cmd: GrantCmd) -> anyhow::Result<()> {
             let now = a.now();
             let grants: Vec<_> = a
                 .store()
-                .list_grants(&GrantFilter { user_id, client_id: client.map(ClientId::from) })
+                .list_grants(&GrantFilter { user_id, client_id: client })
                 .await?
                 .into_iter()
                 .filter(|g| g.expires_at > now)
