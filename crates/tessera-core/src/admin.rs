@@ -3,6 +3,7 @@
 
 use crate::clock::Clock;
 use crate::error::OAuthError;
+use crate::ids::UserId;
 use crate::revocations::Revocations;
 use crate::store::{Grant, GrantFilter, Store, User};
 
@@ -52,10 +53,9 @@ impl Admin<'_> {
         self.end_user(&u.id).await
     }
 
-    async fn end_user(&self, user_id: &str) -> Result<u64, OAuthError> {
+    async fn end_user(&self, user_id: &UserId) -> Result<u64, OAuthError> {
         self.store.delete_user_sessions(user_id).await?;
-        let grants =
-            self.store.list_grants(&GrantFilter { user_id: Some(user_id.to_string()), client_id: None }).await?;
+        let grants = self.store.list_grants(&GrantFilter { user_id: Some(user_id.clone()), client_id: None }).await?;
         for g in &grants {
             self.revocations.revoke_grant(&g.id, &g.client_id).await?;
         }

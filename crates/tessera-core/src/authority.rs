@@ -21,6 +21,7 @@ use crate::endpoint::userinfo::{BearerError, UserInfo};
 use crate::endpoint::{discovery, revocation_feed, revoke, session, userinfo};
 use crate::error::OAuthError;
 use crate::grant::{GrantParts, TokenRequest};
+use crate::ids::ClientId;
 use crate::issuer::{AccessRequest, IssuerSettings, TokenIssuer};
 pub use crate::issuer::{Issued, StartError};
 use crate::keys::{Algorithm, KeySet, MasterKey};
@@ -241,7 +242,7 @@ impl Authority {
     pub async fn sync_revocations(&self) -> Result<(), StoreError> {
         self.revocations.sync().await
     }
-    pub async fn revoke_grant(&self, grant_id: &str, client_id: &str) -> Result<(), OAuthError> {
+    pub async fn revoke_grant(&self, grant_id: &str, client_id: &ClientId) -> Result<(), OAuthError> {
         self.revocations.revoke_grant(grant_id, client_id).await
     }
     pub fn feed_watch(&self) -> FeedWatch {
@@ -250,7 +251,7 @@ impl Authority {
     pub async fn purge_expired(&self, batch: u32) -> Result<Purged, StoreError> {
         self.revocations.purge_expired(batch).await
     }
-    pub fn authorize_feed_reader(&self, call: &ClientCall) -> Result<String, OAuthError> {
+    pub fn authorize_feed_reader(&self, call: &ClientCall) -> Result<ClientId, OAuthError> {
         revocation_feed::authorize_reader(call)
     }
     pub async fn revocation_feed(&self, after: i64, limit: u32) -> Result<RevocationFeed, OAuthError> {

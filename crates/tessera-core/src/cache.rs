@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use crate::client::Client;
+use crate::ids::ClientId;
 use crate::store::{RevocationEntry, RevokedToken, ScopeInfo, Store, StoreError};
 
 /// Beyond this many clients the cache starts over rather than grow.
@@ -24,8 +25,8 @@ const MAX_UNKNOWN_CLIENTS: usize = 10_000;
 #[derive(Debug, Default)]
 struct Known {
     generation: u64,
-    clients: HashMap<String, Arc<Client>>,
-    unknown: HashSet<String>,
+    clients: HashMap<ClientId, Arc<Client>>,
+    unknown: HashSet<ClientId>,
 }
 
 #[derive(Debug, Default)]
@@ -46,7 +47,8 @@ impl ClientCache {
                 return Ok(None);
             }
         }
-        let client = store.get_client(id).await?.map(Arc::new);
+        let id = ClientId::from(id);
+        let client = store.get_client(&id).await?.map(Arc::new);
         if let Ok(mut w) = self.inner.write() {
             if w.generation < generation || w.clients.len() >= MAX_CACHED_CLIENTS {
                 w.clients.clear();
@@ -59,9 +61,9 @@ impl ClientCache {
             // Only a lookup that began at the current generation may fill it.
             if w.generation == generation {
                 if let Some(c) = &client {
-                    w.clients.insert(id.to_string(), c.clone());
+                    w.clients.insert(id, c.clone());
                 } else {
-                    w.unknown.insert(id.to_string());
+                    w.unknown.insert(id);
                 }
             }
         }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::OAuthError;
+use crate::ids::ClientId;
 use crate::keys::Algorithm;
 use crate::random::Random;
 use crate::redirect_uri;
@@ -150,7 +151,7 @@ impl ClientKind {
 /// A registered client as the store holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
-    pub id: String,
+    pub id: ClientId,
     pub name: String,
     pub kind: ClientKind,
     pub settings: ClientSettings,
@@ -233,11 +234,8 @@ impl NewClient {
             return Err(bad("client name must be 1 to 200 printable characters".into()));
         }
         let id = match self.id {
-            Some(id) => {
-                validate_client_id(&id).map_err(bad)?;
-                id
-            }
-            None => uuid::Builder::from_random_bytes(random16(rng)).into_uuid().to_string(),
+            Some(id) => ClientId::parse(&id).map_err(bad)?,
+            None => ClientId::from(uuid::Builder::from_random_bytes(random16(rng)).into_uuid().to_string()),
         };
         if self.grant_types.is_empty() {
             return Err(bad("at least one --grant-type is required".into()));
@@ -371,12 +369,6 @@ fn random16(rng: &dyn Random) -> [u8; 16] {
     b
 }
 
-/// Client ids go into Basic headers and URLs: keep them to a safe alphabet.
-fn validate_client_id(id: &str) -> Result<(), String> {
-    let ok = !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-    if ok { Ok(()) } else { Err("client id must be 1 to 128 characters of A-Z a-z 0-9 - . _ ~".into()) }
-}
-
 /// RFC 8707 §2: a resource indicator is an absolute URI without a fragment.
 pub fn validate_resource_uri(s: &str) -> Result<(), OAuthError> {
     let u = url::Url::parse(s).map_err(|_| OAuthError::invalid_target("resource must be an absolute URI"))?;
@@ -416,7 +408,7 @@ mod tests {
     #[test]
     fn build_generates_id_and_checks_secret() {
         let (c, secret) = new_client().build(&SeededRandom::new(1), 100).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.id.len(), 36);
+        assert_eq!(c.id.as_str().len(), 36);
         let secret = secret.unwrap_or_else(|| panic!("confidential clients get a secret"));
         assert!(c.secret_matches(&secret));
         assert!(!c.secret_matches(&Secret::new("nope")));

@@ -12,6 +12,7 @@ use tessera_proto::{AccessTokenClaims, TokenResponse};
 use crate::client::{Client, TokenFormat};
 use crate::clock::Clock;
 use crate::error::OAuthError;
+use crate::ids::UserId;
 use crate::keys::{Algorithm, KeyError, KeySet, MasterKey, SigningKey};
 use crate::random::Random;
 use crate::revocations::Revocations;
@@ -283,7 +284,7 @@ impl TokenIssuer {
                         jti: facts.jti.clone(),
                         client_id: facts.client_id.clone(),
                         subject: facts.subject.clone(),
-                        scope: facts.scope.clone(),
+                        scope,
                         audience: facts.audience.clone(),
                         issued_at: facts.issued_at,
                         expires_at: facts.expires_at,
@@ -302,7 +303,7 @@ impl TokenIssuer {
         &self,
         generation: u64,
         client: &Client,
-        user_id: &str,
+        user_id: &UserId,
         scope: ScopeSet,
         audience: Vec<String>,
         user: UserGrant,

@@ -40,6 +40,7 @@
 //!   they are (RFC 6749 §2.3.1).
 //! - [`params`]: form parameters with the duplicate rules of RFC 6749 §3.1.
 //! - [`amr`]: how the user signed in (RFC 8176), from session to ID token.
+//! - [`ids`]: [`ids::ClientId`] and [`ids::UserId`], so one is never passed for the other.
 //! - [`scope`], [`keys`], [`secret`], [`clock`], [`random`], [`threads`], [`error`].
 //! - [`store`]: one storage trait per concern (clients, keys, tokens, revocations,
 //!   users, sessions, consent, codes, grants, refresh, device, …) under the
@@ -60,6 +61,7 @@ pub mod csrf;
 pub mod endpoint;
 pub mod error;
 pub mod grant;
+pub mod ids;
 pub mod issuer;
 pub mod keys;
 pub mod params;

@@ -12,19 +12,46 @@ fn well_formed(s: &str) -> bool {
     (43..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
+/// An RFC 7636 S256 `code_challenge`: the base64url SHA-256 of a verifier,
+/// exactly 43 characters. Made by [`check_challenge`] from a request, or by
+/// [`CodeChallenge::parse`] when a stored code is read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeChallenge(String);
+
+impl CodeChallenge {
+    /// The challenge's shape (RFC 7636 §4.2 with S256): 43 base64url characters.
+    pub fn parse(s: &str) -> Result<Self, OAuthError> {
+        if s.len() != 43 || !well_formed(s) {
+            return Err(OAuthError::invalid_request("code_challenge is not a base64url SHA-256 value"));
+        }
+        Ok(Self(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// RFC 7636 §4.6: whether `verifier` is the one this challenge was made from.
+    pub fn verify(&self, verifier: &str) -> bool {
+        verify(verifier, &self.0)
+    }
+}
+
+impl std::fmt::Display for CodeChallenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
 /// Checks the authorization request's `code_challenge` and method.
-pub fn check_challenge(challenge: Option<&str>, method: Option<&str>) -> Result<String, OAuthError> {
+pub fn check_challenge(challenge: Option<&str>, method: Option<&str>) -> Result<CodeChallenge, OAuthError> {
     let challenge = challenge.ok_or_else(|| OAuthError::invalid_request("code_challenge is required (PKCE)"))?;
     match method {
         Some("S256") => {}
         None => return Err(OAuthError::invalid_request("code_challenge_method must be S256")),
         Some(_) => return Err(OAuthError::invalid_request("code_challenge_method must be S256; plain is not allowed")),
     }
-    // An S256 challenge is the base64url SHA-256: exactly 43 characters.
-    if challenge.len() != 43 || !well_formed(challenge) {
-        return Err(OAuthError::invalid_request("code_challenge is not a base64url SHA-256 value"));
-    }
-    Ok(challenge.to_string())
+    CodeChallenge::parse(challenge)
 }
 
 /// RFC 7636 §4.6: `BASE64URL(SHA256(verifier)) == challenge`, in constant time.
@@ -53,7 +80,8 @@ mod tests {
         assert!(verify(v, c));
         assert!(!verify("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXX", c));
         assert!(!verify("short", c));
-        assert_eq!(check_challenge(Some(c), Some("S256")).ok().as_deref(), Some(c));
+        assert_eq!(check_challenge(Some(c), Some("S256")).ok().as_ref().map(CodeChallenge::as_str), Some(c));
+        assert!(CodeChallenge::parse(c).is_ok_and(|ch| ch.verify(v)));
         assert!(check_challenge(Some(c), Some("plain")).is_err());
         assert!(check_challenge(Some(c), None).is_err());
         assert!(check_challenge(None, Some("S256")).is_err());

@@ -11,6 +11,7 @@ use crate::cache::RevokedSet;
 use crate::client::MAX_ACCESS_TOKEN_TTL;
 use crate::clock::Clock;
 use crate::error::OAuthError;
+use crate::ids::ClientId;
 use crate::secret::{Digest, TokenKey};
 use crate::store::{OpaqueToken, Purged, Revocation, RevokedToken, Store, StoreError};
 use crate::token::TokenFacts;
@@ -95,7 +96,7 @@ impl Revocations {
 
     /// Revokes every token of a grant at once and forgets the grant; the
     /// entry stays in the revocation feed until any token could have expired.
-    pub async fn revoke_grant(&self, grant_id: &str, client_id: &str) -> Result<(), OAuthError> {
+    pub async fn revoke_grant(&self, grant_id: &str, client_id: &ClientId) -> Result<(), OAuthError> {
         let now = self.clock.now();
         let expires_at = now + MAX_ACCESS_TOKEN_TTL as i64;
         let token = RevokedToken::Grant(grant_id.to_string());
@@ -112,7 +113,7 @@ impl Revocations {
     /// client re-created under the same id must not revive those tokens).
     pub fn with_grant_or_client(&self, f: &TokenFacts) -> bool {
         f.grant_id.as_ref().is_some_and(|g| self.revoked.contains(&RevokedToken::Grant(g.clone())))
-            || self.revoked.client_revoked(&f.client_id, f.issued_at)
+            || self.revoked.client_revoked(f.client_id.as_str(), f.issued_at)
     }
 
     /// An opaque token by its key, from memory (by SHA-256) when it was

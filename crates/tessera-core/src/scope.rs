@@ -77,15 +77,34 @@ impl ScopeSet {
         self.0.iter().all(|t| other.contains(t))
     }
 
+    /// What a user has consented to once they also allow `more`: the scopes
+    /// of `self`, then those of `more`, that `allowed` (what the client may
+    /// ask for now) holds. Scopes the client may no longer ask for are
+    /// dropped rather than kept forever: the result is a subset of
+    /// `allowed`, itself a parsed set, so however often consent grows it
+    /// never exceeds [`MAX_SCOPES`] or [`MAX_SCOPE_LEN`] and its stored form
+    /// always parses back. If the client is later allowed such a scope
+    /// again, the user is asked about it again.
+    pub fn union_within(&self, more: &ScopeSet, allowed: &ScopeSet) -> ScopeSet {
+        let mut out: Vec<String> = Vec::new();
+        for t in self.iter().chain(more.iter()) {
+            if allowed.contains(t) && !out.iter().any(|o| o == t) {
+                out.push(t.to_string());
+            }
+        }
+        Self(out)
+    }
+
     /// The tokens of `self` not in `allowed`, for a helpful error message.
     pub fn not_in(&self, allowed: &ScopeSet) -> Vec<&str> {
         self.iter().filter(|t| !allowed.contains(t)).collect()
     }
 }
 
+/// The stored and wire form: tokens separated by single spaces.
 impl std::fmt::Display for ScopeSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0.join(" "))
+        f.pad(&self.0.join(" "))
     }
 }
 
@@ -145,6 +164,26 @@ mod tests {
         let parsed = ScopeSet::parse(&s.join(" ")).unwrap_or_default();
         assert_eq!(parsed.iter().count(), MAX_SCOPES);
         assert!(parsed.is_subset_of(&parsed));
+    }
+
+    /// Consent only ever grows by `union_within`: however often a client's
+    /// scopes change and the user allows the new ones, the union stays a
+    /// set that parses back from its stored form.
+    #[test]
+    fn a_union_within_the_allowed_set_stays_bounded() {
+        let names = |p: &str| (0..MAX_SCOPES).map(|i| format!("{p}{i}")).collect::<Vec<_>>().join(" ");
+        let old = ScopeSet::parse(&names("old:")).unwrap_or_default();
+        let new = ScopeSet::parse(&names("new:")).unwrap_or_default();
+        assert_eq!((old.iter().count(), new.iter().count()), (MAX_SCOPES, MAX_SCOPES));
+        let u = old.union_within(&new, &new);
+        assert_eq!(u, new, "scopes the client may no longer ask for are dropped");
+        assert_eq!(ScopeSet::parse(&u.to_string()), Ok(u.clone()));
+        // Still allowed: kept, the earlier ones first, without repeats.
+        let allowed = ScopeSet::parse("a b c d").unwrap_or_default();
+        let had = ScopeSet::parse("c gone a").unwrap_or_default();
+        let more = ScopeSet::parse("b a").unwrap_or_default();
+        assert_eq!(had.union_within(&more, &allowed).to_string(), "c a b");
+        assert_eq!(ScopeSet::default().union_within(&more, &allowed).to_string(), "b a");
     }
 
     #[test]

@@ -68,7 +68,7 @@ impl NewUser {
         let mut id = [0u8; 16];
         rng.fill(&mut id);
         Ok(User {
-            id: uuid::Builder::from_random_bytes(id).into_uuid().to_string(),
+            id: uuid::Builder::from_random_bytes(id).into_uuid().to_string().into(),
             username,
             email,
             name,

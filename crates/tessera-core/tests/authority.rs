@@ -57,7 +57,7 @@ async fn client(f: &Fixture, format: TokenFormat, ttl: u64) -> (String, String) 
     .build(&SeededRandom::new(7), f.clock.now())
     .unwrap();
     f.store.insert_client(&c).await.unwrap();
-    (c.id, secret.unwrap().expose().to_string())
+    (c.id.into_string(), secret.unwrap().expose().to_string())
 }
 
 fn basic(id: &str, secret: &str) -> String {
@@ -201,7 +201,7 @@ async fn unauthenticated_requests_are_served_from_caches_kept_fresh() {
     }
     let fresh = f.store.config_reads();
     assert_eq!((fresh.list_clients - after.list_clients, fresh.list_scopes - after.list_scopes), (1, 1));
-    let mut c = f.store.get_client(&id).await.unwrap().unwrap();
+    let mut c = f.store.get_client(&id.as_str().into()).await.unwrap().unwrap();
     c.id = "made-up".into();
     c.settings.allowed_origins = vec!["https://spa.example".into()];
     f.store.insert_client(&c).await.unwrap();

@@ -1,5 +1,5 @@
 //! Property tests of the scope algebra (RFC 6749 §3.3): parsing, display,
-//! de-duplication, subset and difference.
+//! de-duplication, subset, difference and the bounded union consent keeps.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashSet;
@@ -70,6 +70,19 @@ proptest! {
         let want: Vec<String> = dedup(&a).into_iter().filter(|t| !bs.contains(t.as_str())).collect();
         prop_assert_eq!(sa.not_in(&sb), want.iter().map(String::as_str).collect::<Vec<_>>());
         prop_assert_eq!(sa.not_in(&sb).is_empty(), sa.is_subset_of(&sb));
+    }
+
+    /// Remembered consent grows by `union_within`: exactly the allowed
+    /// scopes of both sides, the earlier first, and it parses back.
+    #[test]
+    fn a_union_within_is_the_allowed_part_of_both(a in tokens(), b in tokens(), allowed in tokens()) {
+        let (sa, sb, sal) = (set(&a), set(&b), set(&allowed));
+        let u = sa.union_within(&sb, &sal);
+        let both: Vec<String> = a.iter().chain(&b).cloned().collect();
+        let want: Vec<String> = dedup(&both).into_iter().filter(|t| sal.contains(t)).collect();
+        prop_assert_eq!(u.iter().collect::<Vec<_>>(), want.iter().map(String::as_str).collect::<Vec<_>>());
+        prop_assert!(u.is_subset_of(&sal));
+        prop_assert_eq!(ScopeSet::parse(&u.to_string()).ok(), Some(u.clone()));
     }
 
     #[test]

@@ -206,7 +206,7 @@ async fn a_refresh_token_written_after_its_grant_was_revoked_never_works() {
     let f = fixture(|_| {}).await;
     let rt = first_pair(&f, "openid+offline_access").await.refresh_token.unwrap();
     let family = f.store.get_refresh(&Secret::new(rt).digest()).await.unwrap().unwrap().token;
-    f.a.revoke_grant(&family.grant_id, "app").await.unwrap();
+    f.a.revoke_grant(&family.grant_id, &"app".into()).await.unwrap();
     // The revocation entry expires after a day; a token the winner of a
     // code-replay race writes after the revocation must not wake up then.
     f.clock.advance(DAY + 1);

@@ -9,10 +9,12 @@ use tessera_core::client::NewClient;
 use tessera_core::clock::ManualClock;
 use tessera_core::endpoint::authorize::{Interaction, SignedIn, Step};
 use tessera_core::endpoint::session::LoginError;
+use tessera_core::ids::ClientId;
 use tessera_core::keys::{Algorithm, MasterKey};
 use tessera_core::params::Params;
 use tessera_core::pkce;
 use tessera_core::random::SeededRandom;
+use tessera_core::scope::{MAX_SCOPES, ScopeSet};
 use tessera_core::store::memory::MemoryStore;
 use tessera_core::store::prelude::*;
 use tessera_core::throttle::{FREE_FAILURES, WINDOW};
@@ -70,7 +72,7 @@ async fn fixture() -> F {
         .await
         .unwrap();
     store.insert_user(&u).await.unwrap();
-    F { a, clock, client: c.id, store }
+    F { a, clock, client: c.id.into_string(), store }
 }
 
 fn request(extra: &str) -> String {
@@ -158,6 +160,31 @@ async fn consent_covers_later_narrower_requests_only() {
     assert!(matches!(step(&f, wide, Some(who.clone()), allow).await, Step::Done(_)));
     assert!(matches!(step(&f, "&scope=openid+email", Some(who.clone()), none).await, Step::Done(_)));
     assert!(matches!(step(&f, "&prompt=consent", Some(who), none).await, Step::Consent { .. }));
+}
+
+/// Remembered consent holds only what the client may ask for now: when a
+/// client's scopes are replaced and the user allows the new ones, the ones
+/// it lost are dropped, so the union stays within `MAX_SCOPES` (and every
+/// store reads it back) and still covers the later requests it should.
+#[tokio::test]
+async fn remembered_consent_stays_within_what_the_client_may_ask() {
+    let f = fixture().await;
+    let id = ClientId::from(f.client.as_str());
+    let names = |p: &str| (0..MAX_SCOPES).map(|i| format!("{p}{i}")).collect::<Vec<_>>();
+    let (_, who) = f.a.login("alice", PW, "10.0.0.1").await.unwrap();
+    let allow = Interaction { started_at: None, consent: Some(true) };
+    for generation in ["old:", "new:"] {
+        let mut c = f.store.get_client(&id).await.unwrap().unwrap();
+        c.settings.scope = ScopeSet::parse(&names(generation).join(" ")).unwrap();
+        assert!(f.store.set_client_settings(&id, &c.settings, T0).await.unwrap());
+        let all = format!("&scope={}", names(generation).join("+"));
+        assert!(matches!(step(&f, &all, Some(who.clone()), allow).await, Step::Done(_)));
+    }
+    let remembered = f.store.get_consent(&who.user.id, &id).await.unwrap().unwrap();
+    assert_eq!(remembered.scope.iter().collect::<Vec<_>>(), names("new:"), "the scopes the client lost are dropped");
+    assert_eq!(ScopeSet::parse(&remembered.scope.to_string()), Ok(remembered.scope));
+    let some = format!("&scope={}", names("new:")[..10].join("+"));
+    assert!(matches!(step(&f, &some, Some(who), Interaction::default()).await, Step::Done(_)), "not asked again");
 }
 
 #[tokio::test]

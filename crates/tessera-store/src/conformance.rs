@@ -98,7 +98,7 @@ pub fn token(n: u32, expires_at: i64) -> OpaqueToken {
         jti: format!("jti-{n}"),
         client_id: "c1".into(),
         subject: "c1".into(),
-        scope: "a".into(),
+        scope: crate::conformance_accounts::scopes("a"),
         audience: vec!["https://api.example".into(), "urn:x".into()],
         issued_at: 100,
         expires_at,
@@ -115,27 +115,27 @@ pub async fn clients_round_trip(s: Arc<dyn Store>) {
     s.insert_client(&client("c1", 10)).await.unwrap();
     s.insert_client(&client("c2", 20)).await.unwrap();
     assert_eq!(s.insert_client(&client("c1", 30)).await, Err(StoreError::Conflict));
-    assert_eq!(s.get_client("c1").await.unwrap(), Some(client("c1", 10)));
-    assert_eq!(s.get_client("nope").await.unwrap(), None);
-    let ids: Vec<String> = s.list_clients().await.unwrap().into_iter().map(|c| c.id).collect();
+    assert_eq!(s.get_client(&"c1".into()).await.unwrap(), Some(client("c1", 10)));
+    assert_eq!(s.get_client(&"nope".into()).await.unwrap(), None);
+    let ids: Vec<String> = s.list_clients().await.unwrap().into_iter().map(|c| c.id.into_string()).collect();
     assert_eq!(ids, vec!["c1", "c2"]);
     let d = Digest::of(b"new");
-    assert!(s.set_client_secret("c1", d, 50).await.unwrap());
-    let c = s.get_client("c1").await.unwrap().unwrap();
+    assert!(s.set_client_secret(&"c1".into(), d, 50).await.unwrap());
+    let c = s.get_client(&"c1".into()).await.unwrap().unwrap();
     assert_eq!((c.kind, c.updated_at), (ClientKind::Confidential { secret_digest: d }, 50));
-    assert!(!s.set_client_secret("nope", d, 50).await.unwrap());
+    assert!(!s.set_client_secret(&"nope".into(), d, 50).await.unwrap());
     let mut settings = client("c1", 10).settings;
     settings.rate_limit = Some(tessera_core::client::RateLimit { count: 5, per_seconds: 60 });
-    assert!(s.set_client_settings("c1", &settings, 60).await.unwrap());
-    let c = s.get_client("c1").await.unwrap().unwrap();
+    assert!(s.set_client_settings(&"c1".into(), &settings, 60).await.unwrap());
+    let c = s.get_client(&"c1".into()).await.unwrap().unwrap();
     assert_eq!(
         (c.settings, c.updated_at, c.kind),
         (settings.clone(), 60, ClientKind::Confidential { secret_digest: d })
     );
-    assert!(!s.set_client_settings("nope", &settings, 60).await.unwrap());
-    assert!(s.delete_client("c1").await.unwrap());
-    assert!(!s.delete_client("c1").await.unwrap());
-    assert_eq!(s.get_client("c1").await.unwrap(), None);
+    assert!(!s.set_client_settings(&"nope".into(), &settings, 60).await.unwrap());
+    assert!(s.delete_client(&"c1".into()).await.unwrap());
+    assert!(!s.delete_client(&"c1".into()).await.unwrap());
+    assert_eq!(s.get_client(&"c1".into()).await.unwrap(), None);
 }
 
 pub async fn settings_round_trip(s: Arc<dyn Store>) {
@@ -201,11 +201,11 @@ pub async fn generation_moves_on_every_config_change(s: Arc<dyn Store>) {
     };
     s.insert_client(&client("c1", 1)).await.unwrap();
     moved(&s, "insert_client");
-    s.set_client_secret("c1", Digest::of(b"x"), 2).await.unwrap();
+    s.set_client_secret(&"c1".into(), Digest::of(b"x"), 2).await.unwrap();
     moved(&s, "set_client_secret");
-    s.set_client_settings("c1", &client("c1", 1).settings, 3).await.unwrap();
+    s.set_client_settings(&"c1".into(), &client("c1", 1).settings, 3).await.unwrap();
     moved(&s, "set_client_settings");
-    s.delete_client("c1").await.unwrap();
+    s.delete_client(&"c1".into()).await.unwrap();
     moved(&s, "delete_client");
     let k =
         StoredKey { kid: "k".into(), alg: "EdDSA".into(), sealed_private_key: vec![1], created_at: 1, activates_at: 1 };

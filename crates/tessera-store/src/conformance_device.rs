@@ -39,7 +39,7 @@ pub async fn device_flow_states(s: Arc<dyn Store>) {
     let poll = |now: i64, client: &'static str| {
         let s = s.clone();
         let dd = d.device_digest;
-        async move { s.poll_device(&dd, client, now, 5000).await.unwrap() }
+        async move { s.poll_device(&dd, &client.into(), now, 5000).await.unwrap() }
     };
     assert_eq!(poll(110, "tv").await, Poll::Pending);
     assert_eq!(poll(112, "tv").await, Poll::SlowDown(10), "polled 2 s after the last: +5 s");
@@ -62,12 +62,12 @@ pub async fn device_flow_states(s: Arc<dyn Store>) {
     let denied = device(3);
     s.insert_device(&denied).await.unwrap();
     assert!(s.decide_device(&denied.user_digest, 120, None).await.unwrap());
-    assert_eq!(s.poll_device(&denied.device_digest, "tv", 130, 5000).await.unwrap(), Poll::Denied);
+    assert_eq!(s.poll_device(&denied.device_digest, &"tv".into(), 130, 5000).await.unwrap(), Poll::Denied);
     let late = device(4);
     s.insert_device(&late).await.unwrap();
     assert!(!s.decide_device(&late.user_digest, 700, None).await.unwrap(), "expired codes cannot be decided");
-    assert_eq!(s.poll_device(&late.device_digest, "tv", 700, 5000).await.unwrap(), Poll::Expired);
-    assert_eq!(s.poll_device(&Digest::of(b"?"), "tv", 130, 5000).await.unwrap(), Poll::Invalid);
+    assert_eq!(s.poll_device(&late.device_digest, &"tv".into(), 700, 5000).await.unwrap(), Poll::Expired);
+    assert_eq!(s.poll_device(&Digest::of(b"?"), &"tv".into(), 130, 5000).await.unwrap(), Poll::Invalid);
 }
 
 pub async fn concurrent_device_polls_redeem_once(s: Arc<dyn Store>) {
@@ -77,7 +77,8 @@ pub async fn concurrent_device_polls_redeem_once(s: Arc<dyn Store>) {
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let s = s.clone();
-        tasks.push(tokio::spawn(async move { s.poll_device(&d.device_digest, "tv", 200, 5000).await.unwrap() }));
+        tasks
+            .push(tokio::spawn(async move { s.poll_device(&d.device_digest, &"tv".into(), 200, 5000).await.unwrap() }));
     }
     let mut approved = 0;
     for t in tasks {

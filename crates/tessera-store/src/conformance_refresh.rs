@@ -10,12 +10,12 @@ use tessera_core::secret::Digest;
 use tessera_core::store::{RefreshToken, RevokedToken, Rotation, Store};
 
 use crate::conformance::revocation;
-use crate::conformance_accounts::code;
+use crate::conformance_accounts::{code, scopes};
 
 /// A family (grant "grant-1", live until 1000) with its first token.
 pub(crate) async fn family(s: &Arc<dyn Store>) -> RefreshToken {
     s.insert_code(&code(1, "c1", 160)).await.unwrap();
-    s.redeem_code(&code(1, "c1", 160).digest, "c1", 110, 1000).await.unwrap();
+    s.redeem_code(&code(1, "c1", 160).digest, &"c1".into(), 110, 1000).await.unwrap();
     let first = refresh(1, 500);
     assert!(s.insert_refresh(&first).await.unwrap());
     first
@@ -27,7 +27,7 @@ pub fn refresh(n: u8, expires_at: i64) -> RefreshToken {
         grant_id: "grant-1".into(),
         client_id: "c1".into(),
         user_id: "u1".into(),
-        scope: "openid offline_access".into(),
+        scope: crate::conformance_accounts::scopes("openid offline_access"),
         audience: vec!["https://api.example".into()],
         auth_time: 40,
         issued_at: 100,
@@ -83,7 +83,7 @@ pub async fn no_refresh_token_outlives_its_grant(s: Arc<dyn Store>) {
     // The grant purged (it ended at 1000) while a token claiming a longer
     // family is still stored: that token cannot rotate.
     s.insert_code(&code(2, "c1", 160)).await.unwrap();
-    s.redeem_code(&code(2, "c1", 160).digest, "c1", 110, 1000).await.unwrap();
+    s.redeem_code(&code(2, "c1", 160).digest, &"c1".into(), 110, 1000).await.unwrap();
     let grant = code(2, "c1", 160).grant_id;
     let long = RefreshToken { grant_id: grant.clone(), expires_at: 1500, family_expires_at: 2000, ..refresh(4, 0) };
     assert!(s.insert_refresh(&long).await.unwrap());
@@ -125,7 +125,7 @@ pub async fn concurrent_rotations_of_many_families(s: Arc<dyn Store>) {
         id: format!("fam-{g}"),
         user_id: "u1".into(),
         client_id: "c1".into(),
-        scope: "openid offline_access".into(),
+        scope: scopes("openid offline_access"),
         session_id: None,
         created_at: 1,
         expires_at: 1000,

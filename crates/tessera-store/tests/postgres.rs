@@ -17,7 +17,7 @@ use tessera_core::secret::Digest;
 use tessera_core::store::prelude::*;
 use tessera_core::store::{Grant, Poll, Redemption, Revocation, RevokedToken, Rotation, StoreError, StoredKey};
 use tessera_store::PgStore;
-use tessera_store::conformance::{approval, client, code, device, refresh, session, token};
+use tessera_store::conformance::{approval, client, code, device, refresh, scopes, session, token};
 
 use pg_util::TestDb;
 
@@ -31,7 +31,7 @@ fn grant(id: String, expires_at: i64) -> Grant {
         id,
         user_id: "u1".into(),
         client_id: "c1".into(),
-        scope: "a".into(),
+        scope: scopes("a"),
         session_id: None,
         created_at: 1,
         expires_at,
@@ -65,9 +65,9 @@ async fn config_changes_reach_the_other_node_within_a_second() {
         let own = a.config_generation();
         match step {
             "insert_client" => a.insert_client(&client("c1", 1)).await.unwrap(),
-            "set_client_secret" => assert!(a.set_client_secret("c1", Digest::of(b"s"), 2).await.unwrap()),
+            "set_client_secret" => assert!(a.set_client_secret(&"c1".into(), Digest::of(b"s"), 2).await.unwrap()),
             "insert_key" => a.insert_key(&key).await.unwrap(),
-            _ => assert!(a.delete_client("c1").await.unwrap()),
+            _ => assert!(a.delete_client(&"c1".into()).await.unwrap()),
         }
         assert!(a.config_generation() > own, "the writer's own generation moves at once ({step})");
         let took = generation_moves(&b, before, step).await;
@@ -114,7 +114,7 @@ async fn single_use_steps_succeed_once_across_nodes() {
     let tasks: Vec<_> = (0..32)
         .map(|i| {
             let s = node(i);
-            tokio::spawn(async move { s.redeem_code(&c.digest, "c1", 110, 1000).await.unwrap() })
+            tokio::spawn(async move { s.redeem_code(&c.digest, &"c1".into(), 110, 1000).await.unwrap() })
         })
         .collect();
     let mut redeemed = 0;
@@ -159,7 +159,7 @@ async fn single_use_steps_succeed_once_across_nodes() {
     let tasks: Vec<_> = (0..32)
         .map(|i| {
             let s = node(i);
-            tokio::spawn(async move { s.poll_device(&d.device_digest, "tv", 200, 5000).await.unwrap() })
+            tokio::spawn(async move { s.poll_device(&d.device_digest, &"tv".into(), 200, 5000).await.unwrap() })
         })
         .collect();
     let mut approved = 0;
@@ -346,7 +346,7 @@ async fn migrations_started_on_two_nodes_at_once_both_succeed() {
     PgStore::migrate_with(&opts).await.expect("so is migrating without a store");
     PgStore::connect(&opts, false).await.expect("a migrated database is accepted");
     y.insert_client(&client("c1", 1)).await.unwrap();
-    assert!(x.get_client("c1").await.unwrap().is_some());
+    assert!(x.get_client(&"c1".into()).await.unwrap().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

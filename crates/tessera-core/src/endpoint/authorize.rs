@@ -18,7 +18,7 @@ use crate::clock::Clock;
 use crate::error::OAuthError;
 use crate::issuer::TokenIssuer;
 use crate::params::Params;
-use crate::pkce;
+use crate::pkce::{self, CodeChallenge};
 use crate::random::Random;
 use crate::redirect_uri::{self, VerifiedRedirectUri};
 use crate::registry::ClientRegistry;
@@ -54,7 +54,7 @@ pub struct AuthorizationRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResponseType {
     /// `code`: the authorization code flow, with its RFC 7636 S256 challenge.
-    Code { code_challenge: String },
+    Code { code_challenge: CodeChallenge },
     /// `token`: the legacy implicit grant (RFC 6749 §4.2), only for clients
     /// registered with `--allow-implicit`; answers go in the fragment.
     Token,
@@ -257,10 +257,7 @@ impl Authorize<'_> {
         }
         let user_id = signed_in.user.id.clone();
         let remembered = self.store.get_consent(&user_id, &req.client.id).await.map_err(|e| back(e.into()))?;
-        let covered = remembered
-            .as_ref()
-            .and_then(|c| ScopeSet::parse(&c.scope).ok())
-            .is_some_and(|granted| req.scope.is_subset_of(&granted));
+        let covered = remembered.as_ref().is_some_and(|c| req.scope.is_subset_of(&c.scope));
         if ix.consent != Some(true) && (!covered || req.prompt.consent) {
             if req.prompt.none {
                 return Err(back(OAuthError::new(ErrorCode::ConsentRequired, "the user has not consented")));
@@ -270,13 +267,10 @@ impl Authorize<'_> {
             return Ok(Step::Consent { request: Box::new(req), user: Box::new(signed_in.user), scopes, session_id });
         }
         if ix.consent == Some(true) {
-            // Remember the union, so a later request for fewer scopes is not asked again.
-            let mut all = remembered.map(|c| c.scope).unwrap_or_default();
-            for s in req.scope.iter() {
-                if !all.split(' ').any(|t| t == s) {
-                    all = if all.is_empty() { s.to_string() } else { format!("{all} {s}") };
-                }
-            }
+            // Remember the union, so a later request for fewer scopes is not
+            // asked again; within what the client may ask for, so it stays bounded.
+            let had = remembered.map_or_else(ScopeSet::default, |c| c.scope);
+            let all = had.union_within(&req.scope, req.client.scope());
             let c = Consent { user_id: user_id.clone(), client_id: req.client.id.clone(), scope: all, granted_at: now };
             self.store.put_consent(&c).await.map_err(|e| back(e.into()))?;
         }
@@ -290,7 +284,7 @@ impl Authorize<'_> {
     async fn issue_code(
         &self,
         req: &AuthorizationRequest,
-        code_challenge: &str,
+        code_challenge: &CodeChallenge,
         s: &SignedIn,
     ) -> Result<Redirect, OAuthError> {
         let now = self.clock.now();
@@ -304,7 +298,7 @@ impl Authorize<'_> {
                 user_id: s.user.id.clone(),
                 grant_id: hex::encode(gid),
                 redirect_uri: req.redirect_uri.as_str().to_string(),
-                code_challenge: code_challenge.to_string(),
+                code_challenge: code_challenge.clone(),
                 scope: req.scope.clone(),
                 audience: req.audience.clone(),
                 nonce: req.nonce.clone(),

@@ -13,6 +13,7 @@ use crate::client_auth::ClientCall;
 use crate::clock::Clock;
 use crate::endpoint::authorize::{ScopeLine, SignedIn};
 use crate::error::OAuthError;
+use crate::ids::UserId;
 use crate::issuer::TokenIssuer;
 use crate::params::Params;
 use crate::random::Random;
@@ -189,9 +190,11 @@ impl DeviceFlow<'_> {
             None => None,
         };
         let client = match &found {
-            Some((_, d)) => {
-                self.clients.client(&d.client_id).await.map_err(|e| DeviceLookupError::Unavailable(e.to_string()))?
-            }
+            Some((_, d)) => self
+                .clients
+                .client(d.client_id.as_str())
+                .await
+                .map_err(|e| DeviceLookupError::Unavailable(e.to_string()))?,
             None => None,
         };
         let (Some((normalized, code)), Some(client)) = (found, client) else {
@@ -246,7 +249,7 @@ impl DeviceFlow<'_> {
 
 /// The purpose a decision form's CSRF token is made for: the code shown and
 /// the person it was shown to, so the form cannot decide any other code.
-pub fn decision_purpose(user_code: &str, user_id: &str) -> Option<String> {
+pub fn decision_purpose(user_code: &str, user_id: &UserId) -> Option<String> {
     normalize_user_code(user_code).map(|n| format!("device-decision\n{user_id}\n{n}"))
 }
 

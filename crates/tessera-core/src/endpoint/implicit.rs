@@ -28,7 +28,7 @@ impl Authorize<'_> {
             id: hex::encode(gid),
             user_id: s.user.id.clone(),
             client_id: c.id.clone(),
-            scope: req.scope.to_string(),
+            scope: req.scope.clone(),
             session_id: Some(s.session.id.clone()),
             created_at: now,
             expires_at: now + ttl as i64,
@@ -37,7 +37,7 @@ impl Authorize<'_> {
         self.store.insert_grant(&grant).await?;
         let user = UserGrant { auth_time: s.session.auth_time, grant_id: grant.id.clone() };
         let (scope, audience) = (req.scope.clone(), req.audience.clone());
-        let access = AccessRequest { subject: s.user.id.clone(), scope, audience, ttl, user: Some(user) };
+        let access = AccessRequest { subject: s.user.id.to_string(), scope, audience, ttl, user: Some(user) };
         let issued = self.issuer.issue(self.clients.generation(), c, access).await?;
         let expires_in = ttl.to_string();
         let scope = req.scope.to_string();

@@ -13,6 +13,7 @@ use tessera_proto::{AccessTokenClaims, Audience, IntrospectionResponse};
 use crate::client_auth::ClientCall;
 use crate::clock::Clock;
 use crate::error::OAuthError;
+use crate::ids::ClientId;
 use crate::issuer::TokenIssuer;
 use crate::params::Params;
 use crate::registry::ClientRegistry;
@@ -98,7 +99,7 @@ impl TokenReader<'_> {
                 jti: record.jti.clone(),
                 client_id: record.client_id.clone(),
                 subject: record.subject.clone(),
-                scope: record.scope.clone(),
+                scope: record.scope.to_string(),
                 audience: record.audience.clone(),
                 issued_at: record.issued_at,
                 expires_at: record.expires_at,
@@ -112,7 +113,7 @@ impl TokenReader<'_> {
             {
                 return Ok(Lookup::Inactive("revoked".into(), Some(facts)));
             }
-            if self.clients.client_at(generation, &record.client_id).await?.is_none() {
+            if self.clients.client_at(generation, record.client_id.as_str()).await?.is_none() {
                 return Ok(Lookup::Inactive("its client was deleted".into(), Some(facts)));
             }
             if !cached {
@@ -161,7 +162,7 @@ impl TokenReader<'_> {
         IntrospectionResponse {
             active,
             scope: (!f.scope.is_empty()).then(|| f.scope.clone()),
-            client_id: Some(f.client_id.clone()),
+            client_id: Some(f.client_id.to_string()),
             token_type: Some("Bearer".into()),
             exp: Some(f.expires_at),
             iat: Some(f.issued_at),
@@ -176,7 +177,7 @@ impl TokenReader<'_> {
 fn facts_of(c: &AccessTokenClaims) -> TokenFacts {
     TokenFacts {
         jti: c.jti.clone(),
-        client_id: c.client_id.clone(),
+        client_id: ClientId::from(c.client_id.as_str()),
         subject: c.sub.clone(),
         scope: c.scope.clone().unwrap_or_default(),
         audience: c.aud.to_vec(),

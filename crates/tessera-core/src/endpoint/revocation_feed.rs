@@ -12,6 +12,7 @@ use tessera_proto::{RevocationFeed, RevocationFeedEntry, RevokedKind};
 use crate::client::MAX_ACCESS_TOKEN_TTL;
 use crate::client_auth::{AuthMethod, ClientCall};
 use crate::error::OAuthError;
+use crate::ids::ClientId;
 use crate::store::{Revocation, RevocationEntry, RevokedToken, Store};
 
 /// Most entries one answer carries; a reader far behind pages through.
@@ -19,7 +20,7 @@ pub const MAX_FEED_PAGE: u32 = 10_000;
 
 /// Checks that the caller may read the feed: `call` is read from the
 /// `Authorization` header and an empty form.
-pub fn authorize_reader(call: &ClientCall) -> Result<String, OAuthError> {
+pub fn authorize_reader(call: &ClientCall) -> Result<ClientId, OAuthError> {
     let caller = call.authenticate()?;
     if caller.method() == AuthMethod::None {
         return Err(OAuthError::invalid_client("public clients cannot read the revocation feed"));
@@ -62,7 +63,7 @@ fn feed_entry(e: &RevocationEntry) -> RevocationFeedEntry {
 /// What deleting a client records: every token it holds stops working
 /// everywhere, including JWTs at resource servers that never call us.
 /// Kept for the longest access-token lifetime any client can have.
-pub fn client_deleted(client_id: &str, now: i64) -> Revocation {
+pub fn client_deleted(client_id: &ClientId, now: i64) -> Revocation {
     Revocation {
         token: RevokedToken::Client(client_id.to_string()),
         client_id: client_id.to_string(),
@@ -88,7 +89,7 @@ mod tests {
         assert_eq!(e.value.len(), 64);
         let e = feed_entry(&r(RevokedToken::Grant("g".into())));
         assert_eq!((e.kind, e.seq, e.exp, e.revoked_at), (RevokedKind::Grant, 7, 100, 50));
-        let c = client_deleted("svc", 1_000);
+        let c = client_deleted(&"svc".into(), 1_000);
         assert_eq!(c.token, RevokedToken::Client("svc".into()));
         assert_eq!(c.expires_at, 1_000 + MAX_ACCESS_TOKEN_TTL as i64);
     }

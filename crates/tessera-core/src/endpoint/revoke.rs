@@ -46,7 +46,7 @@ pub async fn revoke(
     };
     let revocation = Revocation {
         token: revoked.clone(),
-        client_id: facts.client_id.clone(),
+        client_id: facts.client_id.to_string(),
         expires_at: facts.expires_at,
         revoked_at: reader.clock.now(),
     };

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::endpoint::introspect::{Lookup, TokenReader};
 use crate::error::OAuthError;
+use crate::ids::UserId;
 use crate::scope::ScopeSet;
 use crate::store::Store;
 use crate::token::id_token::UserClaims;
@@ -53,11 +54,11 @@ pub async fn userinfo(
     let Some(_) = facts.grant_id else {
         return Err(invalid_token("the access token was not issued for a user").into());
     };
-    let user = match store.get_user(&facts.subject).await.map_err(OAuthError::from)? {
+    let user = match store.get_user(&UserId::from(facts.subject.as_str())).await.map_err(OAuthError::from)? {
         Some(u) if !u.disabled => u,
         _ => return Err(invalid_token("the user is no longer active").into()),
     };
-    Ok(UserInfo { sub: user.id.clone(), claims: UserClaims::of(&user, &scope) })
+    Ok(UserInfo { sub: user.id.to_string(), claims: UserClaims::of(&user, &scope) })
 }
 
 fn invalid_token(d: &str) -> OAuthError {

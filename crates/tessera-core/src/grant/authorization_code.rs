@@ -12,15 +12,14 @@
 
 use tessera_proto::TokenResponse;
 
-use crate::client::GrantType;
+use crate::client::{Client, GrantType};
 use crate::client_auth::AuthenticatedClient;
 use crate::error::OAuthError;
 use crate::grant::GrantParts;
 use crate::grant::user_tokens::{self, Granted};
 use crate::params::Params;
-use crate::pkce;
 use crate::secret::{CODE_PREFIX, Secret};
-use crate::store::Redemption;
+use crate::store::{AuthCode, Redemption, User};
 use tessera_proto::ErrorCode;
 
 #[derive(Debug)]
@@ -47,12 +46,61 @@ fn invalid_grant(d: &str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidGrant, d)
 }
 
+/// Proof that an authorization code was redeemed by the rules of RFC 6749
+/// §4.1.3 and RFC 7636 §4.6: consumed in the store (single use) by the
+/// client it was issued to, its `redirect_uri` and PKCE verifier matched,
+/// and its user still active. Only this module makes one (its fields are
+/// private), so tokens for a code that skipped a check do not compile, as
+/// with [`AuthenticatedClient`] for the client.
+///
+/// ```compile_fail
+/// use tessera_core::client_auth::AuthenticatedClient;
+/// use tessera_core::grant::authorization_code::RedeemedCode;
+/// use tessera_core::store::{AuthCode, User};
+///
+/// // Its fields are private: a code nobody checked cannot be made into one.
+/// fn forge(client: AuthenticatedClient, code: AuthCode, user: User) -> RedeemedCode {
+///     RedeemedCode { client, code, user, grant_expires: 0 }
+/// }
+/// ```
+#[derive(Debug)]
+pub struct RedeemedCode {
+    client: AuthenticatedClient,
+    code: AuthCode,
+    user: User,
+    grant_expires: i64,
+}
+
+impl RedeemedCode {
+    /// The client that redeemed it, which is the client it was issued to.
+    pub fn client(&self) -> &Client {
+        self.client.client()
+    }
+    pub fn code(&self) -> &AuthCode {
+        &self.code
+    }
+    /// The code's user, enabled when it was redeemed.
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+    /// When the grant the redemption stored expires.
+    pub fn grant_expires(&self) -> i64 {
+        self.grant_expires
+    }
+}
+
 pub async fn handle(
     p: &GrantParts<'_>,
     generation: u64,
     client: &AuthenticatedClient,
     req: Request,
 ) -> Result<TokenResponse, OAuthError> {
+    let redeemed = redeem(p, client, req).await?;
+    user_tokens::issue(p, generation, Granted::Code(&redeemed)).await
+}
+
+/// Consumes the code and checks it; the only maker of [`RedeemedCode`].
+async fn redeem(p: &GrantParts<'_>, client: &AuthenticatedClient, req: Request) -> Result<RedeemedCode, OAuthError> {
     let c = client.client();
     if !c.allows_grant(GrantType::AuthorizationCode) {
         return Err(OAuthError::unauthorized_client("this client may not use the authorization code grant"));
@@ -64,19 +112,22 @@ pub async fn handle(
     // A client that may refresh keeps the grant for the family's whole life.
     let grant_expires = user_tokens::grant_lifetime(c, now);
     let code = match p.store.redeem_code(&req.code.digest(), &c.id, now, grant_expires).await? {
-        Redemption::Redeemed(code) => code,
+        // The store redeems only the client's own codes; checked again, as the proof says so.
+        Redemption::Redeemed(code) if code.client_id == c.id => code,
         Redemption::Replayed(code) => {
             // A public client proves nothing but its id, which is public: a
             // stranger holding a spent code could otherwise end its owner's
             // grant. Only the PKCE verifier shows the replay is the client's.
-            let proven = !c.is_public() || pkce::verify(&req.code_verifier, &code.code_challenge);
+            let proven = !c.is_public() || code.code_challenge.verify(&req.code_verifier);
             if code.client_id == c.id && proven {
                 tracing::warn!(client = %c.id, grant = %code.grant_id, "authorization code replayed: revoking its tokens");
                 p.revocations.revoke_grant(&code.grant_id, &code.client_id).await?;
             }
             return Err(invalid_grant("invalid authorization code"));
         }
-        Redemption::WrongClient | Redemption::Unknown => return Err(invalid_grant("invalid authorization code")),
+        Redemption::Redeemed(_) | Redemption::WrongClient | Redemption::Unknown => {
+            return Err(invalid_grant("invalid authorization code"));
+        }
     };
     // The code is spent from here on: any failure leaves it unusable.
     let fail = |d: &str| invalid_grant(d);
@@ -84,7 +135,7 @@ pub async fn handle(
         p.revocations.revoke_grant(&code.grant_id, &code.client_id).await?;
         return Err(fail("redirect_uri does not match the authorization request"));
     }
-    if !pkce::verify(&req.code_verifier, &code.code_challenge) {
+    if !code.code_challenge.verify(&req.code_verifier) {
         p.revocations.revoke_grant(&code.grant_id, &code.client_id).await?;
         return Err(fail("code_verifier does not match the code_challenge"));
     }
@@ -95,16 +146,5 @@ pub async fn handle(
             return Err(fail("the user is no longer active"));
         }
     };
-    let granted = Granted {
-        user: &user,
-        grant_id: &code.grant_id,
-        scope: code.scope.clone(),
-        audience: code.audience.clone(),
-        auth_time: code.auth_time,
-        amr: &code.amr,
-        session_id: Some(&code.session_id),
-        nonce: code.nonce.as_deref(),
-        grant_expires,
-    };
-    user_tokens::issue(p, generation, c, granted).await
+    Ok(RedeemedCode { client: client.clone(), code, user, grant_expires })
 }

@@ -55,6 +55,7 @@ pub async fn handle(
         }
     };
     let audience = issuer.audience_for(c, &req.resources)?;
-    let req = AccessRequest { subject: c.id.clone(), scope, audience, ttl: c.settings.access_token_ttl, user: None };
+    let req =
+        AccessRequest { subject: c.id.to_string(), scope, audience, ttl: c.settings.access_token_ttl, user: None };
     Ok(issuer.issue(generation, c, req).await?.into_response())
 }

@@ -4,7 +4,7 @@
 
 use tessera_proto::{ErrorCode, TokenResponse};
 
-use crate::client::GrantType;
+use crate::client::{Client, GrantType};
 use crate::client_auth::AuthenticatedClient;
 use crate::endpoint::device::DEVICE_CODE_PREFIX;
 use crate::error::OAuthError;
@@ -12,7 +12,7 @@ use crate::grant::GrantParts;
 use crate::grant::user_tokens::{self, Granted};
 use crate::params::Params;
 use crate::secret::Secret;
-use crate::store::{DeviceApproval, DeviceStatus, Poll};
+use crate::store::{DeviceApproval, DeviceCode, DeviceStatus, Poll, User};
 
 #[derive(Debug)]
 pub struct Request {
@@ -25,12 +25,63 @@ impl Request {
     }
 }
 
+/// Proof that a device request may have its tokens (RFC 8628 §3.5): the
+/// poll that redeemed it was made by the client it was issued to, a
+/// signed-in person had approved it, and that person is still active. Only
+/// this module makes one (its fields are private).
+///
+/// ```compile_fail
+/// use tessera_core::client_auth::AuthenticatedClient;
+/// use tessera_core::grant::device_code::ApprovedDevice;
+/// use tessera_core::store::{DeviceApproval, DeviceCode, User};
+///
+/// fn forge(client: AuthenticatedClient, code: DeviceCode, approval: DeviceApproval, user: User) -> ApprovedDevice {
+///     ApprovedDevice { client, code, approval, user, grant_expires: 0 }
+/// }
+/// ```
+#[derive(Debug)]
+pub struct ApprovedDevice {
+    client: AuthenticatedClient,
+    code: DeviceCode,
+    approval: DeviceApproval,
+    user: User,
+    grant_expires: i64,
+}
+
+impl ApprovedDevice {
+    /// The client that polled, which is the client the request was made by.
+    pub fn client(&self) -> &Client {
+        self.client.client()
+    }
+    pub fn code(&self) -> &DeviceCode {
+        &self.code
+    }
+    /// Who approved it, and how they had signed in.
+    pub fn approval(&self) -> &DeviceApproval {
+        &self.approval
+    }
+    /// The approving user, enabled when the tokens were issued.
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+    /// When the grant the poll stored expires.
+    pub fn grant_expires(&self) -> i64 {
+        self.grant_expires
+    }
+}
+
 pub async fn handle(
     p: &GrantParts<'_>,
     generation: u64,
     client: &AuthenticatedClient,
     req: Request,
 ) -> Result<TokenResponse, OAuthError> {
+    let approved = poll(p, client, req).await?;
+    user_tokens::issue(p, generation, Granted::Device(&approved)).await
+}
+
+/// One poll; the only maker of [`ApprovedDevice`].
+async fn poll(p: &GrantParts<'_>, client: &AuthenticatedClient, req: Request) -> Result<ApprovedDevice, OAuthError> {
     let c = client.client();
     if !c.allows_grant(GrantType::DeviceCode) {
         return Err(OAuthError::unauthorized_client("this client may not use the device code grant"));
@@ -51,28 +102,20 @@ pub async fn handle(
         Poll::Denied => return Err(OAuthError::new(ErrorCode::AccessDenied, "the user denied the request")),
         Poll::Expired => return Err(OAuthError::new(ErrorCode::ExpiredToken, "the device code has expired")),
         Poll::Invalid => return Err(invalid()),
-        Poll::Approved(code) => code,
+        // The store answers only the client's own requests; checked again, as the proof says so.
+        Poll::Approved(code) if code.client_id != c.id => return Err(invalid()),
+        Poll::Approved(code) => *code,
     };
-    let DeviceStatus::Approved(DeviceApproval { user_id, auth_time, amr }) = &code.status else {
+    let DeviceStatus::Approved(approval) = &code.status else {
         return Err(OAuthError::server_error("an approved device code without its approval"));
     };
-    let user = match p.store.get_user(user_id).await? {
+    let approval = approval.clone();
+    let user = match p.store.get_user(&approval.user_id).await? {
         Some(u) if !u.disabled => u,
         _ => {
             p.revocations.revoke_grant(&code.grant_id, &code.client_id).await?;
             return Err(OAuthError::new(ErrorCode::InvalidGrant, "the user is no longer active"));
         }
     };
-    let granted = Granted {
-        user: &user,
-        grant_id: &code.grant_id,
-        scope: code.scope.clone(),
-        audience: code.audience.clone(),
-        auth_time: *auth_time,
-        amr,
-        session_id: None,
-        nonce: None,
-        grant_expires,
-    };
-    user_tokens::issue(p, generation, c, granted).await
+    Ok(ApprovedDevice { client: client.clone(), code, approval, user, grant_expires })
 }

@@ -2,6 +2,13 @@
 //! per grant (RFC 6749 §4), each handled in its own file, and the one
 //! exhaustive dispatch from a parsed request to its grant. Every grant
 //! answers with the same [`TokenResponse`] (RFC 6749 §5.1).
+//!
+//! A person's grant issues tokens only from a proof that its checks were
+//! done, as [`AuthenticatedClient`] proves the client's:
+//! [`authorization_code::RedeemedCode`] (the code consumed by its own
+//! client, redirect URI and PKCE verifier matched, user active) and
+//! [`device_code::ApprovedDevice`] (approved, polled by its own client, user
+//! active). Each is made only inside its grant's file, after the checks.
 
 pub mod authorization_code;
 pub mod client_credentials;

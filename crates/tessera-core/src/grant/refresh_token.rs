@@ -78,14 +78,14 @@ pub async fn handle(
     if now >= state.token.expires_at {
         return Err(invalid_grant("the refresh token has expired"));
     }
-    let granted = ScopeSet::parse(&state.token.scope)?;
+    let granted = &state.token.scope;
     let scope = match req.scope {
-        None => granted,
-        Some(s) if s.is_subset_of(&granted) => s,
+        None => granted.clone(),
+        Some(s) if s.is_subset_of(granted) => s,
         Some(s) => {
             return Err(OAuthError::invalid_scope(format!(
                 "a refresh may narrow the scope, never widen it: {}",
-                s.not_in(&granted).join(" ")
+                s.not_in(granted).join(" ")
             )));
         }
     };
@@ -118,7 +118,7 @@ pub(crate) fn successor_of(
     now_millis: i64,
     c: &Client,
     family: &RefreshToken,
-    scope: String,
+    scope: ScopeSet,
     now: i64,
 ) -> (Secret, RefreshToken) {
     let secret = Secret::generate_with_id(rng, now_millis, REFRESH_PREFIX);

@@ -10,24 +10,72 @@ use crate::amr::AmrSet;
 use crate::client::{Client, GrantType, MAX_ACCESS_TOKEN_TTL};
 use crate::error::OAuthError;
 use crate::grant::GrantParts;
+use crate::grant::authorization_code::RedeemedCode;
+use crate::grant::device_code::ApprovedDevice;
 use crate::grant::refresh_token;
 use crate::issuer::UserGrant;
 use crate::scope::ScopeSet;
 use crate::store::{RefreshToken, User};
 use crate::token::id_token::{self, IdTokenClaims, UserClaims};
 
-/// What a person allowed, at the moment tokens are issued for it.
-#[derive(Debug)]
-pub(crate) struct Granted<'a> {
-    pub user: &'a User,
-    pub grant_id: &'a str,
-    pub scope: ScopeSet,
-    pub audience: Vec<String>,
-    pub auth_time: i64,
-    pub amr: &'a AmrSet,
-    pub session_id: Option<&'a str>,
-    pub nonce: Option<&'a str>,
-    pub grant_expires: i64,
+/// A person's grant whose checks were done, at the moment tokens are
+/// issued for it: only the proofs [`RedeemedCode`] and [`ApprovedDevice`]
+/// can be given, so issuance never runs on loose fields.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Granted<'a> {
+    Code(&'a RedeemedCode),
+    Device(&'a ApprovedDevice),
+}
+
+/// What issuance reads of a [`Granted`].
+struct Facts<'a> {
+    client: &'a Client,
+    user: &'a User,
+    grant_id: &'a str,
+    scope: &'a ScopeSet,
+    audience: &'a [String],
+    auth_time: i64,
+    amr: &'a AmrSet,
+    session_id: Option<&'a str>,
+    nonce: Option<&'a str>,
+    grant_expires: i64,
+}
+
+impl<'a> Granted<'a> {
+    fn facts(self) -> Facts<'a> {
+        match self {
+            Self::Code(r) => {
+                let code = r.code();
+                Facts {
+                    client: r.client(),
+                    user: r.user(),
+                    grant_id: &code.grant_id,
+                    scope: &code.scope,
+                    audience: &code.audience,
+                    auth_time: code.auth_time,
+                    amr: &code.amr,
+                    session_id: Some(&code.session_id),
+                    nonce: code.nonce.as_deref(),
+                    grant_expires: r.grant_expires(),
+                }
+            }
+            Self::Device(d) => {
+                let (code, approval) = (d.code(), d.approval());
+                Facts {
+                    client: d.client(),
+                    user: d.user(),
+                    grant_id: &code.grant_id,
+                    scope: &code.scope,
+                    audience: &code.audience,
+                    auth_time: approval.auth_time,
+                    amr: &approval.amr,
+                    session_id: None,
+                    nonce: None,
+                    grant_expires: d.grant_expires(),
+                }
+            }
+        }
+    }
 }
 
 /// How long a new grant lives: a client that may refresh keeps it for the
@@ -43,12 +91,13 @@ pub(crate) fn grant_lifetime(c: &Client, now: i64) -> i64 {
 pub(crate) async fn issue(
     p: &GrantParts<'_>,
     generation: u64,
-    c: &Client,
-    g: Granted<'_>,
+    granted: Granted<'_>,
 ) -> Result<TokenResponse, OAuthError> {
+    let g = granted.facts();
+    let c = g.client;
     let now = p.clock.now();
     let user = UserGrant { auth_time: g.auth_time, grant_id: g.grant_id.to_string() };
-    let issued = p.issuer.issue_for_user(generation, c, &g.user.id, g.scope.clone(), g.audience.clone(), user).await?;
+    let issued = p.issuer.issue_for_user(generation, c, &g.user.id, g.scope.clone(), g.audience.to_vec(), user).await?;
     let mut response = issued.into_response();
     if g.scope.contains("offline_access") && c.allows_grant(GrantType::RefreshToken) {
         let family = RefreshToken {
@@ -56,15 +105,15 @@ pub(crate) async fn issue(
             grant_id: g.grant_id.to_string(),
             client_id: c.id.clone(),
             user_id: g.user.id.clone(),
-            scope: g.scope.to_string(),
-            audience: g.audience.clone(),
+            scope: g.scope.clone(),
+            audience: g.audience.to_vec(),
             auth_time: g.auth_time,
             issued_at: now,
             expires_at: g.grant_expires,
             family_expires_at: g.grant_expires,
         };
         let (secret, first) =
-            refresh_token::successor_of(p.rng, p.clock.now_millis(), c, &family, g.scope.to_string(), now);
+            refresh_token::successor_of(p.rng, p.clock.now_millis(), c, &family, g.scope.clone(), now);
         // The grant was revoked since it was stored (a replay of its code on
         // another node, the user disabled): the token is not stored, so it
         // cannot outlive the revocation. This request still won the code;
@@ -83,8 +132,8 @@ pub(crate) async fn issue(
             .ok_or_else(|| OAuthError::server_error(format!("no active {} key for ID tokens", alg.as_str())))?;
         let claims = IdTokenClaims {
             iss: p.issuer.issuer().to_string(),
-            sub: g.user.id.clone(),
-            aud: c.id.clone(),
+            sub: g.user.id.to_string(),
+            aud: c.id.to_string(),
             exp: now + (c.settings.access_token_ttl as i64).min(MAX_ACCESS_TOKEN_TTL as i64),
             iat: now,
             auth_time: g.auth_time,
@@ -92,8 +141,8 @@ pub(crate) async fn issue(
             at_hash: Some(id_token::at_hash(alg, &response.access_token)),
             amr: g.amr.names(),
             sid: g.session_id.map(str::to_string),
-            azp: Some(c.id.clone()),
-            user: UserClaims::of(g.user, &g.scope),
+            azp: Some(c.id.to_string()),
+            user: UserClaims::of(g.user, g.scope),
         };
         response.id_token = Some(id_token::encode(key, &claims).map_err(|e| OAuthError::server_error(e.to_string()))?);
     }

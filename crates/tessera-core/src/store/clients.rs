@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use super::StoreError;
 use crate::client::{Client, ClientSettings};
+use crate::ids::ClientId;
 use crate::secret::Digest;
 
 /// Client registrations.
@@ -18,12 +19,13 @@ use crate::secret::Digest;
 pub trait ClientStore: Send + Sync {
     /// [`StoreError::Conflict`] if the id is taken.
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError>;
-    async fn get_client(&self, id: &str) -> Result<Option<Client>, StoreError>;
+    async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError>;
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
     /// Replaces the secret digest; `false` if there is no such client.
-    async fn set_client_secret(&self, id: &str, digest: Digest, now: i64) -> Result<bool, StoreError>;
+    async fn set_client_secret(&self, id: &ClientId, digest: Digest, now: i64) -> Result<bool, StoreError>;
     /// Replaces the settings (`client update`); `false` if there is no such client.
-    async fn set_client_settings(&self, id: &str, settings: &ClientSettings, now: i64) -> Result<bool, StoreError>;
+    async fn set_client_settings(&self, id: &ClientId, settings: &ClientSettings, now: i64)
+    -> Result<bool, StoreError>;
     /// `false` if there was no such client.
-    async fn delete_client(&self, id: &str) -> Result<bool, StoreError>;
+    async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError>;
 }

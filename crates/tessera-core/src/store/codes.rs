@@ -4,6 +4,8 @@ use async_trait::async_trait;
 
 use super::StoreError;
 use crate::amr::AmrSet;
+use crate::ids::{ClientId, UserId};
+use crate::pkce::CodeChallenge;
 use crate::scope::ScopeSet;
 use crate::secret::Digest;
 
@@ -12,13 +14,13 @@ use crate::secret::Digest;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthCode {
     pub digest: Digest,
-    pub client_id: String,
-    pub user_id: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
     /// The grant the redemption creates; replay revokes it.
     pub grant_id: String,
     pub redirect_uri: String,
-    /// RFC 7636 S256 challenge.
-    pub code_challenge: String,
+    /// RFC 7636 S256 challenge; parsed when the row is read.
+    pub code_challenge: CodeChallenge,
     /// Parsed when the row is read; stored as the scope string.
     pub scope: ScopeSet,
     pub audience: Vec<String>,
@@ -60,7 +62,7 @@ pub trait CodeStore: Send + Sync {
     async fn redeem_code(
         &self,
         digest: &Digest,
-        client_id: &str,
+        client_id: &ClientId,
         now: i64,
         grant_expires_at: i64,
     ) -> Result<Redemption, StoreError>;

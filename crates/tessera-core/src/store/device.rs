@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use super::StoreError;
 use crate::amr::AmrSet;
+use crate::ids::{ClientId, UserId};
 use crate::scope::ScopeSet;
 use crate::secret::Digest;
 
@@ -24,7 +25,7 @@ pub enum DeviceStatus {
 /// the ID token as `auth_time` and `amr`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceApproval {
-    pub user_id: String,
+    pub user_id: UserId,
     pub auth_time: i64,
     pub amr: AmrSet,
 }
@@ -34,7 +35,7 @@ pub struct DeviceCode {
     pub device_digest: Digest,
     /// Digest of the normalised user code (8 letters, no dash).
     pub user_digest: Digest,
-    pub client_id: String,
+    pub client_id: ClientId,
     /// Parsed when the row is read; stored as the scope string.
     pub scope: ScopeSet,
     pub audience: Vec<String>,
@@ -87,7 +88,7 @@ pub trait DeviceStore: Send + Sync {
     async fn poll_device(
         &self,
         device_digest: &Digest,
-        client_id: &str,
+        client_id: &ClientId,
         now: i64,
         grant_expires_at: i64,
     ) -> Result<Poll, StoreError>;

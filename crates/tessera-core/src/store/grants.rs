@@ -4,15 +4,18 @@
 use async_trait::async_trait;
 
 use super::StoreError;
+use crate::ids::{ClientId, UserId};
+use crate::scope::ScopeSet;
 
 /// One authorization of a client by a user: every token issued from it
 /// carries its id, so revoking the grant revokes them all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     pub id: String,
-    pub user_id: String,
-    pub client_id: String,
-    pub scope: String,
+    pub user_id: UserId,
+    pub client_id: ClientId,
+    /// Parsed when the row is read; stored as the scope string.
+    pub scope: ScopeSet,
     pub session_id: Option<String>,
     pub created_at: i64,
     /// After this no token of the grant can be valid; then it is purged.
@@ -22,8 +25,8 @@ pub struct Grant {
 /// Filters for [`GrantStore::list_grants`].
 #[derive(Debug, Clone, Default)]
 pub struct GrantFilter {
-    pub user_id: Option<String>,
-    pub client_id: Option<String>,
+    pub user_id: Option<UserId>,
+    pub client_id: Option<ClientId>,
 }
 
 /// Grants. A code redemption or a device poll stores its grant itself (see

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::client::{Client, ClientKind, ClientSettings};
+use crate::ids::{ClientId, UserId};
 use crate::secret::{Digest, TokenKey};
 use crate::store::prelude::*;
 use crate::store::{
@@ -20,15 +21,15 @@ use async_trait::async_trait;
 
 #[derive(Default)]
 struct Inner {
-    clients: HashMap<String, Client>,
+    clients: HashMap<ClientId, Client>,
     keys: Vec<StoredKey>,
     tokens: HashMap<Digest, OpaqueToken>,
     revocations: BTreeMap<i64, Revocation>,
     next_seq: i64,
-    users: HashMap<String, User>,
+    users: HashMap<UserId, User>,
     scopes: BTreeMap<String, ScopeInfo>,
     sessions: HashMap<Digest, Session>,
-    consents: HashMap<(String, String), Consent>,
+    consents: HashMap<(UserId, ClientId), Consent>,
     /// With the time it was used.
     codes: HashMap<Digest, (AuthCode, Option<i64>)>,
     grants: HashMap<String, Grant>,
@@ -101,7 +102,7 @@ impl ClientStore for MemoryStore {
         r
     }
 
-    async fn get_client(&self, id: &str) -> Result<Option<Client>, StoreError> {
+    async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
         self.reads[0].fetch_add(1, Ordering::SeqCst);
         self.with(|i| i.clients.get(id).cloned())
     }
@@ -113,7 +114,7 @@ impl ClientStore for MemoryStore {
         Ok(v)
     }
 
-    async fn set_client_secret(&self, id: &str, digest: Digest, now: i64) -> Result<bool, StoreError> {
+    async fn set_client_secret(&self, id: &ClientId, digest: Digest, now: i64) -> Result<bool, StoreError> {
         let found = self.with(|i| match i.clients.get_mut(id) {
             Some(c) => {
                 c.kind = ClientKind::Confidential { secret_digest: digest };
@@ -126,7 +127,12 @@ impl ClientStore for MemoryStore {
         Ok(found)
     }
 
-    async fn set_client_settings(&self, id: &str, settings: &ClientSettings, now: i64) -> Result<bool, StoreError> {
+    async fn set_client_settings(
+        &self,
+        id: &ClientId,
+        settings: &ClientSettings,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let found = self.with(|i| match i.clients.get_mut(id) {
             Some(c) => {
                 c.settings = settings.clone();
@@ -139,13 +145,13 @@ impl ClientStore for MemoryStore {
         Ok(found)
     }
 
-    async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
+    async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
         let found = self.with(|i| {
-            i.grants.retain(|_, g| g.client_id != id);
-            i.refresh.retain(|_, r| r.token.client_id != id);
-            i.devices.retain(|_, d| d.client_id != id);
-            i.consents.retain(|k, _| k.1 != id);
-            i.codes.retain(|_, c| c.0.client_id != id);
+            i.grants.retain(|_, g| g.client_id != *id);
+            i.refresh.retain(|_, r| r.token.client_id != *id);
+            i.devices.retain(|_, d| d.client_id != *id);
+            i.consents.retain(|k, _| k.1 != *id);
+            i.codes.retain(|_, c| c.0.client_id != *id);
             i.clients.remove(id).is_some()
         })?;
         self.bump();
@@ -317,7 +323,7 @@ impl UserStore for MemoryStore {
         })?
     }
 
-    async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+    async fn get_user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         self.with(|i| i.users.get(id).cloned())
     }
 
@@ -345,12 +351,12 @@ impl UserStore for MemoryStore {
         })
     }
 
-    async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
+    async fn delete_user(&self, id: &UserId) -> Result<bool, StoreError> {
         self.with(|i| {
-            i.sessions.retain(|_, s| s.user_id != id);
-            i.refresh.retain(|_, r| r.token.user_id != id);
-            i.consents.retain(|k, _| k.0 != id);
-            i.codes.retain(|_, c| c.0.user_id != id);
+            i.sessions.retain(|_, s| s.user_id != *id);
+            i.refresh.retain(|_, r| r.token.user_id != *id);
+            i.consents.retain(|k, _| k.0 != *id);
+            i.codes.retain(|_, c| c.0.user_id != *id);
             i.users.remove(id).is_some()
         })
     }
@@ -396,16 +402,17 @@ impl SessionStore for MemoryStore {
         self.with(|i| i.sessions.remove(digest).is_some())
     }
 
-    async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>, StoreError> {
-        let mut v = self.with(|i| i.sessions.values().filter(|s| s.user_id == user_id).cloned().collect::<Vec<_>>())?;
+    async fn list_sessions(&self, user_id: &UserId) -> Result<Vec<Session>, StoreError> {
+        let mut v =
+            self.with(|i| i.sessions.values().filter(|s| s.user_id == *user_id).cloned().collect::<Vec<_>>())?;
         v.sort_by_key(|s| s.created_at);
         Ok(v)
     }
 
-    async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+    async fn delete_user_sessions(&self, user_id: &UserId) -> Result<u64, StoreError> {
         self.with(|i| {
             let before = i.sessions.len();
-            i.sessions.retain(|_, s| s.user_id != user_id);
+            i.sessions.retain(|_, s| s.user_id != *user_id);
             (before - i.sessions.len()) as u64
         })
     }
@@ -419,8 +426,8 @@ impl ConsentStore for MemoryStore {
         })
     }
 
-    async fn get_consent(&self, user_id: &str, client_id: &str) -> Result<Option<Consent>, StoreError> {
-        self.with(|i| i.consents.get(&(user_id.to_string(), client_id.to_string())).cloned())
+    async fn get_consent(&self, user_id: &UserId, client_id: &ClientId) -> Result<Option<Consent>, StoreError> {
+        self.with(|i| i.consents.get(&(user_id.clone(), client_id.clone())).cloned())
     }
 }
 
@@ -433,7 +440,7 @@ impl CodeStore for MemoryStore {
     async fn redeem_code(
         &self,
         digest: &Digest,
-        client_id: &str,
+        client_id: &ClientId,
         now: i64,
         grant_expires_at: i64,
     ) -> Result<Redemption, StoreError> {
@@ -442,7 +449,7 @@ impl CodeStore for MemoryStore {
             if used.is_some() {
                 return Redemption::Replayed(code.clone());
             }
-            if code.client_id != client_id {
+            if code.client_id != *client_id {
                 return Redemption::WrongClient;
             }
             if now >= code.expires_at {
@@ -456,7 +463,7 @@ impl CodeStore for MemoryStore {
                     id: code.grant_id.clone(),
                     user_id: code.user_id.clone(),
                     client_id: code.client_id.clone(),
-                    scope: code.scope.to_string(),
+                    scope: code.scope.clone(),
                     session_id: Some(code.session_id.clone()),
                     created_at: now,
                     expires_at: grant_expires_at,
@@ -594,13 +601,13 @@ impl DeviceStore for MemoryStore {
     async fn poll_device(
         &self,
         device_digest: &Digest,
-        client_id: &str,
+        client_id: &ClientId,
         now: i64,
         grant_expires_at: i64,
     ) -> Result<Poll, StoreError> {
         self.with(|i| {
             let Some(d) = i.devices.get_mut(device_digest) else { return Poll::Invalid };
-            if d.client_id != client_id || d.status == DeviceStatus::Redeemed {
+            if d.client_id != *client_id || d.status == DeviceStatus::Redeemed {
                 return Poll::Invalid;
             }
             if now >= d.expires_at {
@@ -622,7 +629,7 @@ impl DeviceStore for MemoryStore {
                 id: d.grant_id.clone(),
                 user_id: user_id.clone(),
                 client_id: d.client_id.clone(),
-                scope: d.scope.to_string(),
+                scope: d.scope.clone(),
                 session_id: None,
                 created_at: now,
                 expires_at: grant_expires_at,

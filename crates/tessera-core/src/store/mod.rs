@@ -22,6 +22,11 @@
 //! Rules every backend keeps:
 //! - a write returns `Ok` only after it is durable (committed);
 //! - credentials are stored as [`Digest`](crate::secret::Digest)s, never in the clear;
+//! - records carry typed values: [`ClientId`](crate::ids::ClientId) and
+//!   [`UserId`](crate::ids::UserId) for ids, [`ScopeSet`](crate::scope::ScopeSet)
+//!   for scopes, [`CodeChallenge`](crate::pkce::CodeChallenge) for PKCE, stored
+//!   as the same strings; a stored value that does not parse reads as
+//!   [`StoreError::Corrupt`], never as a default;
 //! - [`StoreWide::config_generation`] changes after every client, key or scope change,
 //!   whichever process made it, so caches in a running server never go stale.
 

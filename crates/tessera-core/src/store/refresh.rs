@@ -4,6 +4,8 @@
 use async_trait::async_trait;
 
 use super::StoreError;
+use crate::ids::{ClientId, UserId};
+use crate::scope::ScopeSet;
 use crate::secret::Digest;
 
 /// A refresh token as stored (RFC 6749 §6): its digest, never the token.
@@ -13,9 +15,10 @@ pub struct RefreshToken {
     pub digest: Digest,
     /// The family: the grant every token issued under it carries.
     pub grant_id: String,
-    pub client_id: String,
-    pub user_id: String,
-    pub scope: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
+    /// Parsed when the row is read; stored as the scope string.
+    pub scope: ScopeSet,
     pub audience: Vec<String>,
     pub auth_time: i64,
     pub issued_at: i64,

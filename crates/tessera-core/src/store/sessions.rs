@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use super::StoreError;
 use crate::amr::AmrSet;
+use crate::ids::UserId;
 use crate::secret::Digest;
 
 /// A signed-in browser. The cookie holds a secret whose digest is `digest`;
@@ -12,7 +13,7 @@ use crate::secret::Digest;
 pub struct Session {
     pub id: String,
     pub digest: Digest,
-    pub user_id: String,
+    pub user_id: UserId,
     pub auth_time: i64,
     /// RFC 8176 method references; stored space-separated (`pwd`).
     pub amr: AmrSet,
@@ -34,7 +35,7 @@ pub trait SessionStore: Send + Sync {
     /// `false` if there was no such session.
     async fn delete_session(&self, digest: &Digest) -> Result<bool, StoreError>;
     /// Oldest first.
-    async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>, StoreError>;
+    async fn list_sessions(&self, user_id: &UserId) -> Result<Vec<Session>, StoreError>;
     /// How many were deleted.
-    async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, StoreError>;
+    async fn delete_user_sessions(&self, user_id: &UserId) -> Result<u64, StoreError>;
 }

@@ -5,6 +5,8 @@
 use async_trait::async_trait;
 
 use super::StoreError;
+use crate::ids::ClientId;
+use crate::scope::ScopeSet;
 use crate::secret::{Digest, TokenId, TokenKey};
 
 /// An opaque access token as stored: its digest, never the token.
@@ -16,9 +18,11 @@ pub struct OpaqueToken {
     /// by [`TokenKey::stored`].
     pub id: Option<TokenId>,
     pub jti: String,
-    pub client_id: String,
+    pub client_id: ClientId,
+    /// A user's id, or the client's own for client credentials.
     pub subject: String,
-    pub scope: String,
+    /// Parsed when the row is read; stored as the scope string.
+    pub scope: ScopeSet,
     pub audience: Vec<String>,
     pub issued_at: i64,
     pub expires_at: i64,

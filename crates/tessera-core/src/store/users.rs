@@ -3,11 +3,12 @@
 use async_trait::async_trait;
 
 use super::StoreError;
+use crate::ids::UserId;
 
 /// A person who signs in. The password is an argon2id PHC string.
 #[derive(Clone, PartialEq, Eq)]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     /// Lower-case, unique.
     pub username: String,
     pub email: String,
@@ -38,12 +39,12 @@ impl std::fmt::Debug for User {
 pub trait UserStore: Send + Sync {
     /// [`StoreError::Conflict`] if the username or id is taken.
     async fn insert_user(&self, user: &User) -> Result<(), StoreError>;
-    async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError>;
+    async fn get_user(&self, id: &UserId) -> Result<Option<User>, StoreError>;
     async fn find_user(&self, username: &str) -> Result<Option<User>, StoreError>;
     /// Ordered by username.
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
     /// Replaces email, name, password hash and disabled flag; `false` if absent.
     async fn update_user(&self, user: &User) -> Result<bool, StoreError>;
     /// Deletes the user with their sessions and consents; `false` if absent.
-    async fn delete_user(&self, id: &str) -> Result<bool, StoreError>;
+    async fn delete_user(&self, id: &UserId) -> Result<bool, StoreError>;
 }

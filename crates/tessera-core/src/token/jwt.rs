@@ -22,7 +22,7 @@ pub fn claims_of(issuer: &str, f: &TokenFacts) -> AccessTokenClaims {
         exp: f.expires_at,
         iat: f.issued_at,
         jti: f.jti.clone(),
-        client_id: f.client_id.clone(),
+        client_id: f.client_id.to_string(),
         scope: (!f.scope.is_empty()).then(|| f.scope.clone()),
         auth_time: f.auth_time,
         grant_id: f.grant_id.clone(),

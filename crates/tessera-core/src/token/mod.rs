@@ -6,6 +6,8 @@ pub mod id_token;
 pub mod jwt;
 pub mod opaque;
 
+use crate::ids::ClientId;
+
 /// One day: access tokens are meant to be short; longer needs refresh
 /// tokens. Signing keys and revocations are kept this long after their last use.
 pub const MAX_ACCESS_TOKEN_TTL: u64 = 24 * 60 * 60;
@@ -14,7 +16,7 @@ pub const MAX_ACCESS_TOKEN_TTL: u64 = 24 * 60 * 60;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenFacts {
     pub jti: String,
-    pub client_id: String,
+    pub client_id: ClientId,
     pub subject: String,
     pub scope: String,
     pub audience: Vec<String>,

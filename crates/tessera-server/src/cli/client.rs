@@ -7,6 +7,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 use tessera_core::client::{Client, NewClient, RateLimit, TokenFormat};
 use tessera_core::clock::{Clock, SystemClock};
+use tessera_core::ids::ClientId;
 use tessera_core::random::SystemRandom;
 use tessera_core::secret::{CLIENT_SECRET_PREFIX, Secret};
 use tessera_core::store::{Store, StoreError};
@@ -81,7 +82,7 @@ pub enum ClientCmd {
     },
     /// Change a client's settings; running servers apply the change at once.
     Update {
-        id: String,
+        id: ClientId,
         /// Token requests this client may make per node, e.g. 100/s or 600/m; 0 or off removes the limit.
         #[arg(long, value_name = "RATE")]
         rate_limit: Option<String>,
@@ -95,18 +96,18 @@ pub enum ClientCmd {
     },
     /// Show one client.
     Show {
-        id: String,
+        id: ClientId,
         #[arg(long)]
         json: bool,
     },
     /// Replace the secret; the old one stops working at once.
     RotateSecret {
-        id: String,
+        id: ClientId,
         #[arg(long)]
         json: bool,
     },
     /// Delete a client; its tokens stop being accepted at once.
-    Delete { id: String },
+    Delete { id: ClientId },
 }
 
 pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
@@ -241,7 +242,7 @@ fn parse_rate(s: Option<&str>) -> anyhow::Result<Option<Option<RateLimit>>> {
     s.map(|s| Rate::parse(s).map(|r| r.map(Rate::to_client)).context("--rate-limit")).transpose()
 }
 
-async fn get(store: &dyn Store, id: &str) -> anyhow::Result<Client> {
+async fn get(store: &dyn Store, id: &ClientId) -> anyhow::Result<Client> {
     store.get_client(id).await?.ok_or_else(|| anyhow::anyhow!("no client with id {id:?}"))
 }
 

@@ -57,7 +57,7 @@ pub async fn run(cfg: &Config, cmd: TokenCmd) -> anyhow::Result<()> {
             }
             let audience = authority.audience_for(&c, &audiences).map_err(|e| anyhow::anyhow!("{}", e.description))?;
             let issued = authority
-                .issue_access_token(authority.generation(), &c, c.id.clone(), scope, audience, ttl)
+                .issue_access_token(authority.generation(), &c, c.id.to_string(), scope, audience, ttl)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.description))?;
             println!("{}", issued.token.expose());

@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::{Value, json};
 use tessera_core::Authority;
+use tessera_core::ids::{ClientId, UserId};
 use tessera_core::store::{GrantFilter, ScopeInfo, StoreError, User};
 use tessera_core::user::{NewUser, normalize_username};
 
@@ -89,7 +90,7 @@ pub enum GrantCmd {
         user: Option<String>,
         /// Only this client's.
         #[arg(long)]
-        client: Option<String>,
+        client: Option<ClientId>,
         #[arg(long)]
         json: bool,
     },
@@ -111,7 +112,7 @@ async fn find(a: &Authority, u: &str) -> anyhow::Result<User> {
     if let Some(user) = a.store().find_user(&normalize_username(u)).await? {
         return Ok(user);
     }
-    a.store().get_user(u).await?.ok_or_else(|| anyhow::anyhow!("no user {u:?}"))
+    a.store().get_user(&UserId::from(u)).await?.ok_or_else(|| anyhow::anyhow!("no user {u:?}"))
 }
 
 fn user_json(u: &User) -> Value {

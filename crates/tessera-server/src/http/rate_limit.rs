@@ -24,6 +24,7 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 use tessera_core::OAuthError;
 use tessera_core::client::Client;
 use tessera_core::client_auth::ClientCall;
+use tessera_core::ids::ClientId;
 use tessera_proto::{ErrorCode, ErrorResponse};
 
 use super::AppState;
@@ -123,22 +124,23 @@ struct Issuance {
 
 /// The limits of one node.
 pub struct Limits {
-    auth_failures: Option<Gate<String>>,
+    auth_failures: Option<Gate<ClientId>>,
     auth_failures_per_address: Option<Gate<IpAddr>>,
     unauthenticated: Option<Gate<IpAddr>>,
-    introspection: Option<Gate<String>>,
+    introspection: Option<Gate<ClientId>>,
     /// One entry per registered client with `--rate-limit`, no more.
-    issuance: Mutex<HashMap<String, Issuance>>,
+    issuance: Mutex<HashMap<ClientId, Issuance>>,
 }
 
 impl Limits {
     pub fn new(r: &RateLimits) -> Self {
         let unspecified = IpAddr::from([0u8; 4]);
         Self {
-            auth_failures: r.auth_failures.map(|r| Gate::new(r, String::new())),
+            // The shared key: no registered client has the empty id.
+            auth_failures: r.auth_failures.map(|r| Gate::new(r, ClientId::from(""))),
             auth_failures_per_address: r.auth_failures_per_address.map(|r| Gate::new(r, unspecified)),
             unauthenticated: r.unauthenticated.map(|r| Gate::new(r, unspecified)),
-            introspection: r.introspection.map(|r| Gate::new(r, String::new())),
+            introspection: r.introspection.map(|r| Gate::new(r, ClientId::from(""))),
             issuance: Mutex::default(),
         }
     }

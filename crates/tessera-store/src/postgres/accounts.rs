@@ -5,6 +5,7 @@
 //! redemptions on any number of nodes exactly one finds the code unused.
 
 use async_trait::async_trait;
+use tessera_core::ids::{ClientId, UserId};
 use tessera_core::secret::Digest;
 use tessera_core::store::{
     AuthCode, CodeStore, Consent, ConsentStore, Grant, GrantFilter, GrantStore, Redemption, Session, SessionStore,
@@ -26,8 +27,8 @@ impl UserStore for PgStore {
         sql::insert_user(self.pool()?, u).await
     }
 
-    async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
-        sql::get_user(self.pool()?, USER_BY_ID, id).await
+    async fn get_user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        sql::get_user(self.pool()?, USER_BY_ID, id.as_str()).await
     }
 
     async fn find_user(&self, username: &str) -> Result<Option<User>, StoreError> {
@@ -42,7 +43,7 @@ impl UserStore for PgStore {
         sql::update_user(self.pool()?, u).await
     }
 
-    async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
+    async fn delete_user(&self, id: &UserId) -> Result<bool, StoreError> {
         sql::delete_user(self.pool()?, id).await
     }
 }
@@ -61,11 +62,11 @@ impl SessionStore for PgStore {
         sql::delete_session(self.pool()?, digest).await
     }
 
-    async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>, StoreError> {
+    async fn list_sessions(&self, user_id: &UserId) -> Result<Vec<Session>, StoreError> {
         sql::list_sessions(self.pool()?, user_id).await
     }
 
-    async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+    async fn delete_user_sessions(&self, user_id: &UserId) -> Result<u64, StoreError> {
         sql::delete_user_sessions(self.pool()?, user_id).await
     }
 }
@@ -76,7 +77,7 @@ impl ConsentStore for PgStore {
         sql::put_consent(self.pool()?, c).await
     }
 
-    async fn get_consent(&self, user_id: &str, client_id: &str) -> Result<Option<Consent>, StoreError> {
+    async fn get_consent(&self, user_id: &UserId, client_id: &ClientId) -> Result<Option<Consent>, StoreError> {
         sql::get_consent(self.pool()?, user_id, client_id).await
     }
 }
@@ -90,7 +91,7 @@ impl CodeStore for PgStore {
     async fn redeem_code(
         &self,
         digest: &Digest,
-        client_id: &str,
+        client_id: &ClientId,
         now: i64,
         grant_expires_at: i64,
     ) -> Result<Redemption, StoreError> {
@@ -109,7 +110,7 @@ impl CodeStore for PgStore {
                 " FROM c"
             ))
             .bind(&digest.0[..])
-            .bind(client_id)
+            .bind(client_id.as_str())
             .bind(now)
             .bind(grant_expires_at)
             .fetch_optional(self.pool()?)

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use tessera_core::client::{Client, ClientSettings};
+use tessera_core::ids::ClientId;
 use tessera_core::secret::Digest;
 use tessera_core::store::{ClientStore, KeyStore, ScopeInfo, ScopeStore, SettingStore, StoreError, StoredKey};
 
@@ -18,7 +19,7 @@ impl ClientStore for PgStore {
         self.commit_config(tx).await
     }
 
-    async fn get_client(&self, id: &str) -> Result<Option<Client>, StoreError> {
+    async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
         sql::get_client(self.pool()?, id).await
     }
 
@@ -26,21 +27,26 @@ impl ClientStore for PgStore {
         sql::list_clients(self.pool()?).await
     }
 
-    async fn set_client_secret(&self, id: &str, digest: Digest, now: i64) -> Result<bool, StoreError> {
+    async fn set_client_secret(&self, id: &ClientId, digest: Digest, now: i64) -> Result<bool, StoreError> {
         let mut tx = self.pool()?.begin().await.map_err(map_err)?;
         let found = sql::set_client_secret(&mut *tx, id, digest, now).await?;
         self.commit_config(tx).await?;
         Ok(found)
     }
 
-    async fn set_client_settings(&self, id: &str, settings: &ClientSettings, now: i64) -> Result<bool, StoreError> {
+    async fn set_client_settings(
+        &self,
+        id: &ClientId,
+        settings: &ClientSettings,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool()?.begin().await.map_err(map_err)?;
         let found = sql::set_client_settings(&mut *tx, id, settings, now).await?;
         self.commit_config(tx).await?;
         Ok(found)
     }
 
-    async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
+    async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
         let mut tx = self.pool()?.begin().await.map_err(map_err)?;
         let found = sql::delete_client(&mut *tx, id).await?;
         self.commit_config(tx).await?;

@@ -5,6 +5,7 @@
 //! conditional updates, atomic on their own.
 
 use async_trait::async_trait;
+use tessera_core::ids::ClientId;
 use tessera_core::secret::Digest;
 use tessera_core::store::{DeviceApproval, DeviceCode, DeviceStore, Poll, StoreError};
 
@@ -33,7 +34,7 @@ impl DeviceStore for PgStore {
     async fn poll_device(
         &self,
         device_digest: &Digest,
-        client_id: &str,
+        client_id: &ClientId,
         now: i64,
         grant_expires_at: i64,
     ) -> Result<Poll, StoreError> {

@@ -40,7 +40,10 @@ pub(super) fn start(pool: PgPool) -> Queue<RotateJob, Rotation> {
 /// Roughly what a rotation adds to a batch's parameters.
 fn bytes(j: &RotateJob) -> usize {
     let s = &j.successor;
-    let text = s.grant_id.len() + s.client_id.len() + s.user_id.len() + s.scope.len();
+    let text = s.grant_id.len()
+        + s.client_id.as_str().len()
+        + s.user_id.as_str().len()
+        + s.scope.iter().map(|x| x.len() + 1).sum::<usize>();
     let audience: usize = s.audience.iter().map(|a| a.len() + 3).sum();
     // Two 32-byte keys, six integers, and a length word per array element.
     2 * 32 + 6 * 8 + 14 * 4 + j.sealed.len() + text + audience
@@ -171,9 +174,9 @@ async fn rotate_many(pool: &PgPool, jobs: &[RotateJob], batch: &[usize]) -> Resu
         sealed.push(j.sealed.clone());
         digest.push(s.digest.0.to_vec());
         grant.push(s.grant_id.clone());
-        client.push(s.client_id.clone());
-        user.push(s.user_id.clone());
-        scope.push(s.scope.clone());
+        client.push(s.client_id.to_string());
+        user.push(s.user_id.to_string());
+        scope.push(s.scope.to_string());
         audience.push(json_list(&s.audience)?);
         auth_time.push(s.auth_time);
         issued.push(s.issued_at);

@@ -16,7 +16,8 @@ pub(super) fn start(pool: PgPool) -> Queue<OpaqueToken, ()> {
 
 /// Roughly what a token adds to a batch's parameters.
 fn bytes(t: &OpaqueToken) -> usize {
-    let text = t.jti.len() + t.client_id.len() + t.subject.len() + t.scope.len();
+    let text =
+        t.jti.len() + t.client_id.as_str().len() + t.subject.len() + t.scope.iter().map(|x| x.len() + 1).sum::<usize>();
     let audience: usize = t.audience.iter().map(|a| a.len() + 3).sum();
     let grant = t.grant_id.as_ref().map_or(0, String::len);
     // The key, three integers, and a length word per array element.
@@ -47,9 +48,9 @@ async fn insert(pool: &PgPool, tokens: &[OpaqueToken]) -> Result<(), StoreError>
     for t in tokens {
         digest.push(TokenKey { id: t.id, sha256: t.digest }.stored().0.to_vec());
         jti.push(t.jti.clone());
-        client.push(t.client_id.clone());
+        client.push(t.client_id.to_string());
         subject.push(t.subject.clone());
-        scope.push(t.scope.clone());
+        scope.push(t.scope.to_string());
         audience.push(json_list(&t.audience)?);
         issued.push(t.issued_at);
         expires.push(t.expires_at);

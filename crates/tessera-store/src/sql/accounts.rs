@@ -1,6 +1,7 @@
 //! Users, browser sessions, remembered consent and grants.
 
 use sqlx::Executor;
+use tessera_core::ids::{ClientId, UserId};
 use tessera_core::secret::Digest;
 use tessera_core::store::{Consent, Grant, GrantFilter, Session, StoreError, User};
 
@@ -12,7 +13,7 @@ pub(crate) async fn insert_user<'c, DB: Dialect>(
     u: &User,
 ) -> Result<(), StoreError> {
     let q = query::<DB>(concat!("INSERT INTO users (", user_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
-        .arg(&u.id)
+        .arg(u.id.as_str())
         .arg(&u.username)
         .arg(&u.email)
         .arg(&u.name)
@@ -53,13 +54,13 @@ pub(crate) async fn update_user<'c, DB: Dialect>(
     .arg(&u.password_hash)
     .arg(u.disabled)
     .arg(u.updated_at)
-    .arg(&u.id);
+    .arg(u.id.as_str());
     Ok(affected(q, e).await? == 1)
 }
 
 /// The user with their sessions, refresh tokens, consents and codes, in
 /// one transaction.
-pub(crate) async fn delete_user<DB: Dialect>(pool: &sqlx::Pool<DB>, id: &str) -> Result<bool, StoreError>
+pub(crate) async fn delete_user<DB: Dialect>(pool: &sqlx::Pool<DB>, id: &UserId) -> Result<bool, StoreError>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
@@ -70,9 +71,9 @@ where
         "DELETE FROM consents WHERE user_id = $1",
         "DELETE FROM auth_codes WHERE user_id = $1",
     ] {
-        affected(query::<DB>(sql).arg(id), &mut *tx).await?;
+        affected(query::<DB>(sql).arg(id.as_str()), &mut *tx).await?;
     }
-    let found = affected(query::<DB>("DELETE FROM users WHERE id = $1").arg(id), &mut *tx).await? == 1;
+    let found = affected(query::<DB>("DELETE FROM users WHERE id = $1").arg(id.as_str()), &mut *tx).await? == 1;
     tx.commit().await.map_err(map_err)?;
     Ok(found)
 }
@@ -84,7 +85,7 @@ pub(crate) async fn insert_session<'c, DB: Dialect>(
     let q = query::<DB>(concat!("INSERT INTO sessions (", session_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7)"))
         .arg(&s.digest.0[..])
         .arg(&s.id)
-        .arg(&s.user_id)
+        .arg(s.user_id.as_str())
         .arg(s.auth_time)
         .arg(s.amr.to_string())
         .arg(s.created_at)
@@ -109,18 +110,18 @@ pub(crate) async fn delete_session<'c, DB: Dialect>(
 
 pub(crate) async fn list_sessions<'c, DB: Dialect>(
     e: impl Executor<'c, Database = DB>,
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<Vec<Session>, StoreError> {
     let q = query::<DB>(concat!("SELECT ", session_cols!(), " FROM sessions WHERE user_id = $1 ORDER BY created_at"))
-        .arg(user_id);
+        .arg(user_id.as_str());
     q.fetch_all(e).await.map_err(map_err)?.iter().map(rows::session).collect()
 }
 
 pub(crate) async fn delete_user_sessions<'c, DB: Dialect>(
     e: impl Executor<'c, Database = DB>,
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<u64, StoreError> {
-    affected(query::<DB>("DELETE FROM sessions WHERE user_id = $1").arg(user_id), e).await
+    affected(query::<DB>("DELETE FROM sessions WHERE user_id = $1").arg(user_id.as_str()), e).await
 }
 
 pub(crate) async fn put_consent<'c, DB: Dialect>(
@@ -131,27 +132,27 @@ pub(crate) async fn put_consent<'c, DB: Dialect>(
         "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
     )
-    .arg(&c.user_id)
-    .arg(&c.client_id)
-    .arg(&c.scope)
+    .arg(c.user_id.as_str())
+    .arg(c.client_id.as_str())
+    .arg(c.scope.to_string())
     .arg(c.granted_at);
     affected(q, e).await.map(|_| ())
 }
 
 pub(crate) async fn get_consent<'c, DB: Dialect>(
     e: impl Executor<'c, Database = DB>,
-    user_id: &str,
-    client_id: &str,
+    user_id: &UserId,
+    client_id: &ClientId,
 ) -> Result<Option<Consent>, StoreError> {
     let q = query::<DB>("SELECT scope, granted_at FROM consents WHERE user_id = $1 AND client_id = $2")
-        .arg(user_id)
-        .arg(client_id);
+        .arg(user_id.as_str())
+        .arg(client_id.as_str());
     let row = q.fetch_optional(e).await.map_err(map_err)?;
     row.map(|r| {
         Ok(Consent {
-            user_id: user_id.to_string(),
-            client_id: client_id.to_string(),
-            scope: r.col("scope")?,
+            user_id: user_id.clone(),
+            client_id: client_id.clone(),
+            scope: r.scope("scope")?,
             granted_at: r.col("granted_at")?,
         })
     })
@@ -165,9 +166,9 @@ pub(crate) async fn insert_grant<'c, DB: Dialect>(
 ) -> Result<(), StoreError> {
     let q = query::<DB>(concat!("INSERT INTO grants (", grant_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7)"))
         .arg(&g.id)
-        .arg(&g.user_id)
-        .arg(&g.client_id)
-        .arg(&g.scope)
+        .arg(g.user_id.as_str())
+        .arg(g.client_id.as_str())
+        .arg(g.scope.to_string())
         .arg(&g.session_id)
         .arg(g.created_at)
         .arg(g.expires_at);
@@ -193,7 +194,7 @@ pub(crate) async fn list_grants<'c, DB: Dialect>(
         " FROM grants WHERE (CAST($1 AS TEXT) IS NULL OR user_id = $1) AND (CAST($2 AS TEXT) IS NULL OR client_id = $2) \
          ORDER BY created_at, id"
     ))
-    .arg(&f.user_id)
-    .arg(&f.client_id);
+    .arg(f.user_id.clone().map(String::from))
+    .arg(f.client_id.clone().map(String::from));
     q.fetch_all(e).await.map_err(map_err)?.iter().map(rows::grant).collect()
 }

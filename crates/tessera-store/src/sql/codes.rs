@@ -2,6 +2,7 @@
 //! The redemption itself (the single-use step) is each backend's own.
 
 use sqlx::Executor;
+use tessera_core::ids::ClientId;
 use tessera_core::secret::Digest;
 use tessera_core::store::{AuthCode, Redemption, StoreError};
 
@@ -22,11 +23,11 @@ pub(crate) async fn insert_code<'c, DB: Dialect>(
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     ))
     .arg(&c.digest.0[..])
-    .arg(&c.client_id)
-    .arg(&c.user_id)
+    .arg(c.client_id.as_str())
+    .arg(c.user_id.as_str())
     .arg(&c.grant_id)
     .arg(&c.redirect_uri)
-    .arg(&c.code_challenge)
+    .arg(c.code_challenge.as_str())
     .arg(c.scope.to_string())
     .arg(json_list(&c.audience)?)
     .arg(&c.nonce)
@@ -52,11 +53,11 @@ pub(crate) async fn read_code<'c, DB: Dialect>(
 
 /// Why `client_id` may not redeem `code` at `now`, in the order every
 /// backend checks; `None`: it may.
-pub(crate) fn refusal(code: &AuthCode, used: bool, client_id: &str, now: i64) -> Option<Redemption> {
+pub(crate) fn refusal(code: &AuthCode, used: bool, client_id: &ClientId, now: i64) -> Option<Redemption> {
     if used {
         return Some(Redemption::Replayed(code.clone()));
     }
-    if code.client_id != client_id {
+    if code.client_id != *client_id {
         return Some(Redemption::WrongClient);
     }
     if now >= code.expires_at {

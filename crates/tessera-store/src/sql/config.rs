@@ -5,6 +5,7 @@
 
 use sqlx::Executor;
 use tessera_core::client::{Client, ClientSettings};
+use tessera_core::ids::ClientId;
 use tessera_core::secret::Digest;
 use tessera_core::store::{ScopeInfo, StoreError, StoredKey};
 
@@ -17,7 +18,7 @@ pub(crate) async fn insert_client<'c, DB: Dialect>(
 ) -> Result<(), StoreError> {
     let settings = serde_json::to_string(&c.settings).map_err(unavailable)?;
     let q = query::<DB>(concat!("INSERT INTO clients (", client_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6)"))
-        .arg(&c.id)
+        .arg(c.id.as_str())
         .arg(&c.name)
         .arg(c.kind.secret_digest().map(|d| d.0.to_vec()))
         .arg(settings)
@@ -28,9 +29,9 @@ pub(crate) async fn insert_client<'c, DB: Dialect>(
 
 pub(crate) async fn get_client<'c, DB: Dialect>(
     e: impl Executor<'c, Database = DB>,
-    id: &str,
+    id: &ClientId,
 ) -> Result<Option<Client>, StoreError> {
-    let q = query::<DB>(concat!("SELECT ", client_cols!(), " FROM clients WHERE client_id = $1")).arg(id);
+    let q = query::<DB>(concat!("SELECT ", client_cols!(), " FROM clients WHERE client_id = $1")).arg(id.as_str());
     let row = q.fetch_optional(e).await.map_err(map_err)?;
     row.as_ref().map(rows::client).transpose()
 }
@@ -44,20 +45,20 @@ pub(crate) async fn list_clients<'c, DB: Dialect>(
 
 pub(crate) async fn set_client_secret<'c, DB: Dialect>(
     e: impl Executor<'c, Database = DB>,
-    id: &str,
+    id: &ClientId,
     digest: Digest,
     now: i64,
 ) -> Result<bool, StoreError> {
     let q = query::<DB>("UPDATE clients SET secret_digest = $1, updated_at = $2 WHERE client_id = $3")
         .arg(digest.0.to_vec())
         .arg(now)
-        .arg(id);
+        .arg(id.as_str());
     Ok(affected(q, e).await? == 1)
 }
 
 pub(crate) async fn set_client_settings<'c, DB: Dialect>(
     e: impl Executor<'c, Database = DB>,
-    id: &str,
+    id: &ClientId,
     settings: &ClientSettings,
     now: i64,
 ) -> Result<bool, StoreError> {
@@ -65,14 +66,14 @@ pub(crate) async fn set_client_settings<'c, DB: Dialect>(
     let q = query::<DB>("UPDATE clients SET settings = $1, updated_at = $2 WHERE client_id = $3")
         .arg(settings)
         .arg(now)
-        .arg(id);
+        .arg(id.as_str());
     Ok(affected(q, e).await? == 1)
 }
 
 /// The client and everything issued to it, in the caller's transaction.
 /// Grants before refresh tokens, as revoking a grant does: one lock order,
 /// and tokens written while the grants were locked go too.
-pub(crate) async fn delete_client<DB: Dialect, C>(conn: &mut C, id: &str) -> Result<bool, StoreError>
+pub(crate) async fn delete_client<DB: Dialect, C>(conn: &mut C, id: &ClientId) -> Result<bool, StoreError>
 where
     for<'c> &'c mut C: Executor<'c, Database = DB>,
 {
@@ -83,9 +84,9 @@ where
         "DELETE FROM consents WHERE client_id = $1",
         "DELETE FROM auth_codes WHERE client_id = $1",
     ] {
-        affected(query::<DB>(sql).arg(id), &mut *conn).await?;
+        affected(query::<DB>(sql).arg(id.as_str()), &mut *conn).await?;
     }
-    Ok(affected(query::<DB>("DELETE FROM clients WHERE client_id = $1").arg(id), &mut *conn).await? == 1)
+    Ok(affected(query::<DB>("DELETE FROM clients WHERE client_id = $1").arg(id.as_str()), &mut *conn).await? == 1)
 }
 
 pub(crate) async fn insert_key<'c, DB: Dialect>(

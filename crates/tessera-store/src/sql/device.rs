@@ -4,6 +4,7 @@
 //! writer, PostgreSQL's row lock taken by the `select` it passes in).
 
 use sqlx::Executor;
+use tessera_core::ids::ClientId;
 use tessera_core::secret::Digest;
 use tessera_core::store::{DeviceApproval, DeviceCode, DeviceStatus, Grant, Poll, StoreError};
 
@@ -21,7 +22,7 @@ pub(crate) async fn insert_device<'c, DB: Dialect>(
     ))
     .arg(&d.device_digest.0[..])
     .arg(&d.user_digest.0[..])
-    .arg(&d.client_id)
+    .arg(d.client_id.as_str())
     .arg(d.scope.to_string())
     .arg(json_list(&d.audience)?)
     .arg(&d.grant_id)
@@ -57,7 +58,7 @@ pub(crate) async fn decide_device<'c, DB: Dialect>(
             "UPDATE device_codes SET status = 'approved', user_id = $1, auth_time = $2, amr = $3 \
              WHERE user_digest = $4 AND status = 'pending' AND expires_at > $5",
         )
-        .arg(a.user_id)
+        .arg(a.user_id.into_string())
         .arg(a.auth_time)
         .arg(a.amr.to_string()),
         None => query::<DB>(
@@ -82,7 +83,7 @@ pub(crate) async fn poll<DB: Dialect, C>(
     conn: &mut C,
     select: &'static str,
     d: &Digest,
-    client_id: &str,
+    client_id: &ClientId,
     now: i64,
     grant_expires_at: i64,
 ) -> Result<Poll, StoreError>
@@ -92,7 +93,7 @@ where
     let row = query::<DB>(select).arg(&d.0[..]).fetch_optional(&mut *conn).await.map_err(map_err)?;
     let Some(row) = row else { return Ok(Poll::Invalid) };
     let code = rows::device(&row)?;
-    if code.client_id != client_id || code.status == DeviceStatus::Redeemed {
+    if code.client_id != *client_id || code.status == DeviceStatus::Redeemed {
         return Ok(Poll::Invalid);
     }
     if now >= code.expires_at {
@@ -125,7 +126,7 @@ where
         id: code.grant_id.clone(),
         user_id,
         client_id: code.client_id.clone(),
-        scope: code.scope.to_string(),
+        scope: code.scope.clone(),
         session_id: None,
         created_at: now,
         expires_at: grant_expires_at,

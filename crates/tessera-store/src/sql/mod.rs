@@ -23,6 +23,7 @@ use sqlx::IntoArguments;
 use sqlx::query::Query;
 use sqlx::{Database, Decode, Encode, Postgres, Row as _, Sqlite, Type};
 use tessera_core::amr::AmrSet;
+use tessera_core::pkce::CodeChallenge;
 use tessera_core::scope::ScopeSet;
 use tessera_core::secret::Digest;
 use tessera_core::store::StoreError;
@@ -60,6 +61,17 @@ pub(crate) trait SqlRow {
     fn scope(&self, name: &str) -> Result<ScopeSet, StoreError> {
         let s: String = self.col(name)?;
         ScopeSet::parse(&s).map_err(corrupt)
+    }
+
+    /// An id column, typed ([`tessera_core::ids::ClientId`], [`tessera_core::ids::UserId`]).
+    fn id<T: From<String>>(&self, name: &str) -> Result<T, StoreError> {
+        self.col::<String>(name).map(T::from)
+    }
+
+    /// An RFC 7636 S256 challenge, stored as written by a checked one.
+    fn challenge(&self, name: &str) -> Result<CodeChallenge, StoreError> {
+        let s: String = self.col(name)?;
+        CodeChallenge::parse(&s).map_err(corrupt)
     }
 
     /// A JSON array of strings (audiences).

@@ -17,9 +17,9 @@ pub(crate) fn bind_token<'q, DB: Dialect>(
 ) -> Result<Query<'q, DB, DB::Arguments>, StoreError> {
     Ok(q.arg(&t.digest.0[..])
         .arg(&t.grant_id)
-        .arg(&t.client_id)
-        .arg(&t.user_id)
-        .arg(&t.scope)
+        .arg(t.client_id.as_str())
+        .arg(t.user_id.as_str())
+        .arg(t.scope.to_string())
         .arg(json_list(&t.audience)?)
         .arg(t.auth_time)
         .arg(t.issued_at)

@@ -77,7 +77,7 @@ pub(crate) fn client(r: &impl SqlRow) -> Result<Client, StoreError> {
         None => ClientKind::Public,
     };
     Ok(Client {
-        id: r.col("client_id")?,
+        id: r.id("client_id")?,
         name: r.col("name")?,
         kind,
         settings,
@@ -102,7 +102,7 @@ pub(crate) fn scope(r: &impl SqlRow) -> Result<ScopeInfo, StoreError> {
 
 pub(crate) fn user(r: &impl SqlRow) -> Result<User, StoreError> {
     Ok(User {
-        id: r.col("id")?,
+        id: r.id("id")?,
         username: r.col("username")?,
         email: r.col("email")?,
         name: r.col("name")?,
@@ -117,7 +117,7 @@ pub(crate) fn session(r: &impl SqlRow) -> Result<Session, StoreError> {
     Ok(Session {
         id: r.col("id")?,
         digest: r.digest("digest")?,
-        user_id: r.col("user_id")?,
+        user_id: r.id("user_id")?,
         auth_time: r.col("auth_time")?,
         amr: r.amr("amr")?,
         created_at: r.col("created_at")?,
@@ -128,11 +128,11 @@ pub(crate) fn session(r: &impl SqlRow) -> Result<Session, StoreError> {
 pub(crate) fn code(r: &impl SqlRow) -> Result<AuthCode, StoreError> {
     Ok(AuthCode {
         digest: r.digest("digest")?,
-        client_id: r.col("client_id")?,
-        user_id: r.col("user_id")?,
+        client_id: r.id("client_id")?,
+        user_id: r.id("user_id")?,
         grant_id: r.col("grant_id")?,
         redirect_uri: r.col("redirect_uri")?,
-        code_challenge: r.col("code_challenge")?,
+        code_challenge: r.challenge("code_challenge")?,
         scope: r.scope("scope")?,
         audience: r.list("audience")?,
         nonce: r.col("nonce")?,
@@ -147,9 +147,9 @@ pub(crate) fn code(r: &impl SqlRow) -> Result<AuthCode, StoreError> {
 pub(crate) fn grant(r: &impl SqlRow) -> Result<Grant, StoreError> {
     Ok(Grant {
         id: r.col("id")?,
-        user_id: r.col("user_id")?,
-        client_id: r.col("client_id")?,
-        scope: r.col("scope")?,
+        user_id: r.id("user_id")?,
+        client_id: r.id("client_id")?,
+        scope: r.scope("scope")?,
         session_id: r.col("session_id")?,
         created_at: r.col("created_at")?,
         expires_at: r.col("expires_at")?,
@@ -162,9 +162,9 @@ pub(crate) fn token(r: &impl SqlRow, key: &TokenKey) -> Result<OpaqueToken, Stor
         digest: key.sha256,
         id: key.id,
         jti: r.col("jti")?,
-        client_id: r.col("client_id")?,
+        client_id: r.id("client_id")?,
         subject: r.col("subject")?,
-        scope: r.col("scope")?,
+        scope: r.scope("scope")?,
         audience: r.list("audience")?,
         issued_at: r.col("issued_at")?,
         expires_at: r.col("expires_at")?,
@@ -178,9 +178,9 @@ pub(crate) fn refresh_state(r: &impl SqlRow) -> Result<RefreshState, StoreError>
         token: RefreshToken {
             digest: r.digest("digest")?,
             grant_id: r.col("grant_id")?,
-            client_id: r.col("client_id")?,
-            user_id: r.col("user_id")?,
-            scope: r.col("scope")?,
+            client_id: r.id("client_id")?,
+            user_id: r.id("user_id")?,
+            scope: r.scope("scope")?,
             audience: r.list("audience")?,
             auth_time: r.col("auth_time")?,
             issued_at: r.col("issued_at")?,
@@ -201,7 +201,7 @@ pub(crate) fn device(r: &impl SqlRow) -> Result<DeviceCode, StoreError> {
         "denied" => DeviceStatus::Denied,
         "redeemed" => DeviceStatus::Redeemed,
         "approved" => DeviceStatus::Approved(DeviceApproval {
-            user_id: r.col::<Option<String>>("user_id")?.ok_or_else(|| corrupt("approved without a user"))?,
+            user_id: r.col::<Option<String>>("user_id")?.ok_or_else(|| corrupt("approved without a user"))?.into(),
             auth_time: r.col::<Option<i64>>("auth_time")?.ok_or_else(|| corrupt("approved without an auth_time"))?,
             amr: r.amr("amr")?,
         }),
@@ -210,7 +210,7 @@ pub(crate) fn device(r: &impl SqlRow) -> Result<DeviceCode, StoreError> {
     Ok(DeviceCode {
         device_digest: r.digest("device_digest")?,
         user_digest: r.digest("user_digest")?,
-        client_id: r.col("client_id")?,
+        client_id: r.id("client_id")?,
         scope: r.scope("scope")?,
         audience: r.list("audience")?,
         grant_id: r.col("grant_id")?,

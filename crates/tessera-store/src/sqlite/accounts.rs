@@ -5,6 +5,7 @@
 //! fighting it for SQLite's single write lock.
 
 use async_trait::async_trait;
+use tessera_core::ids::{ClientId, UserId};
 use tessera_core::secret::Digest;
 use tessera_core::store::{
     AuthCode, CodeStore, Consent, ConsentStore, Grant, GrantFilter, GrantStore, Redemption, Session, SessionStore,
@@ -21,10 +22,10 @@ impl UserStore for SqliteStore {
         sql::insert_user(&self.pool, u).await
     }
 
-    async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+    async fn get_user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         // On the held connection, as the refresh token's own read: every
         // refresh checks its user (8 µs here against 27–59 µs from the pool).
-        sql::get_user(&mut *self.hot.lock().await, USER_BY_ID, id).await
+        sql::get_user(&mut *self.hot.lock().await, USER_BY_ID, id.as_str()).await
     }
 
     async fn find_user(&self, username: &str) -> Result<Option<User>, StoreError> {
@@ -39,7 +40,7 @@ impl UserStore for SqliteStore {
         sql::update_user(&self.pool, u).await
     }
 
-    async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
+    async fn delete_user(&self, id: &UserId) -> Result<bool, StoreError> {
         sql::delete_user(&self.pool, id).await
     }
 }
@@ -59,11 +60,11 @@ impl SessionStore for SqliteStore {
         sql::delete_session(&self.pool, digest).await
     }
 
-    async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>, StoreError> {
+    async fn list_sessions(&self, user_id: &UserId) -> Result<Vec<Session>, StoreError> {
         sql::list_sessions(&self.pool, user_id).await
     }
 
-    async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+    async fn delete_user_sessions(&self, user_id: &UserId) -> Result<u64, StoreError> {
         sql::delete_user_sessions(&self.pool, user_id).await
     }
 }
@@ -75,7 +76,7 @@ impl ConsentStore for SqliteStore {
         self.exec(move |conn| Box::pin(async move { sql::put_consent(conn, &c).await })).await
     }
 
-    async fn get_consent(&self, user_id: &str, client_id: &str) -> Result<Option<Consent>, StoreError> {
+    async fn get_consent(&self, user_id: &UserId, client_id: &ClientId) -> Result<Option<Consent>, StoreError> {
         sql::get_consent(&self.pool, user_id, client_id).await
     }
 }
@@ -90,11 +91,11 @@ impl CodeStore for SqliteStore {
     async fn redeem_code(
         &self,
         digest: &Digest,
-        client_id: &str,
+        client_id: &ClientId,
         now: i64,
         grant_expires_at: i64,
     ) -> Result<Redemption, StoreError> {
-        let (digest, client_id) = (*digest, client_id.to_string());
+        let (digest, client_id) = (*digest, client_id.clone());
         self.exec(move |conn| {
             Box::pin(async move {
                 // One writer runs this whole closure between two other jobs:
@@ -118,7 +119,7 @@ impl CodeStore for SqliteStore {
                     id: code.grant_id.clone(),
                     user_id: code.user_id.clone(),
                     client_id: code.client_id.clone(),
-                    scope: code.scope.to_string(),
+                    scope: code.scope.clone(),
                     session_id: Some(code.session_id.clone()),
                     created_at: now,
                     expires_at: grant_expires_at,

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use tessera_core::client::{Client, ClientSettings};
+use tessera_core::ids::ClientId;
 use tessera_core::secret::Digest;
 use tessera_core::store::{ClientStore, KeyStore, ScopeInfo, ScopeStore, SettingStore, StoreError, StoredKey};
 
@@ -17,7 +18,7 @@ impl ClientStore for SqliteStore {
         self.bump_generation()
     }
 
-    async fn get_client(&self, id: &str) -> Result<Option<Client>, StoreError> {
+    async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
         sql::get_client(&self.pool, id).await
     }
 
@@ -25,19 +26,24 @@ impl ClientStore for SqliteStore {
         sql::list_clients(&self.pool).await
     }
 
-    async fn set_client_secret(&self, id: &str, digest: Digest, now: i64) -> Result<bool, StoreError> {
+    async fn set_client_secret(&self, id: &ClientId, digest: Digest, now: i64) -> Result<bool, StoreError> {
         let found = sql::set_client_secret(&self.pool, id, digest, now).await?;
         self.bump_generation()?;
         Ok(found)
     }
 
-    async fn set_client_settings(&self, id: &str, settings: &ClientSettings, now: i64) -> Result<bool, StoreError> {
+    async fn set_client_settings(
+        &self,
+        id: &ClientId,
+        settings: &ClientSettings,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let found = sql::set_client_settings(&self.pool, id, settings, now).await?;
         self.bump_generation()?;
         Ok(found)
     }
 
-    async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
+    async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         let found = sql::delete_client(&mut *tx, id).await?;
         tx.commit().await.map_err(map_err)?;

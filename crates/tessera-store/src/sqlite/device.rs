@@ -3,6 +3,7 @@
 //! insert cannot interleave with another poll.
 
 use async_trait::async_trait;
+use tessera_core::ids::ClientId;
 use tessera_core::secret::Digest;
 use tessera_core::store::{DeviceApproval, DeviceCode, DeviceStore, Poll, StoreError};
 
@@ -33,11 +34,11 @@ impl DeviceStore for SqliteStore {
     async fn poll_device(
         &self,
         device_digest: &Digest,
-        client_id: &str,
+        client_id: &ClientId,
         now: i64,
         grant_expires_at: i64,
     ) -> Result<Poll, StoreError> {
-        let (d, client_id) = (*device_digest, client_id.to_string());
+        let (d, client_id) = (*device_digest, client_id.clone());
         self.exec(move |conn| {
             Box::pin(async move { sql::poll(conn, poll_select!(""), &d, &client_id, now, grant_expires_at).await })
         })

@@ -417,9 +417,9 @@ async fn insert_tokens(
         q = q
             .bind(tessera_core::secret::TokenKey { id: t.id, sha256: t.digest }.stored().0.to_vec())
             .bind(t.jti.clone())
-            .bind(t.client_id.clone())
+            .bind(t.client_id.to_string())
             .bind(t.subject.clone())
-            .bind(t.scope.clone())
+            .bind(t.scope.to_string())
             .bind(aud)
             .bind(t.issued_at)
             .bind(t.expires_at)
