@@ -302,3 +302,18 @@ fn error_codes_and_a_full_replay_cache() {
     assert_eq!(verify(&with_claim(&key, "htm", json!("GET")), &ctx.expect()), Err(DpopError::WrongMethod));
     assert!(ctx.cache.is_empty());
 }
+
+#[test]
+fn the_check_can_run_in_a_multi_threaded_server() {
+    fn send<T: Send>(t: T) -> T {
+        t
+    }
+    let key = TestKey::ed25519();
+    let ctx = Ctx::new();
+    let issuer = NonceIssuer::new([1; 32], std::time::Duration::from_secs(60));
+    let check = |n: &str| issuer.check(n, NOW);
+    let expect = Expectation { nonce: NonceRule::IfPresent(&check), ..ctx.expect() };
+    let values = vec![key.proof(&claims("s"))];
+    // An axum handler's future must be Send: so must this one be.
+    assert!(block_on(send(verify_proof(&values, &expect))).is_ok());
+}
