@@ -15,7 +15,8 @@ use tessera_core::store::{OpaqueToken, StoreError};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::{map_err, unavailable};
+use super::map_err;
+use crate::sql::json_list;
 
 const MAX_BATCH: usize = 256;
 const WRITERS: usize = 4;
@@ -79,7 +80,7 @@ async fn insert<'a>(pool: &PgPool, tokens: impl Iterator<Item = &'a OpaqueToken>
         client.push(t.client_id.clone());
         subject.push(t.subject.clone());
         scope.push(t.scope.clone());
-        audience.push(serde_json::to_string(&t.audience).map_err(unavailable)?);
+        audience.push(json_list(&t.audience)?);
         issued.push(t.issued_at);
         expires.push(t.expires_at);
         auth_time.push(t.auth_time);
