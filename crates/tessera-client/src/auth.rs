@@ -4,6 +4,7 @@ use std::fmt;
 
 use base64ct::{Base64, Encoding};
 use reqwest::header::{AUTHORIZATION, HeaderValue};
+use tessera_proto::Redacted;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -87,7 +88,7 @@ impl fmt::Debug for ClientAuth {
         let mut d = f.debug_struct("ClientAuth");
         d.field("client_id", &self.client_id).field("method", &self.method_name());
         if !self.is_public() {
-            d.field("client_secret", &"[redacted]");
+            d.field("client_secret", &Redacted);
         }
         d.finish()
     }

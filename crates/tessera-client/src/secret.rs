@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tessera_proto::Redacted;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// A string credential. Not `PartialEq`: nothing here should compare secrets.
@@ -22,7 +23,7 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
+        fmt::Debug::fmt(&Redacted, f)
     }
 }
 
@@ -47,7 +48,7 @@ impl RefreshToken {
 
 impl fmt::Debug for RefreshToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RefreshToken([redacted])")
+        f.debug_tuple("RefreshToken").field(&Redacted).finish()
     }
 }
 
@@ -115,7 +116,7 @@ impl AccessToken {
 impl fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AccessToken")
-            .field("secret", &"[redacted]")
+            .field("secret", &Redacted)
             .field("token_type", &self.0.token_type)
             .field("scope", &self.0.scope)
             .field("expires_at", &self.0.expires_at)

@@ -7,6 +7,7 @@
 use aws_lc_rs::hmac;
 use base64ct::{Base64UrlUnpadded, Encoding};
 use subtle::ConstantTimeEq;
+use tessera_proto::Redacted;
 
 use crate::keys::MasterKey;
 use crate::random::Random;
@@ -15,7 +16,7 @@ pub struct CsrfKey(hmac::Key);
 
 impl std::fmt::Debug for CsrfKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CsrfKey([redacted])")
+        f.debug_tuple("CsrfKey").field(&Redacted).finish()
     }
 }
 

@@ -185,8 +185,9 @@ impl TokenIssuer {
     }
 
     async fn load_key_set(&self, generation: u64) -> Result<Arc<KeySet>, OAuthError> {
-        let keys =
-            load_keys(self.store.as_ref(), &self.master).await.map_err(|e| OAuthError::server_error(e.to_string()))?;
+        let keys = load_keys(self.store.as_ref(), &self.master)
+            .await
+            .map_err(|e| OAuthError::server_error("cannot load the signing keys").with_source(e))?;
         let set = Arc::new(KeySet::new(keys, self.signing_alg));
         if let Ok(mut w) = self.keys.write()
             && w.0 <= generation
@@ -368,7 +369,7 @@ impl TokenIssuer {
     async fn create_key(&self, alg: Algorithm, now: i64, activates_at: i64) -> Result<SigningKey, OAuthError> {
         create_key(self.store.as_ref(), &self.master, self.rng.as_ref(), alg, now, activates_at)
             .await
-            .map_err(|e| OAuthError::server_error(e.to_string()))
+            .map_err(|e| OAuthError::server_error("cannot create a signing key").with_source(e))
     }
 }
 

@@ -12,7 +12,7 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{self, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
 use base64ct::{Base64UrlUnpadded, Encoding};
-use tessera_proto::{Jwk, JwkSet};
+use tessera_proto::{Jwk, JwkSet, Redacted};
 use zeroize::Zeroizing;
 
 use crate::random::Random;
@@ -265,7 +265,7 @@ pub struct MasterKey(Zeroizing<[u8; 32]>);
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MasterKey([redacted])")
+        f.debug_tuple("MasterKey").field(&Redacted).finish()
     }
 }
 

@@ -41,7 +41,10 @@
 //! - [`params`]: form parameters with the duplicate rules of RFC 6749 §3.1.
 //! - [`amr`]: how the user signed in (RFC 8176), from session to ID token.
 //! - [`ids`]: [`ids::ClientId`] and [`ids::UserId`], so one is never passed for the other.
-//! - [`scope`], [`keys`], [`secret`], [`clock`], [`random`], [`threads`], [`error`].
+//! - [`error`]: [`OAuthError`], mapped once to RFC error codes, and
+//!   [`error::Cause`], an internal failure kept as a `source()` chain
+//!   ([`error::chain`] prints one, once, for the log; clients never see it).
+//! - [`scope`], [`keys`], [`secret`], [`clock`], [`random`], [`threads`].
 //! - [`store`]: one storage trait per concern (clients, keys, tokens, revocations,
 //!   users, sessions, consent, codes, grants, refresh, device, …) under the
 //!   `Store` umbrella every backend implements; the conformance

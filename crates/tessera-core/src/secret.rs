@@ -14,6 +14,7 @@
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use subtle::ConstantTimeEq;
+use tessera_proto::Redacted;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::random::Random;
@@ -142,7 +143,7 @@ impl TokenKey {
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret([redacted])")
+        f.debug_tuple("Secret").field(&Redacted).finish()
     }
 }
 

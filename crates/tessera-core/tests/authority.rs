@@ -2,20 +2,20 @@
 //! seeded randomness: expiry, revocation and purging without a single sleep.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::Arc;
 
 use base64ct::{Base64, Encoding};
+use common::{T0, form};
 use tessera_core::client::{NewClient, TokenFormat};
 use tessera_core::clock::{Clock, ManualClock};
 use tessera_core::keys::{Algorithm, MasterKey};
-use tessera_core::params::Params;
 use tessera_core::random::SeededRandom;
 use tessera_core::store::memory::MemoryStore;
 use tessera_core::store::prelude::*;
 use tessera_core::{Authority, Settings};
 use tessera_proto::ErrorCode;
-
-const T0: i64 = 1_800_000_000;
 
 struct Fixture {
     authority: Authority,
@@ -24,22 +24,8 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let clock = Arc::new(ManualClock::new(T0));
-    let store = Arc::new(MemoryStore::new());
-    let settings = Settings {
-        signing_alg: Algorithm::EdDSA,
-        introspection_cache_capacity: 100,
-        ..Settings::new("https://as.example")
-    };
-    let authority = Authority::start(
-        settings,
-        store.clone(),
-        MasterKey::from_bytes([1; 32]),
-        clock.clone(),
-        Arc::new(SeededRandom::new(42)),
-    )
-    .await
-    .unwrap();
+    let settings = Settings { introspection_cache_capacity: 100, ..common::settings() };
+    let (authority, clock, store) = common::start(settings, 42).await;
     Fixture { authority, clock, store }
 }
 
@@ -62,10 +48,6 @@ async fn client(f: &Fixture, format: TokenFormat, ttl: u64) -> (String, String) 
 
 fn basic(id: &str, secret: &str) -> String {
     format!("Basic {}", Base64::encode_string(format!("{id}:{secret}").as_bytes()))
-}
-
-fn form(s: &str) -> Params {
-    Params::parse(s.as_bytes()).unwrap()
 }
 
 #[tokio::test]

@@ -3,58 +3,25 @@
 //! tokens once, and a user disabled in between gets nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::Arc;
 
-use tessera_core::client::{DEVICE_CODE_GRANT, NewClient};
+use common::{PW, T0, form};
+use tessera_core::Authority;
+use tessera_core::client::DEVICE_CODE_GRANT;
 use tessera_core::clock::ManualClock;
 use tessera_core::endpoint::authorize::SignedIn;
 use tessera_core::endpoint::device::DeviceLookupError;
-use tessera_core::keys::{Algorithm, MasterKey};
-use tessera_core::params::Params;
-use tessera_core::random::SeededRandom;
 use tessera_core::store::memory::MemoryStore;
 use tessera_core::store::prelude::*;
-use tessera_core::user::NewUser;
-use tessera_core::{Authority, Settings};
 use tessera_proto::ErrorCode;
 
-const T0: i64 = 1_800_000_000;
-const PW: &str = "correct horse battery staple";
-
 async fn fixture() -> (Authority, Arc<ManualClock>, Arc<MemoryStore>) {
-    let clock = Arc::new(ManualClock::new(T0));
-    let store = Arc::new(MemoryStore::new());
-    let settings = Settings { signing_alg: Algorithm::EdDSA, ..Settings::new("https://as.example") };
-    let a = Authority::start(
-        settings,
-        store.clone(),
-        MasterKey::from_bytes([1; 32]),
-        clock.clone(),
-        Arc::new(SeededRandom::new(4)),
-    )
-    .await
-    .unwrap();
-    let (c, _) = NewClient {
-        id: Some("tv".into()),
-        name: "TV".into(),
-        grant_types: vec![DEVICE_CODE_GRANT.into()],
-        scope: "openid".into(),
-        public: true,
-        ..Default::default()
-    }
-    .build(&SeededRandom::new(2), T0)
-    .unwrap();
-    store.insert_client(&c).await.unwrap();
-    let u = NewUser { username: "alice".into(), email: "alice@example.com".into(), name: None }
-        .build(a.passwords(), a.rng(), PW, T0)
-        .await
-        .unwrap();
-    store.insert_user(&u).await.unwrap();
+    let (a, clock, store) = common::start(common::settings(), 4).await;
+    common::register(&store, common::public_client("tv", "TV", &[DEVICE_CODE_GRANT], "openid")).await;
+    common::add_alice(&a, &store).await;
     (a, clock, store)
-}
-
-fn form(s: &str) -> Params {
-    Params::parse(s.as_bytes()).unwrap()
 }
 
 async fn start(a: &Authority) -> (String, String) {

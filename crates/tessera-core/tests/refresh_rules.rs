@@ -3,27 +3,22 @@
 //! idle and absolute lifetimes, revocation, and disabled users.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::Arc;
 
+use common::{PW, T0, form};
+use tessera_core::Authority;
 use tessera_core::client::NewClient;
 use tessera_core::clock::ManualClock;
 use tessera_core::endpoint::Lookup;
 use tessera_core::endpoint::authorize::{Interaction, Step};
-use tessera_core::keys::{Algorithm, MasterKey};
-use tessera_core::params::Params;
-use tessera_core::pkce;
-use tessera_core::random::SeededRandom;
 use tessera_core::secret::{REFRESH_PREFIX, Secret};
 use tessera_core::store::RefreshToken;
 use tessera_core::store::memory::MemoryStore;
 use tessera_core::store::prelude::*;
-use tessera_core::user::NewUser;
-use tessera_core::{Authority, Settings};
 use tessera_proto::{ErrorCode, TokenResponse};
 
-const T0: i64 = 1_800_000_000;
-const PW: &str = "correct horse battery staple";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const DAY: i64 = 86_400;
 
 struct F {
@@ -33,59 +28,25 @@ struct F {
 }
 
 async fn fixture(extra: impl Fn(&mut NewClient)) -> F {
-    let clock = Arc::new(ManualClock::new(T0));
-    let store = Arc::new(MemoryStore::new());
-    let settings = Settings { signing_alg: Algorithm::EdDSA, ..Settings::new("https://as.example") };
-    let a = Authority::start(
-        settings,
-        store.clone(),
-        MasterKey::from_bytes([1; 32]),
-        clock.clone(),
-        Arc::new(SeededRandom::new(9)),
-    )
-    .await
-    .unwrap();
+    let (a, clock, store) = common::start(common::settings(), 9).await;
     for id in ["app", "other"] {
-        let mut n = NewClient {
-            id: Some(id.into()),
-            name: id.into(),
-            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
-            scope: "openid profile offline_access".into(),
-            redirect_uris: vec!["https://app.example/cb".into()],
-            public: true,
-            ..Default::default()
-        };
+        let grants = ["authorization_code", "refresh_token"];
+        let mut n = common::public_client(id, id, &grants, "openid profile offline_access");
         extra(&mut n);
-        let (c, _) = n.build(&SeededRandom::new(2), T0).unwrap();
-        store.insert_client(&c).await.unwrap();
+        common::register(&store, n).await;
     }
-    let u = NewUser { username: "alice".into(), email: "alice@example.com".into(), name: None }
-        .build(a.passwords(), a.rng(), PW, T0)
-        .await
-        .unwrap();
-    store.insert_user(&u).await.unwrap();
+    common::add_alice(&a, &store).await;
     F { a, clock, store }
-}
-
-fn form(s: &str) -> Params {
-    Params::parse(s.as_bytes()).unwrap()
 }
 
 /// Signs in with `scope` and redeems the code.
 async fn first_pair(f: &F, scope: &str) -> TokenResponse {
     let (_, who) = f.a.login("alice", PW, "10.0.0.1").await.unwrap();
-    let q = format!(
-        "response_type=code&client_id=app&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope={scope}&code_challenge={}&code_challenge_method=S256",
-        pkce::challenge_of(VERIFIER)
-    );
+    let q = common::code_request(&format!("&scope={scope}"));
     let req = f.a.parse_authorization(q.as_bytes()).await.unwrap();
     let allow = Interaction { started_at: Some(T0), consent: Some(true) };
     let Step::Done(r) = f.a.authorize(req, Some(who), allow).await.unwrap() else { panic!("no code") };
-    let code = url::Url::parse(&r.0).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
-    let body = format!(
-        "grant_type=authorization_code&client_id=app&code={code}&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_verifier={VERIFIER}"
-    );
-    f.a.token(None, &form(&body)).await.unwrap()
+    f.a.token(None, &form(&common::redeem_body("app", &common::code_of(&r.0)))).await.unwrap()
 }
 
 async fn refresh(f: &F, client: &str, token: &str, scope: Option<&str>) -> Result<TokenResponse, ErrorCode> {

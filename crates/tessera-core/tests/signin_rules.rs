@@ -3,28 +3,21 @@
 //! windows, and consent that covers later, narrower requests.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::Arc;
 
-use tessera_core::client::NewClient;
+use common::{PW, T0, form};
 use tessera_core::clock::ManualClock;
 use tessera_core::endpoint::authorize::{Interaction, SignedIn, Step};
 use tessera_core::endpoint::session::LoginError;
 use tessera_core::ids::ClientId;
-use tessera_core::keys::{Algorithm, MasterKey};
-use tessera_core::params::Params;
-use tessera_core::pkce;
-use tessera_core::random::SeededRandom;
 use tessera_core::scope::{MAX_SCOPES, ScopeSet};
 use tessera_core::store::memory::MemoryStore;
 use tessera_core::store::prelude::*;
 use tessera_core::throttle::{FREE_FAILURES, WINDOW};
-use tessera_core::user::NewUser;
 use tessera_core::{Authority, Settings};
 use tessera_proto::ErrorCode;
-
-const T0: i64 = 1_800_000_000;
-const PW: &str = "correct horse battery staple";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 struct F {
     a: Arc<Authority>,
@@ -33,54 +26,26 @@ struct F {
     store: Arc<MemoryStore>,
 }
 
+fn settings() -> Settings {
+    Settings { session_ttl: 3600, ..common::settings() }
+}
+
 /// Another server process on the same store (a second node).
 async fn node(f: &F) -> Authority {
-    let settings = Settings { signing_alg: Algorithm::EdDSA, session_ttl: 3600, ..Settings::new("https://as.example") };
-    let rng = Arc::new(SeededRandom::new(6));
-    Authority::start(settings, f.store.clone(), MasterKey::from_bytes([1; 32]), f.clock.clone(), rng).await.unwrap()
+    common::node(settings(), &f.store, &f.clock, 6).await
 }
 
 async fn fixture() -> F {
-    let clock = Arc::new(ManualClock::new(T0));
-    let store = Arc::new(MemoryStore::new());
-    let settings = Settings { signing_alg: Algorithm::EdDSA, session_ttl: 3600, ..Settings::new("https://as.example") };
-    let a = Arc::new(
-        Authority::start(
-            settings,
-            store.clone(),
-            MasterKey::from_bytes([1; 32]),
-            clock.clone(),
-            Arc::new(SeededRandom::new(5)),
-        )
-        .await
-        .unwrap(),
-    );
-    let (c, _) = NewClient {
-        id: Some("app".into()),
-        name: "App".into(),
-        grant_types: vec!["authorization_code".into()],
-        scope: "openid profile email".into(),
-        redirect_uris: vec!["https://app.example/cb".into()],
-        public: true,
-        ..Default::default()
-    }
-    .build(&SeededRandom::new(2), T0)
-    .unwrap();
-    store.insert_client(&c).await.unwrap();
-    let u = NewUser { username: "alice".into(), email: "alice@example.com".into(), name: None }
-        .build(a.passwords(), a.rng(), PW, T0)
-        .await
-        .unwrap();
-    store.insert_user(&u).await.unwrap();
-    F { a, clock, client: c.id.into_string(), store }
+    let (a, clock, store) = common::start(settings(), 5).await;
+    let app = common::public_client("app", "App", &["authorization_code"], "openid profile email");
+    let client = common::register(&store, app).await;
+    common::add_alice(&a, &store).await;
+    F { a: Arc::new(a), clock, client, store }
 }
 
 fn request(extra: &str) -> String {
     let scope = if extra.contains("scope=") { "" } else { "&scope=openid" };
-    format!(
-        "response_type=code&client_id=app&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_challenge={}&code_challenge_method=S256{scope}{extra}",
-        pkce::challenge_of(VERIFIER)
-    )
+    common::code_request(&format!("{scope}{extra}"))
 }
 
 async fn step(f: &F, extra: &str, who: Option<SignedIn>, ix: Interaction) -> Step {
@@ -93,16 +58,11 @@ async fn code(f: &F) -> (String, SignedIn) {
     let (_, who) = f.a.login("alice", PW, "10.0.0.1").await.unwrap();
     let allow = Interaction { started_at: Some(T0), consent: Some(true) };
     let Step::Done(r) = step(f, "", Some(who.clone()), allow).await else { panic!("no code") };
-    let u = url::Url::parse(&r.0).unwrap();
-    (u.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned(), who)
+    (common::code_of(&r.0), who)
 }
 
 async fn redeem(f: &F, code: &str) -> Result<tessera_proto::TokenResponse, ErrorCode> {
-    let body = format!(
-        "grant_type=authorization_code&client_id={}&code={code}&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_verifier={VERIFIER}",
-        f.client
-    );
-    f.a.token(None, &Params::parse(body.as_bytes()).unwrap()).await.map_err(|e| e.code)
+    f.a.token(None, &form(&common::redeem_body(&f.client, code))).await.map_err(|e| e.code)
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
+use tessera_proto::Redacted;
 
 use crate::GuardError;
 
@@ -45,7 +46,7 @@ impl Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Credentials([redacted])")
+        f.debug_tuple("Credentials").field(&Redacted).finish()
     }
 }
 

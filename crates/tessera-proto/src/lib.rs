@@ -13,8 +13,9 @@
 //! - [`jwk`]: JSON Web Keys and key sets (RFC 7517, RFC 8037).
 //! - [`revocation`]: the revocation feed that resource servers follow.
 //! - [`resource`]: protected resource metadata (RFC 9728 §2).
-//! - [`redact`]: [`redact_url`], the project's one way to print a URL that
-//!   may carry a password or token.
+//! - [`redact`]: the project's one home for redaction: [`redact_url`], the
+//!   one way to print a URL that may carry a password or token, and
+//!   [`Redacted`], what every credential type prints in `Debug` output.
 #![forbid(unsafe_code)]
 
 pub mod claims;
@@ -32,7 +33,7 @@ pub use error::{ErrorCode, ErrorResponse};
 pub use introspection::IntrospectionResponse;
 pub use jwk::{Jwk, JwkSet};
 pub use metadata::AuthorizationServerMetadata;
-pub use redact::redact_url;
+pub use redact::{Redacted, redact_url};
 pub use resource::ProtectedResourceMetadata;
 pub use revocation::{RevocationFeed, RevocationFeedEntry, RevokedKind};
 pub use token::{DeviceAuthorizationResponse, TokenResponse};

@@ -1,8 +1,22 @@
-//! Credentials in URLs: the one function that makes a URL fit for a
-//! message, a log line or `Debug` output.
+//! Secrets in output: the project's one home for redaction. [`redact_url`]
+//! makes a URL fit for a message, a log line or `Debug` output; [`Redacted`]
+//! is what a credential (a token, a key, a password) prints as in `Debug`.
 
 /// What replaces a secret in [`redact_url`]'s output.
 pub const REDACTED: &str = "REDACTED";
+
+/// A credential in `Debug` output: prints `[redacted]`. Every type that
+/// holds a secret writes it in place of the value:
+/// `f.debug_tuple("Secret").field(&Redacted).finish()` or
+/// `.field("client_secret", &Redacted)`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Redacted;
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
 
 /// `url` fit for a message, a log line or `Debug` output: the password of the
 /// user info (RFC 3986 §3.2.1) and the value of every credential-bearing query
@@ -95,6 +109,13 @@ fn percent_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_redacted_value_prints_one_marker() {
+        assert_eq!(format!("{Redacted:?}"), "[redacted]");
+        let s = format!("{:?}", (Some(Redacted), "x"));
+        assert_eq!(s, r#"(Some([redacted]), "x")"#);
+    }
 
     #[test]
     fn urls_are_redacted() {

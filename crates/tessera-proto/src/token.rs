@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::redact::Redacted;
+
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenResponse {
     pub access_token: String,
@@ -20,12 +22,12 @@ pub struct TokenResponse {
 impl std::fmt::Debug for TokenResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenResponse")
-            .field("access_token", &"[redacted]")
+            .field("access_token", &Redacted)
             .field("token_type", &self.token_type)
             .field("expires_in", &self.expires_in)
             .field("scope", &self.scope)
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
-            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| Redacted))
+            .field("id_token", &self.id_token.as_ref().map(|_| Redacted))
             .finish()
     }
 }
@@ -63,7 +65,7 @@ pub struct DeviceAuthorizationResponse {
 impl std::fmt::Debug for DeviceAuthorizationResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DeviceAuthorizationResponse")
-            .field("device_code", &"[redacted]")
+            .field("device_code", &Redacted)
             .field("user_code", &self.user_code)
             .field("expires_in", &self.expires_in)
             .finish_non_exhaustive()

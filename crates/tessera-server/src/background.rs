@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_core::Authority;
+use tessera_core::error::chain;
 use tokio::task::JoinHandle;
 
 use crate::http::rate_limit::Limits;
@@ -51,7 +52,7 @@ pub fn spawn(authority: Arc<Authority>, limits: Arc<Limits>, purge_interval: Dur
 
 async fn sync_revocations(authority: &Authority) {
     if let Err(e) = authority.sync_revocations().await {
-        tracing::warn!(error = %e, "could not read new revocations");
+        tracing::warn!(error = %chain(&e), "could not read new revocations");
     }
 }
 
@@ -68,7 +69,7 @@ async fn purge_all(authority: &Authority) {
                 tokio::task::yield_now().await;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "purge failed; will retry");
+                tracing::warn!(error = %chain(&e), "purge failed; will retry");
                 return;
             }
         }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use tessera_core::keys::Algorithm;
+use tessera_proto::redact_url;
 
 pub use crate::http::client_addr::Cidr;
 
@@ -101,9 +102,6 @@ impl Database {
         bail!("database URL {} is not postgres://… or sqlite://PATH", redact_url(url))
     }
 }
-
-/// Messages and logs show database URLs through the project's one redaction.
-pub use tessera_proto::redact_url;
 
 /// The resolved, checked configuration.
 #[derive(Debug, Clone)]

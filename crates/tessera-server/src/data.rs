@@ -14,9 +14,10 @@ use tessera_core::keys::MasterKey;
 use tessera_core::random::{Random, SystemRandom};
 use tessera_core::store::{ISSUER_SETTING, Store};
 use tessera_core::{Authority, Settings};
+use tessera_proto::redact_url;
 use tessera_store::{PgOptions, PgStore, SqliteOptions, SqliteStore};
 
-use crate::config::{Config, Database, redact_url};
+use crate::config::{Config, Database};
 
 pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::DirBuilder::new()

@@ -2,7 +2,7 @@
 //! schema older than its own code expects.
 
 use sqlx::migrate::Migrator;
-use tessera_core::store::StoreError;
+use tessera_core::store::{Cause, StoreError};
 
 /// Fails when any of `migrator`'s migrations is not among `applied` (the
 /// successful versions in `_sqlx_migrations`). A database that is ahead
@@ -16,8 +16,8 @@ pub(crate) fn ensure_current(migrator: &Migrator, applied: &[i64]) -> Result<(),
     if pending.is_empty() {
         return Ok(());
     }
-    Err(StoreError::Unavailable(format!(
+    Err(StoreError::Unavailable(Cause::from(format!(
         "the database schema is behind this version of tessera (pending: {}); run `tessera migrate` first",
         pending.join(", ")
-    )))
+    ))))
 }

@@ -143,3 +143,15 @@ async fn a_consent_grant_refresh_or_opaque_token_whose_scope_does_not_parse_is_a
     let (_dir, store) = corrupted(&format!("UPDATE access_tokens SET scope = {bad}")).await;
     assert_internal(store.get_token(&conformance::token(1, 0).digest).await.expect_err("corrupt"));
 }
+
+/// The driver's decode error stays behind the store's as its source, so the
+/// log says which column could not be read and why.
+#[tokio::test]
+async fn a_corrupt_row_keeps_the_decode_error_as_its_source() {
+    let (_dir, store) = corrupted("UPDATE users SET disabled = 'maybe' WHERE id = 'u1'").await;
+    let err = store.get_user(&"u1".into()).await.expect_err("corrupt");
+    let source = std::error::Error::source(&err).expect("a source");
+    assert!(matches!(source.downcast_ref::<sqlx::Error>(), Some(sqlx::Error::ColumnDecode { .. })), "{source}");
+    let logged = tessera_core::error::chain(&OAuthError::from(err)).to_string();
+    assert!(logged.contains("corrupt record: cannot read a column: ") && logged.contains("disabled"), "{logged}");
+}

@@ -334,7 +334,7 @@ async fn migrations_started_on_two_nodes_at_once_both_succeed() {
     let db = TestDb::create().await;
     let opts = db.options();
     let refused = PgStore::connect(&opts, false).await.expect_err("an unmigrated database is refused");
-    assert!(matches!(&refused, StoreError::Unavailable(m) if m.contains("tessera migrate")), "{refused:?}");
+    assert!(matches!(&refused, StoreError::Unavailable(m) if m.context().contains("tessera migrate")), "{refused:?}");
     let (x, y) = tokio::join!(PgStore::connect(&opts, true), PgStore::connect(&opts, true));
     let (x, y) = (x.expect("first node"), y.expect("second node"));
     let mut conn = db.conn().await;

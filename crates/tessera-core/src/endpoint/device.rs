@@ -12,7 +12,7 @@ use crate::client::{Client, GrantType, validate_resource_uri};
 use crate::client_auth::ClientCall;
 use crate::clock::Clock;
 use crate::endpoint::authorize::{ScopeLine, SignedIn};
-use crate::error::OAuthError;
+use crate::error::{Cause, OAuthError};
 use crate::ids::UserId;
 use crate::issuer::TokenIssuer;
 use crate::params::Params;
@@ -66,16 +66,16 @@ pub enum DeviceLookupError {
     /// Too many wrong codes: wait this many seconds.
     Throttled(i64),
     /// The store did not answer: try again later.
-    Unavailable(String),
+    Unavailable(Cause),
     /// A stored row could not be read: a retry reads the same row.
-    Internal(String),
+    Internal(Cause),
 }
 
 impl From<StoreError> for DeviceLookupError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Corrupt(_) => Self::Internal(e.to_string()),
-            StoreError::Unavailable(_) | StoreError::Conflict => Self::Unavailable(e.to_string()),
+            StoreError::Corrupt(_) => Self::Internal(Cause::new("device code", e)),
+            StoreError::Unavailable(_) | StoreError::Conflict => Self::Unavailable(Cause::new("device code", e)),
         }
     }
 }
@@ -194,7 +194,7 @@ impl DeviceFlow<'_> {
                 .clients
                 .client(d.client_id.as_str())
                 .await
-                .map_err(|e| DeviceLookupError::Unavailable(e.to_string()))?,
+                .map_err(|e| DeviceLookupError::Unavailable(Cause::new("the device's client", e)))?,
             None => None,
         };
         let (Some((normalized, code)), Some(client)) = (found, client) else {
@@ -207,7 +207,7 @@ impl DeviceFlow<'_> {
             .clients
             .describe_scopes(&code.scope)
             .await
-            .map_err(|e| DeviceLookupError::Unavailable(e.to_string()))?;
+            .map_err(|e| DeviceLookupError::Unavailable(Cause::new("scope descriptions", e)))?;
         Ok(DeviceRequest { user_code: display_user_code(&normalized), client, scopes })
     }
 

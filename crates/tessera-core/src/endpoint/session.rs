@@ -9,7 +9,7 @@
 use crate::amr::Amr;
 use crate::clock::Clock;
 use crate::endpoint::authorize::SignedIn;
-use crate::error::OAuthError;
+use crate::error::{Cause, OAuthError};
 use crate::issuer::TokenIssuer;
 use crate::redirect_uri::{self, VerifiedRedirectUri};
 use crate::registry::ClientRegistry;
@@ -27,17 +27,17 @@ pub enum LoginError {
     Invalid,
     /// Too many failures: try again after this many seconds.
     Throttled(i64),
-    /// The store did not answer: try again later.
-    Unavailable(String),
+    /// The store (or the password hashing pool) did not answer: try again later.
+    Unavailable(Cause),
     /// A stored row could not be read: a retry reads the same row.
-    Internal(String),
+    Internal(Cause),
 }
 
 impl From<StoreError> for LoginError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Corrupt(_) => Self::Internal(e.to_string()),
-            StoreError::Unavailable(_) | StoreError::Conflict => Self::Unavailable(e.to_string()),
+            StoreError::Corrupt(_) => Self::Internal(Cause::new("sign-in", e)),
+            StoreError::Unavailable(_) | StoreError::Conflict => Self::Unavailable(Cause::new("sign-in", e)),
         }
     }
 }
@@ -145,7 +145,7 @@ impl SignIn {
     /// The enabled user whose password this is; `None` for a wrong
     /// password, an unknown user (after the same work) or a disabled account.
     async fn check_password(&self, username: &str, password: &str) -> Result<Option<User>, LoginError> {
-        let unavailable = |e: crate::password::HashError| LoginError::Unavailable(e.to_string());
+        let unavailable = |e: crate::password::HashError| LoginError::Unavailable(Cause::new("password check", e));
         match self.store.find_user(username).await? {
             Some(u) => {
                 let ok = self.passwords.verify(password, &u.password_hash).await.map_err(unavailable)?;

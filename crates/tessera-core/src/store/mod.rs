@@ -51,6 +51,7 @@ pub mod wide;
 #[cfg(any(test, feature = "test-store"))]
 pub mod memory;
 
+pub use crate::error::Cause;
 pub use attempts::AttemptStore;
 pub use clients::ClientStore;
 pub use codes::{AuthCode, CodeStore, Redemption};
@@ -77,17 +78,40 @@ pub mod prelude {
 
 /// Why a store call failed. [`StoreError::Unavailable`] may pass with a
 /// retry; [`StoreError::Corrupt`] will not (the row stays as it is).
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+///
+/// Both keep their [`Cause`]: the message says what failed, and
+/// [`source`](std::error::Error::source) is the driver's, the OS's or the
+/// decoder's error behind it (log it with [`chain`](crate::error::chain)).
+/// `Clone`, so one failed commit can answer every write of its batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
     /// The database did not answer or refused the write.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(Cause),
     /// A row with the same key already exists.
-    #[error("already exists")]
     Conflict,
     /// Data in the store could not be read back.
-    #[error("corrupt record: {0}")]
-    Corrupt(String),
+    Corrupt(Cause),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unavailable(c) => write!(f, "store unavailable: {c}"),
+            Self::Conflict => f.write_str("already exists"),
+            Self::Corrupt(c) => write!(f, "corrupt record: {c}"),
+        }
+    }
+}
+
+/// The cause's own context is in the message, so the chain goes on with
+/// the error behind it.
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Unavailable(c) | Self::Corrupt(c) => std::error::Error::source(c),
+            Self::Conflict => None,
+        }
+    }
 }
 
 /// Declares [`Store`] over `$trait`s, with the blanket impl that gives it

@@ -38,7 +38,10 @@ pub enum KeyCmd {
 
 pub async fn run(cfg: &Config, cmd: KeyCmd) -> anyhow::Result<()> {
     let (_, authority) = crate::data::open(cfg).await?;
-    let err = |e: tessera_core::OAuthError| anyhow::anyhow!("{}", e.cause.unwrap_or(e.description));
+    let err = |e: tessera_core::OAuthError| match e.detail() {
+        Some(detail) => anyhow::anyhow!("{detail}"),
+        None => anyhow::anyhow!("{}", e.description),
+    };
     match cmd {
         KeyCmd::List { json } => {
             let keys = authority.keys().await.map_err(err)?;

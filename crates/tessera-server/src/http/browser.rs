@@ -96,11 +96,10 @@ pub async fn login(State(s): State<AppState>, headers: HeaderMap, ext: Extension
     let (secret, signed_in) = match s.authority.login(username, password, &ip).await {
         Ok(ok) => ok,
         Err(LoginError::Unavailable(cause)) => {
-            let mut e = OAuthError::new(ErrorCode::TemporarilyUnavailable, "sign-in is temporarily unavailable");
-            e.cause = Some(cause);
-            return error_page(issuer(&s), &e);
+            let e = OAuthError::new(ErrorCode::TemporarilyUnavailable, "sign-in is temporarily unavailable");
+            return error_page(issuer(&s), &e.with_source(cause));
         }
-        Err(LoginError::Internal(cause)) => return error_page(issuer(&s), &OAuthError::server_error(cause)),
+        Err(LoginError::Internal(cause)) => return error_page(issuer(&s), &OAuthError::internal(cause)),
         Err(err) => {
             let (status, msg) = match err {
                 LoginError::Throttled(secs) => (
@@ -278,7 +277,7 @@ fn authorize_error(s: &AppState, e: AuthorizeError) -> Response {
     match e {
         AuthorizeError::Page(e) => error_page(issuer(s), &e),
         AuthorizeError::Redirect(r, e) => {
-            if let Some(cause) = &e.cause {
+            if let Some(cause) = e.detail() {
                 tracing::warn!(error = %e.code, %cause, "authorization failed");
             }
             see_other(&error_redirect_url(&r, &e))

@@ -135,11 +135,10 @@ fn lookup_error(s: &AppState, headers: &HeaderMap, who: &SignedIn, user_code: &s
             r
         }
         DeviceLookupError::Unavailable(cause) => {
-            let mut e = OAuthError::new(ErrorCode::TemporarilyUnavailable, "temporarily unavailable");
-            e.cause = Some(cause);
-            error_page(issuer(s), &e)
+            let e = OAuthError::new(ErrorCode::TemporarilyUnavailable, "temporarily unavailable");
+            error_page(issuer(s), &e.with_source(cause))
         }
-        DeviceLookupError::Internal(cause) => error_page(issuer(s), &OAuthError::server_error(cause)),
+        DeviceLookupError::Internal(cause) => error_page(issuer(s), &OAuthError::internal(cause)),
     }
 }
 

@@ -33,7 +33,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = self.0;
         let status = status_of(e.code);
-        match (&e.cause, status.is_server_error()) {
+        // The cause and the whole chain behind it, once; never in the body.
+        match (e.detail(), status.is_server_error()) {
             (Some(cause), true) => tracing::error!(error = %e.code, %cause, "request failed"),
             (Some(cause), false) => tracing::info!(error = %e.code, %cause, "request refused"),
             (None, _) => {
@@ -55,5 +56,67 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use tessera_core::store::{Cause, StoreError};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Log {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().map_err(|_| std::io::ErrorKind::Other)?.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The answer and what the log says about it.
+    async fn answer(e: OAuthError) -> (StatusCode, String, String) {
+        let log = Log::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
+        let resp = tracing::subscriber::with_default(subscriber, || ApiError(e).into_response());
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+        let logged = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap(), logged)
+    }
+
+    /// A corrupt row is a 500 and a store that does not answer a 503; the
+    /// body is the same as ever, with nothing of the cause in it, and the log
+    /// line has the whole chain once.
+    #[tokio::test]
+    async fn server_errors_log_the_cause_chain_once_and_never_answer_it() {
+        let driver = || std::io::Error::other("driver says: row 7 is torn");
+        let cases = [
+            (
+                StoreError::Corrupt(Cause::new("cannot read a column", driver())),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                r#"{"error":"server_error","error_description":"internal error"}"#,
+            ),
+            (
+                StoreError::Unavailable(Cause::new("cannot reach the database", driver())),
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"error":"temporarily_unavailable","error_description":"the authorization server is temporarily unavailable"}"#,
+            ),
+        ];
+        for (store_error, want_status, want_body) in cases {
+            let context = store_error.to_string();
+            let (status, body, logged) = answer(OAuthError::from(store_error)).await;
+            assert_eq!((status, body.as_str()), (want_status, want_body));
+            assert_eq!(logged.matches("driver says: row 7 is torn").count(), 1, "{logged}");
+            assert!(logged.contains(&format!("{context}: driver says")), "{logged}");
+        }
     }
 }

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::json;
+use tessera_core::error::chain;
 
 use super::AppState;
 
@@ -17,7 +18,7 @@ pub async fn readyz(State(s): State<AppState>) -> (StatusCode, Json<serde_json::
     match tokio::time::timeout(Duration::from_secs(2), s.authority.ping()).await {
         Ok(Ok(())) => (StatusCode::OK, Json(json!({"status": "ready"}))),
         Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness check failed");
+            tracing::warn!(error = %chain(&e), "readiness check failed");
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "reason": "database"})))
         }
         Err(_) => {

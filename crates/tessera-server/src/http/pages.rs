@@ -102,7 +102,7 @@ pub fn secure_headers(h: &mut HeaderMap) {
 /// are 503; the cause is logged, only the description is shown.
 pub fn error_page(issuer: &str, e: &OAuthError) -> Response {
     let status = super::error::status_of(e.code);
-    if let Some(cause) = &e.cause {
+    if let Some(cause) = e.detail() {
         tracing::warn!(error = %e.code, %cause, "browser request failed");
     }
     let title = if status.is_server_error() { "Something went wrong" } else { "This request cannot be completed" };

@@ -3,13 +3,12 @@
 //! cannot both win with the same old count.
 
 use async_trait::async_trait;
-use sqlx::Row;
 use sqlx::postgres::PgConnection;
 use tessera_core::store::{AttemptStore, StoreError};
 use tessera_core::throttle::{Count, WINDOW};
 
 use super::{PgStore, map_err};
-use crate::sql::corrupt;
+use crate::sql::{SqlRow, corrupt_by};
 
 /// Counters whose window has passed count for nothing: deleted in batches.
 pub(super) async fn purge(conn: &mut PgConnection, now: i64, batch: u32) -> Result<u64, StoreError> {
@@ -34,11 +33,11 @@ impl AttemptStore for PgStore {
             .await
             .map_err(map_err)?;
         row.map(|r| {
-            let failures: i32 = r.try_get("failures").map_err(corrupt)?;
+            let failures: i32 = r.col("failures")?;
             Ok(Count {
-                failures: u32::try_from(failures).map_err(corrupt)?,
-                first: r.try_get("first_at").map_err(corrupt)?,
-                last: r.try_get("last_at").map_err(corrupt)?,
+                failures: u32::try_from(failures).map_err(|e| corrupt_by("column failures", e))?,
+                first: r.col("first_at")?,
+                last: r.col("last_at")?,
             })
         })
         .transpose()

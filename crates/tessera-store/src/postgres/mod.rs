@@ -88,7 +88,7 @@ impl PgOptions {
     /// be able to wait for another node's).
     fn connect_options(&self) -> Result<PgConnectOptions, StoreError> {
         let mut o = PgConnectOptions::from_str(&self.url)
-            .map_err(|e| unavailable(format!("invalid PostgreSQL URL {}: {e}", redact_url(&self.url))))?;
+            .map_err(|e| unavailable_by(format!("invalid PostgreSQL URL {}", redact_url(&self.url)), e))?;
         if let Some(ca) = &self.ssl_root_cert {
             o = o.ssl_root_cert(ca);
         }
@@ -140,7 +140,7 @@ impl Drop for PgStore {
     }
 }
 
-pub(crate) use crate::sql::{map_err, unavailable};
+pub(crate) use crate::sql::{map_err, unavailable, unavailable_by};
 
 /// Applies pending migrations on a connection of its own: the migrator's
 /// advisory lock (which makes nodes starting at once take turns) belongs to
@@ -150,8 +150,8 @@ pub(crate) use crate::sql::{map_err, unavailable};
 async fn run_migrations(connect: &PgConnectOptions) -> Result<(), StoreError> {
     let mut conn = PgConnection::connect_with(&connect.clone().options([("statement_timeout", "0")]))
         .await
-        .map_err(unavailable)?;
-    let done = MIGRATOR.run(&mut conn).await.map_err(|e| unavailable(format!("migration failed: {e}")));
+        .map_err(|e| unavailable_by("cannot connect to migrate", e))?;
+    let done = MIGRATOR.run(&mut conn).await.map_err(|e| unavailable_by("migration failed", e));
     let _ = conn.close().await;
     done
 }
@@ -163,7 +163,7 @@ async fn ensure_schema(pool: &PgPool) -> Result<(), StoreError> {
             Ok(v) => v,
             // Never migrated: every migration is pending.
             Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42P01") => Vec::new(),
-            Err(e) => return Err(unavailable(e)),
+            Err(e) => return Err(map_err(e)),
         };
     crate::schema::ensure_current(&MIGRATOR, &applied)
 }
@@ -194,13 +194,14 @@ impl PgStore {
             })
             .connect_with(connect.clone().options([("statement_timeout", timeout_ms)]))
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| unavailable_by("cannot connect", e))?;
         if !migrate {
             ensure_schema(&pool).await?;
         }
         let signals = Arc::new(listen::Signals::new());
         // Subscribed before the first call: a fresh store is listening.
-        let listener = listen::subscribe(&connect, opts.acquire_timeout).await.map_err(unavailable)?;
+        let listener =
+            listen::subscribe(&connect, opts.acquire_timeout).await.map_err(|e| unavailable_by("cannot listen", e))?;
         let listener = tokio::spawn(listen::run(listener, connect.clone(), opts.acquire_timeout, signals.clone()));
         let tokens = tokens::start(pool.clone());
         let rotations = refresh::start(pool.clone());
@@ -229,7 +230,7 @@ impl PgStore {
     /// in microseconds instead of after the acquire timeout.
     fn pool(&self) -> Result<&PgPool, StoreError> {
         if self.signals.unreachable() {
-            return Err(StoreError::Unavailable("the database is unreachable".into()));
+            return Err(unavailable("the database is unreachable"));
         }
         Ok(&self.pool)
     }
@@ -260,6 +261,25 @@ mod tests {
         for url in ["postgres://tessera:hunter2@db/t", "postgres://db/t?user=u&sslpassword=hunter2"] {
             let dbg = format!("{:?}", PgOptions::new(url));
             assert!(!dbg.contains("hunter2"), "{dbg}");
+        }
+    }
+
+    /// A malformed URL or a refused connection: the error and every error
+    /// behind it (what the log prints) name no password.
+    #[tokio::test]
+    async fn connection_errors_keep_their_cause_but_not_the_password() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port");
+        let urls = [
+            format!("postgres://u:hunter2@127.0.0.1:{}/t", closed.port()),
+            "postgres://u:hunter2@db:port/t".to_string(),
+            "postgres://u:hunter2%ff@db/t".to_string(),
+        ];
+        for url in urls {
+            let opts = PgOptions { acquire_timeout: Duration::from_secs(1), ..PgOptions::new(url.as_str()) };
+            let err = PgStore::connect(&opts, false).await.expect_err("cannot connect");
+            let logged = tessera_core::error::chain(&err).to_string();
+            assert!(std::error::Error::source(&err).is_some(), "{url}: {logged}");
+            assert!(!logged.contains("hunter2") && !format!("{err:?}").contains("hunter2"), "{logged}");
         }
     }
 }

@@ -10,13 +10,13 @@ use tessera_core::secret::Digest;
 use tessera_core::store::{ScopeInfo, StoreError, StoredKey};
 
 use super::rows::{self, client_cols};
-use super::{Bind, Dialect, SqlRow, affected, map_err, query, unavailable};
+use super::{Bind, Dialect, SqlRow, affected, map_err, query, unavailable_by};
 
 pub(crate) async fn insert_client<'c, DB: Dialect>(
     e: impl Executor<'c, Database = DB>,
     c: &Client,
 ) -> Result<(), StoreError> {
-    let settings = serde_json::to_string(&c.settings).map_err(unavailable)?;
+    let settings = serde_json::to_string(&c.settings).map_err(|e| unavailable_by("cannot encode the settings", e))?;
     let q = query::<DB>(concat!("INSERT INTO clients (", client_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6)"))
         .arg(c.id.as_str())
         .arg(&c.name)
@@ -62,7 +62,7 @@ pub(crate) async fn set_client_settings<'c, DB: Dialect>(
     settings: &ClientSettings,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let settings = serde_json::to_string(settings).map_err(unavailable)?;
+    let settings = serde_json::to_string(settings).map_err(|e| unavailable_by("cannot encode the settings", e))?;
     let q = query::<DB>("UPDATE clients SET settings = $1, updated_at = $2 WHERE client_id = $3")
         .arg(settings)
         .arg(now)

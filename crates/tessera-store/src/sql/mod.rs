@@ -19,6 +19,9 @@ pub(crate) mod refresh;
 pub(crate) mod revocations;
 pub(crate) mod rows;
 
+use std::borrow::Cow;
+use std::error::Error;
+
 use sqlx::IntoArguments;
 use sqlx::query::Query;
 use sqlx::{Database, Decode, Encode, Postgres, Row as _, Sqlite, Type};
@@ -26,7 +29,7 @@ use tessera_core::amr::AmrSet;
 use tessera_core::pkce::CodeChallenge;
 use tessera_core::scope::ScopeSet;
 use tessera_core::secret::Digest;
-use tessera_core::store::StoreError;
+use tessera_core::store::{Cause, StoreError};
 
 /// A value either database can bind.
 pub(crate) trait Param:
@@ -54,13 +57,13 @@ pub(crate) trait SqlRow {
     /// RFC 8176 method references, stored space-separated; NULL is none.
     fn amr(&self, name: &str) -> Result<AmrSet, StoreError> {
         let s: Option<String> = self.col(name)?;
-        AmrSet::parse(s.as_deref().unwrap_or_default()).map_err(corrupt)
+        AmrSet::parse(s.as_deref().unwrap_or_default()).map_err(|e| corrupt_by(format!("column {name}"), e))
     }
 
     /// A scope string (RFC 6749 §3.3), stored as written by a parsed set.
     fn scope(&self, name: &str) -> Result<ScopeSet, StoreError> {
         let s: String = self.col(name)?;
-        ScopeSet::parse(&s).map_err(corrupt)
+        ScopeSet::parse(&s).map_err(|e| corrupt_by(format!("column {name}"), e))
     }
 
     /// An id column, typed ([`tessera_core::ids::ClientId`], [`tessera_core::ids::UserId`]).
@@ -71,25 +74,25 @@ pub(crate) trait SqlRow {
     /// An RFC 7636 S256 challenge, stored as written by a checked one.
     fn challenge(&self, name: &str) -> Result<CodeChallenge, StoreError> {
         let s: String = self.col(name)?;
-        CodeChallenge::parse(&s).map_err(corrupt)
+        CodeChallenge::parse(&s).map_err(|e| corrupt_by(format!("column {name}"), e))
     }
 
     /// A JSON array of strings (audiences).
     fn list(&self, name: &str) -> Result<Vec<String>, StoreError> {
         let s: String = self.col(name)?;
-        serde_json::from_str(&s).map_err(corrupt)
+        serde_json::from_str(&s).map_err(|e| corrupt_by(format!("column {name}"), e))
     }
 }
 
 impl SqlRow for sqlx::sqlite::SqliteRow {
     fn col<T: Col>(&self, name: &str) -> Result<T, StoreError> {
-        self.try_get(name).map_err(corrupt)
+        self.try_get(name).map_err(|e| corrupt_by("cannot read a column", e))
     }
 }
 
 impl SqlRow for sqlx::postgres::PgRow {
     fn col<T: Col>(&self, name: &str) -> Result<T, StoreError> {
-        self.try_get(name).map_err(corrupt)
+        self.try_get(name).map_err(|e| corrupt_by("cannot read a column", e))
     }
 }
 
@@ -141,29 +144,49 @@ pub(crate) async fn affected<'c, DB: Dialect>(
     q.execute(e).await.map(|done| DB::rows_affected(&done)).map_err(map_err)
 }
 
-pub(crate) fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+/// The store cannot answer, for the reason `context` says.
+pub(crate) fn unavailable(context: impl Into<Cow<'static, str>>) -> StoreError {
+    StoreError::Unavailable(Cause::msg(context))
 }
 
-pub(crate) fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
+/// The store cannot answer: `context`, caused by `e` (kept as the
+/// error's [`source`](std::error::Error::source)).
+pub(crate) fn unavailable_by(
+    context: impl Into<Cow<'static, str>>,
+    e: impl Error + Send + Sync + 'static,
+) -> StoreError {
+    StoreError::Unavailable(Cause::new(context, e))
+}
+
+/// A row that cannot be read back, for the reason `context` says.
+pub(crate) fn corrupt(context: impl Into<Cow<'static, str>>) -> StoreError {
+    StoreError::Corrupt(Cause::msg(context))
+}
+
+/// A row that cannot be read back: `context`, caused by `e`.
+pub(crate) fn corrupt_by(context: impl Into<Cow<'static, str>>, e: impl Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Corrupt(Cause::new(context, e))
 }
 
 /// Unique violations are conflicts; everything else (connections, pool and
 /// statement timeouts, locks, serialization failures) means the store is
-/// unavailable. Reading a row back is [`corrupt`] instead.
+/// unavailable, with the driver's error as the source. Reading a row back
+/// is [`corrupt`] instead.
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(d) = &e
-        && d.is_unique_violation()
-    {
-        return StoreError::Conflict;
-    }
-    unavailable(e)
+    let context = match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => return StoreError::Conflict,
+        sqlx::Error::Database(_) => "the database refused the statement",
+        sqlx::Error::PoolTimedOut => "no connection free in time",
+        sqlx::Error::PoolClosed => "the connection pool is closed",
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) => "cannot reach the database",
+        _ => "the statement failed",
+    };
+    unavailable_by(context, e)
 }
 
 /// A list as the JSON text both schemas store.
 pub(crate) fn json_list(list: &[String]) -> Result<String, StoreError> {
-    serde_json::to_string(list).map_err(unavailable)
+    serde_json::to_string(list).map_err(|e| unavailable_by("cannot encode a list", e))
 }
 
 /// Of the rows sharing a key's lookup id, the one whose whole key is

@@ -10,7 +10,7 @@ use tessera_core::store::{
     RevocationEntry, RevokedToken, ScopeInfo, Session, StoreError, StoredKey, User,
 };
 
-use super::{SqlRow, corrupt};
+use super::{SqlRow, corrupt, corrupt_by};
 
 macro_rules! client_cols {
     () => {
@@ -68,7 +68,7 @@ pub(crate) use {
 
 pub(crate) fn client(r: &impl SqlRow) -> Result<Client, StoreError> {
     let settings: String = r.col("settings")?;
-    let settings: ClientSettings = serde_json::from_str(&settings).map_err(corrupt)?;
+    let settings: ClientSettings = serde_json::from_str(&settings).map_err(|e| corrupt_by("column settings", e))?;
     let digest: Option<Vec<u8>> = r.col("secret_digest")?;
     let kind = match digest {
         Some(d) => ClientKind::Confidential {

@@ -34,7 +34,7 @@ mod exec;
 mod feed;
 mod refresh;
 
-pub(crate) use crate::sql::{map_err, unavailable};
+pub(crate) use crate::sql::{json_list, map_err, unavailable, unavailable_by};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -130,7 +130,7 @@ impl SqliteStore {
     /// `migrate` is false, and starts the writer task.
     pub async fn open(opts: &SqliteOptions, migrate: bool) -> Result<Self, StoreError> {
         let connect = SqliteConnectOptions::from_str("sqlite://")
-            .map_err(unavailable)?
+            .map_err(|e| unavailable_by("cannot build connection options", e))?
             .filename(&opts.path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -150,9 +150,9 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(connect.clone())
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| unavailable_by(format!("cannot open {}", opts.path.display()), e))?;
         if migrate {
-            MIGRATOR.run(&pool).await.map_err(unavailable)?;
+            MIGRATOR.run(&pool).await.map_err(|e| unavailable_by("migration failed", e))?;
         } else {
             let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
                 .fetch_all(&pool)
@@ -164,8 +164,9 @@ impl SqliteStore {
             Durability::Full => SqliteSynchronous::Full,
             Durability::Revocations | Durability::Normal => SqliteSynchronous::Normal,
         };
-        let conn =
-            SqliteConnection::connect_with(&connect.clone().synchronous(writer_sync)).await.map_err(unavailable)?;
+        let conn = SqliteConnection::connect_with(&connect.clone().synchronous(writer_sync))
+            .await
+            .map_err(|e| unavailable_by("cannot open the writer's connection", e))?;
         let (tx, rx) = mpsc::channel(8 * MAX_BATCH);
         tokio::spawn(writer(conn, rx, opts.durability));
         // A checkpoint may legitimately take long under load: not worth a warning.
@@ -173,15 +174,18 @@ impl SqliteStore {
             .clone()
             .busy_timeout(Duration::from_millis(20))
             .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
-        let checkpointer = SqliteConnection::connect_with(&checkpointer_opts).await.map_err(unavailable)?;
+        let checkpointer = SqliteConnection::connect_with(&checkpointer_opts)
+            .await
+            .map_err(|e| unavailable_by("cannot open the checkpointer's connection", e))?;
         tokio::spawn(checkpoint(checkpointer, wal_path(&opts.path), tx.downgrade()));
         let generation_path = generation_path(&opts.path);
         let generation_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&generation_path)
-            .map_err(|e| unavailable(format!("cannot open {}: {e}", generation_path.display())))?;
-        let hot = tokio::sync::Mutex::new(SqliteConnection::connect_with(&connect).await.map_err(unavailable)?);
+            .map_err(|e| unavailable_by(format!("cannot open {}", generation_path.display()), e))?;
+        let hot = SqliteConnection::connect_with(&connect).await.map_err(|e| unavailable_by("cannot connect", e))?;
+        let hot = tokio::sync::Mutex::new(hot);
         Ok(Self { pool, hot, writer: tx, generation_path, generation_file })
     }
 
@@ -196,7 +200,7 @@ impl SqliteStore {
         // O_APPEND: concurrent writers in other processes each add their byte.
         (&self.generation_file)
             .write_all(b".")
-            .map_err(|e| unavailable(format!("committed, but could not signal running servers: {e}")))
+            .map_err(|e| unavailable_by("committed, but could not signal running servers", e))
     }
 }
 
@@ -262,7 +266,7 @@ async fn writer(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, durabil
             if want != synced {
                 let pragma = if want { "PRAGMA synchronous = FULL" } else { "PRAGMA synchronous = NORMAL" };
                 if let Err(e) = conn.execute(pragma).await {
-                    fail_all(&mut jobs, &mut execs, &unavailable(e));
+                    fail_all(&mut jobs, &mut execs, &map_err(e));
                     continue;
                 }
                 synced = want;
@@ -333,7 +337,8 @@ async fn commit_batch(
         return (results, finishers, Ok(()));
     }
     if let Err(e) = conn.execute("BEGIN IMMEDIATE").await {
-        return (jobs.iter().map(|_| Err(unavailable(&e))).collect(), finishers, Err(unavailable(&e)));
+        let e = map_err(e);
+        return (jobs.iter().map(|_| Err(e.clone())).collect(), finishers, Err(e));
     }
     let mut results: Vec<Result<i64, StoreError>> = jobs.iter().map(|_| Ok(0)).collect();
     let tokens: Vec<(usize, &OpaqueToken)> = jobs
@@ -370,7 +375,8 @@ async fn commit_batch(
     }
     if let Err(e) = conn.execute("COMMIT").await {
         let _ = conn.execute("ROLLBACK").await;
-        return (jobs.iter().map(|_| Err(unavailable(&e))).collect(), finishers, Err(unavailable(&e)));
+        let e = map_err(e);
+        return (jobs.iter().map(|_| Err(e.clone())).collect(), finishers, Err(e));
     }
     (results, finishers, Ok(()))
 }
@@ -413,7 +419,7 @@ async fn insert_tokens(
 ) -> Result<i64, StoreError> {
     let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
     for (_, t) in rows {
-        let aud = serde_json::to_string(&t.audience).map_err(unavailable)?;
+        let aud = json_list(&t.audience)?;
         q = q
             .bind(tessera_core::secret::TokenKey { id: t.id, sha256: t.digest }.stored().0.to_vec())
             .bind(t.jti.clone())
