@@ -16,7 +16,7 @@ use crate::client::{Client, GrantType};
 use crate::client_auth::AuthenticatedClient;
 use crate::error::OAuthError;
 use crate::grant::GrantParts;
-use crate::grant::user_tokens::{self, Granted};
+use crate::grant::user_tokens::{self, Facts, Granted};
 use crate::params::Params;
 use crate::secret::{CODE_PREFIX, Secret};
 use crate::store::{AuthCode, Redemption, User};
@@ -96,7 +96,25 @@ pub async fn handle(
     req: Request,
 ) -> Result<TokenResponse, OAuthError> {
     let redeemed = redeem(p, client, req).await?;
-    user_tokens::issue(p, generation, Granted::Code(&redeemed)).await
+    user_tokens::issue(p, generation, &redeemed).await
+}
+
+impl Granted for RedeemedCode {
+    fn facts(&self) -> Facts<'_> {
+        let code = &self.code;
+        Facts {
+            client: self.client.client(),
+            user: &self.user,
+            grant_id: &code.grant_id,
+            scope: &code.scope,
+            audience: &code.audience,
+            auth_time: code.auth_time,
+            amr: &code.amr,
+            session_id: Some(&code.session_id),
+            nonce: code.nonce.as_deref(),
+            grant_expires: self.grant_expires,
+        }
+    }
 }
 
 /// Consumes the code and checks it; the only maker of [`RedeemedCode`].

@@ -9,7 +9,7 @@ use crate::client_auth::AuthenticatedClient;
 use crate::endpoint::device::DEVICE_CODE_PREFIX;
 use crate::error::OAuthError;
 use crate::grant::GrantParts;
-use crate::grant::user_tokens::{self, Granted};
+use crate::grant::user_tokens::{self, Facts, Granted};
 use crate::params::Params;
 use crate::secret::Secret;
 use crate::store::{DeviceApproval, DeviceCode, DeviceStatus, Poll, User};
@@ -70,6 +70,23 @@ impl ApprovedDevice {
     }
 }
 
+impl Granted for ApprovedDevice {
+    fn facts(&self) -> Facts<'_> {
+        Facts {
+            client: self.client.client(),
+            user: &self.user,
+            grant_id: &self.code.grant_id,
+            scope: &self.code.scope,
+            audience: &self.code.audience,
+            auth_time: self.approval.auth_time,
+            amr: &self.approval.amr,
+            session_id: None,
+            nonce: None,
+            grant_expires: self.grant_expires,
+        }
+    }
+}
+
 pub async fn handle(
     p: &GrantParts<'_>,
     generation: u64,
@@ -77,7 +94,7 @@ pub async fn handle(
     req: Request,
 ) -> Result<TokenResponse, OAuthError> {
     let approved = poll(p, client, req).await?;
-    user_tokens::issue(p, generation, Granted::Device(&approved)).await
+    user_tokens::issue(p, generation, &approved).await
 }
 
 /// One poll; the only maker of [`ApprovedDevice`].

@@ -10,8 +10,6 @@ use crate::amr::AmrSet;
 use crate::client::{Client, GrantType, MAX_ACCESS_TOKEN_TTL};
 use crate::error::OAuthError;
 use crate::grant::GrantParts;
-use crate::grant::authorization_code::RedeemedCode;
-use crate::grant::device_code::ApprovedDevice;
 use crate::grant::refresh_token;
 use crate::issuer::UserGrant;
 use crate::scope::ScopeSet;
@@ -19,63 +17,27 @@ use crate::store::{RefreshToken, User};
 use crate::token::id_token::{self, IdTokenClaims, UserClaims};
 
 /// A person's grant whose checks were done, at the moment tokens are
-/// issued for it: only the proofs [`RedeemedCode`] and [`ApprovedDevice`]
-/// can be given, so issuance never runs on loose fields.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Granted<'a> {
-    Code(&'a RedeemedCode),
-    Device(&'a ApprovedDevice),
+/// issued for it. Implemented by the proofs
+/// [`RedeemedCode`](super::authorization_code::RedeemedCode) and
+/// [`ApprovedDevice`](super::device_code::ApprovedDevice), which only their
+/// grant can make, so issuance never runs on loose fields. Declared here,
+/// below both grants, so this file depends on neither.
+pub(crate) trait Granted: Sync {
+    fn facts(&self) -> Facts<'_>;
 }
 
 /// What issuance reads of a [`Granted`].
-struct Facts<'a> {
-    client: &'a Client,
-    user: &'a User,
-    grant_id: &'a str,
-    scope: &'a ScopeSet,
-    audience: &'a [String],
-    auth_time: i64,
-    amr: &'a AmrSet,
-    session_id: Option<&'a str>,
-    nonce: Option<&'a str>,
-    grant_expires: i64,
-}
-
-impl<'a> Granted<'a> {
-    fn facts(self) -> Facts<'a> {
-        match self {
-            Self::Code(r) => {
-                let code = r.code();
-                Facts {
-                    client: r.client(),
-                    user: r.user(),
-                    grant_id: &code.grant_id,
-                    scope: &code.scope,
-                    audience: &code.audience,
-                    auth_time: code.auth_time,
-                    amr: &code.amr,
-                    session_id: Some(&code.session_id),
-                    nonce: code.nonce.as_deref(),
-                    grant_expires: r.grant_expires(),
-                }
-            }
-            Self::Device(d) => {
-                let (code, approval) = (d.code(), d.approval());
-                Facts {
-                    client: d.client(),
-                    user: d.user(),
-                    grant_id: &code.grant_id,
-                    scope: &code.scope,
-                    audience: &code.audience,
-                    auth_time: approval.auth_time,
-                    amr: &approval.amr,
-                    session_id: None,
-                    nonce: None,
-                    grant_expires: d.grant_expires(),
-                }
-            }
-        }
-    }
+pub(crate) struct Facts<'a> {
+    pub client: &'a Client,
+    pub user: &'a User,
+    pub grant_id: &'a str,
+    pub scope: &'a ScopeSet,
+    pub audience: &'a [String],
+    pub auth_time: i64,
+    pub amr: &'a AmrSet,
+    pub session_id: Option<&'a str>,
+    pub nonce: Option<&'a str>,
+    pub grant_expires: i64,
 }
 
 /// How long a new grant lives: a client that may refresh keeps it for the
@@ -91,7 +53,7 @@ pub(crate) fn grant_lifetime(c: &Client, now: i64) -> i64 {
 pub(crate) async fn issue(
     p: &GrantParts<'_>,
     generation: u64,
-    granted: Granted<'_>,
+    granted: &impl Granted,
 ) -> Result<TokenResponse, OAuthError> {
     let g = granted.facts();
     let c = g.client;
