@@ -174,6 +174,34 @@ async fn single_use_steps_succeed_once_across_nodes() {
     assert!(a.get_grant("dev-grant-1").await.unwrap().is_some());
 }
 
+/// A DPoP proof seen by one node is refused by every other (RFC 9449
+/// §11.1: the replay cache is cluster-wide), and a race between nodes has
+/// one winner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proof_used_on_one_node_is_refused_on_another() {
+    let db = TestDb::create().await;
+    let (a, b) = two_nodes(&db).await;
+    let key = [9u8; 32];
+    assert!(a.first_use(&key, 165, 100).await.unwrap(), "first use on node A");
+    assert!(!b.first_use(&key, 165, 101).await.unwrap(), "the same proof on node B is a replay");
+    assert!(!a.first_use(&key, 165, 102).await.unwrap());
+    assert!(b.first_use(&key, 300, 166).await.unwrap(), "once expired, usable again (on either node)");
+    assert!(!a.first_use(&key, 300, 167).await.unwrap());
+
+    let node = |i: usize| if i.is_multiple_of(2) { a.clone() } else { b.clone() };
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let s = node(i);
+            tokio::spawn(async move { s.first_use(&[10u8; 32], 165, 100).await.unwrap() })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        won += usize::from(t.await.unwrap());
+    }
+    assert_eq!(won, 1, "concurrent uses on two nodes");
+}
+
 /// Refresh tokens written on one node while another revokes their grant
 /// (a code replay, a disabled user): each is deleted with the grant or never
 /// stored; none outlives the revocation (its entry expires, the rule not).

@@ -12,6 +12,7 @@
 //! - [`codes`]: [`CodeStore`]; [`grants`]: [`GrantStore`]; [`refresh`]:
 //!   [`RefreshStore`]; [`device`]: [`DeviceStore`] — grants and what they yield;
 //! - [`attempts`]: [`AttemptStore`] (sign-in counters shared by a cluster);
+//! - [`replays`]: [`ReplayStore`] (proof-of-possession replay cache shared by a cluster);
 //! - [`wide`]: [`StoreWide`] (configuration generation, signals, purge, ping).
 //!
 //! Each trait's doc comment states its atomicity contract. A new concern
@@ -38,6 +39,7 @@ pub mod device;
 pub mod grants;
 pub mod keys;
 pub mod refresh;
+pub mod replays;
 pub mod revocations;
 pub mod scopes;
 pub mod sessions;
@@ -59,6 +61,7 @@ pub use device::{DeviceApproval, DeviceCode, DeviceStatus, DeviceStore, Poll};
 pub use grants::{Grant, GrantFilter, GrantStore};
 pub use keys::{KeyStore, StoredKey};
 pub use refresh::{RefreshState, RefreshStore, RefreshToken, Rotation};
+pub use replays::ReplayStore;
 pub use revocations::{Revocation, RevocationEntry, RevocationStore, RevokedToken};
 pub use scopes::{ScopeInfo, ScopeStore};
 pub use sessions::{Session, SessionStore};
@@ -71,7 +74,7 @@ pub use wide::{Purged, RevocationNotifier, RevocationSignal, SignalStopped, Stor
 pub mod prelude {
     pub use super::{
         AttemptStore, ClientStore, CodeStore, ConsentStore, DeviceStore, GrantStore, KeyStore, RefreshStore,
-        RevocationStore, ScopeStore, SessionStore, SettingStore, Store, StoreWide, TokenStore, UserStore,
+        ReplayStore, RevocationStore, ScopeStore, SessionStore, SettingStore, Store, StoreWide, TokenStore, UserStore,
     };
 }
 
@@ -117,6 +120,7 @@ umbrella!(
     GrantStore,
     RefreshStore,
     DeviceStore,
+    ReplayStore,
     SettingStore,
     StoreWide
 );

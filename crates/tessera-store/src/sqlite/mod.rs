@@ -11,7 +11,7 @@
 //!
 //! Here: options, opening, the writer task (group commit, fsync policy) and
 //! the checkpointer. The store traits live one group per file (`config.rs`,
-//! `accounts.rs`, `refresh.rs`, `device.rs`, `feed.rs`) and mostly run the
+//! `accounts.rs`, `refresh.rs`, `device.rs`, `feed.rs`, `replays.rs`) and mostly run the
 //! shared statements of `crate::sql`; `exec.rs` queues other writes into
 //! the writer's batch; `backup.rs` is `tessera backup`.
 
@@ -33,6 +33,7 @@ mod device;
 mod exec;
 mod feed;
 mod refresh;
+mod replays;
 
 pub(crate) use crate::sql::{map_err, unavailable};
 
