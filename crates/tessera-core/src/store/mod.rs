@@ -12,7 +12,8 @@
 //! - [`codes`]: [`CodeStore`]; [`grants`]: [`GrantStore`]; [`refresh`]:
 //!   [`RefreshStore`]; [`device`]: [`DeviceStore`] — grants and what they yield;
 //! - [`attempts`]: [`AttemptStore`] (sign-in counters shared by a cluster);
-//! - [`replays`]: [`ReplayStore`] (proof-of-possession replay cache shared by a cluster);
+//! - [`replays`]: [`ReplayStore`] (proof-of-possession replay cache shared by a
+//!   cluster) and [`StoreReplayCache`], which hands it to `tessera-pop`;
 //! - [`wide`]: [`StoreWide`] (configuration generation, signals, purge, ping).
 //!
 //! Each trait's doc comment states its atomicity contract. A new concern
@@ -61,7 +62,7 @@ pub use device::{DeviceApproval, DeviceCode, DeviceStatus, DeviceStore, Poll};
 pub use grants::{Grant, GrantFilter, GrantStore};
 pub use keys::{KeyStore, StoredKey};
 pub use refresh::{RefreshState, RefreshStore, RefreshToken, Rotation};
-pub use replays::ReplayStore;
+pub use replays::{ReplayStore, StoreReplayCache};
 pub use revocations::{Revocation, RevocationEntry, RevocationStore, RevokedToken};
 pub use scopes::{ScopeInfo, ScopeStore};
 pub use sessions::{Session, SessionStore};
