@@ -41,7 +41,8 @@ macro_rules! conformance_suite {
             refresh_purge_drops_expired_and_sealed_successors, device_flow_states, concurrent_device_polls_redeem_once,
             shared_attempts_swap_atomically, tokens_with_and_without_ids_are_found,
             revoking_a_token_with_an_id_hides_it, refresh_tokens_with_and_without_ids_are_found,
-            replays_first_use_once_until_expiry, concurrent_replays_exactly_one, replay_purge_removes_only_expired);
+            replays_first_use_once_until_expiry, concurrent_replays_exactly_one, replay_purge_removes_only_expired,
+            opaque_token_key_binding_round_trips, code_key_binding_round_trips, refresh_key_binding_round_trips);
     };
     (@cases plain $make:expr; $($case:ident),*) => {
         $(
@@ -106,6 +107,7 @@ pub fn token(n: u32, expires_at: i64) -> OpaqueToken {
         expires_at,
         auth_time: (n % 2 == 1).then_some(90),
         grant_id: (n % 2 == 1).then(|| format!("g{}", n % 4)),
+        jkt: None,
     }
 }
 

@@ -453,17 +453,23 @@ async fn a_stuck_lock_fails_within_the_statement_timeout() {
 }
 
 /// Writes arriving together share a commit (one statement per batch): a
-/// WAL flush per batch, not per request. Each still gets its own answer.
+/// WAL flush per batch, not per request. Each still gets its own answer,
+/// and each row its own key binding (half of them DPoP-bound).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writes_share_commits() {
     const N: u8 = 200;
     let db = TestDb::create().await;
     let s = Arc::new(db.store(true).await);
+    fn jkt(g: u8) -> Option<String> {
+        g.is_multiple_of(2).then(|| format!("jkt-{g}"))
+    }
     let family = |g: u8, i: u8| tessera_core::store::RefreshToken {
         digest: Digest::of(&[g, i, 11]),
         grant_id: format!("gc{g}"),
+        jkt: jkt(g),
         ..refresh(0, 500)
     };
+    let access = |g: u8| tessera_core::store::OpaqueToken { jkt: jkt(g), ..token(u32::from(g) + 5000, 900) };
     for g in 0..N {
         s.insert_grant(&grant(format!("gc{g}"), 1000)).await.unwrap();
         assert!(s.insert_refresh(&family(g, 0)).await.unwrap());
@@ -474,7 +480,7 @@ async fn concurrent_writes_share_commits() {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
             let r = s.rotate_refresh(&family(g, 0).digest, 200, 210, b"s", &family(g, 1)).await.unwrap();
-            s.insert_token(&token(u32::from(g) + 5000, 900)).await.unwrap();
+            s.insert_token(&access(g)).await.unwrap();
             r
         }));
     }
@@ -488,7 +494,8 @@ async fn concurrent_writes_share_commits() {
     assert!(rot_b * 2 <= rot, "{rot} rotations in {rot_b} statements");
     assert!(tok_b * 2 <= tok, "{tok} token inserts in {tok_b} statements");
     for g in 0..N {
-        assert!(s.get_refresh(&family(g, 1).digest).await.unwrap().is_some(), "successor {g} lost");
-        assert!(s.get_token(&token(u32::from(g) + 5000, 0).digest).await.unwrap().is_some(), "token {g} lost");
+        let successor = s.get_refresh(&family(g, 1).digest).await.unwrap();
+        assert_eq!(successor.map(|st| st.token), Some(family(g, 1)), "successor {g}");
+        assert_eq!(s.get_token(&access(g).digest).await.unwrap(), Some(access(g)), "token {g}");
     }
 }

@@ -290,7 +290,7 @@ fn fail_all(jobs: &mut Vec<Job>, execs: &mut Vec<exec::WriteFn>, e: &StoreError)
 /// Token inserts go in multi-row statements of these sizes (largest first),
 /// so a batch costs a handful of statements, each prepared once and cached.
 const CHUNKS: [usize; 4] = [64, 16, 4, 1];
-const TOKEN_COLUMNS: usize = 10;
+const TOKEN_COLUMNS: usize = 11;
 
 /// A batch of token inserts alone, up to this many, is one statement of
 /// its exact size in autocommit: one trip to SQLite's thread, not
@@ -311,7 +311,7 @@ fn insert_tokens_sql(n: usize) -> Arc<str> {
     let row = format!("({})", ["?"; TOKEN_COLUMNS].join(", "));
     let sql = format!(
         "INSERT INTO access_tokens (digest, jti, client_id, subject, scope, audience, issued_at, expires_at, \
-         auth_time, grant_id) VALUES {}",
+         auth_time, grant_id, jkt) VALUES {}",
         vec![row; n].join(", ")
     );
     Arc::from(sql)
@@ -425,7 +425,8 @@ async fn insert_tokens(
             .bind(t.issued_at)
             .bind(t.expires_at)
             .bind(t.auth_time)
-            .bind(t.grant_id.clone());
+            .bind(t.grant_id.clone())
+            .bind(t.jkt.clone());
     }
     q.execute(&mut *conn).await.map_err(map_err)?;
     Ok(0)
