@@ -291,6 +291,7 @@ impl TokenIssuer {
                         expires_at: facts.expires_at,
                         auth_time: facts.auth_time,
                         grant_id: facts.grant_id.clone(),
+                        jkt: None,
                     })
                     .await?;
                 token

@@ -13,6 +13,7 @@ use tessera_core::store::{OpaqueToken, Revocation, RevokedToken, Store, StoreErr
 pub use crate::conformance_accounts::*;
 pub use crate::conformance_attempts::*;
 pub use crate::conformance_device::*;
+pub use crate::conformance_dpop::*;
 pub use crate::conformance_refresh::*;
 pub use crate::conformance_token_ids::*;
 
@@ -39,7 +40,9 @@ macro_rules! conformance_suite {
             no_refresh_token_outlives_its_grant, refresh_reads_its_users_standing,
             refresh_purge_drops_expired_and_sealed_successors, device_flow_states, concurrent_device_polls_redeem_once,
             shared_attempts_swap_atomically, tokens_with_and_without_ids_are_found,
-            revoking_a_token_with_an_id_hides_it, refresh_tokens_with_and_without_ids_are_found);
+            revoking_a_token_with_an_id_hides_it, refresh_tokens_with_and_without_ids_are_found,
+            replays_first_use_once_until_expiry, concurrent_replays_exactly_one, replay_purge_removes_only_expired,
+            opaque_token_key_binding_round_trips, code_key_binding_round_trips, refresh_key_binding_round_trips);
     };
     (@cases plain $make:expr; $($case:ident),*) => {
         $(
@@ -104,6 +107,7 @@ pub fn token(n: u32, expires_at: i64) -> OpaqueToken {
         expires_at,
         auth_time: (n % 2 == 1).then_some(90),
         grant_id: (n % 2 == 1).then(|| format!("g{}", n % 4)),
+        jkt: None,
     }
 }
 

@@ -60,6 +60,7 @@ pub fn code(n: u8, client_id: &str, expires_at: i64) -> AuthCode {
         session_id: "s1".into(),
         created_at: 100,
         expires_at,
+        dpop_jkt: None,
     }
 }
 

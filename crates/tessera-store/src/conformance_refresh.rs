@@ -21,6 +21,19 @@ pub(crate) async fn family(s: &Arc<dyn Store>) -> RefreshToken {
     first
 }
 
+/// A grant of user u1 to client c1 for a refresh family, live until 1000.
+pub(crate) fn family_grant(id: String) -> tessera_core::store::Grant {
+    tessera_core::store::Grant {
+        id,
+        user_id: "u1".into(),
+        client_id: "c1".into(),
+        scope: scopes("openid offline_access"),
+        session_id: None,
+        created_at: 1,
+        expires_at: 1000,
+    }
+}
+
 pub fn refresh(n: u8, expires_at: i64) -> RefreshToken {
     RefreshToken {
         digest: Digest::of(&[n, 3]),
@@ -33,6 +46,7 @@ pub fn refresh(n: u8, expires_at: i64) -> RefreshToken {
         issued_at: 100,
         expires_at,
         family_expires_at: 1000,
+        jkt: None,
     }
 }
 
@@ -121,15 +135,7 @@ pub async fn concurrent_rotations_exactly_one(s: Arc<dyn Store>) {
 /// batches must keep each row's own outcome).
 pub async fn concurrent_rotations_of_many_families(s: Arc<dyn Store>) {
     const FAMILIES: u8 = 40;
-    let grant = |g: u8| tessera_core::store::Grant {
-        id: format!("fam-{g}"),
-        user_id: "u1".into(),
-        client_id: "c1".into(),
-        scope: scopes("openid offline_access"),
-        session_id: None,
-        created_at: 1,
-        expires_at: 1000,
-    };
+    let grant = |g: u8| family_grant(format!("fam-{g}"));
     let token =
         |g: u8, i: u8| RefreshToken { digest: Digest::of(&[g, i, 9]), grant_id: format!("fam-{g}"), ..refresh(0, 500) };
     for g in 0..FAMILIES {

@@ -7,13 +7,14 @@
 //!   (`rows.rs`), the CRUD per concern (`config.rs`: clients, keys, scopes,
 //!   settings; `accounts.rs`: users, sessions, consent, grants; `codes.rs`,
 //!   `refresh.rs`, `device.rs`, `revocations.rs`: reads, inserts and the
-//!   steps single-use operations decide on; `purge.rs`), and one error
+//!   steps single-use operations decide on; `replays.rs`: the replay-cache
+//!   upsert; `purge.rs`), and one error
 //!   mapping (`map_err`, `corrupt`).
 //! - [`sqlite`]: the embedded default; WAL mode, one writer task that commits
 //!   concurrent token and revocation writes in one transaction (group commit)
 //!   and answers each caller only after the commit. One file per group of
 //!   store traits (`config.rs`, `accounts.rs`, `refresh.rs`, `device.rs`,
-//!   `feed.rs`), each mostly calls into `sql/` on the right connection; the
+//!   `feed.rs`, `replays.rs`), each mostly calls into `sql/` on the right connection; the
 //!   writer, its job queue (`exec.rs`) and the single-use steps are its own.
 //! - [`postgres`]: a database shared by several server processes; ordinary
 //!   transactions on a pool, row locks for single-use steps, revocation
@@ -35,6 +36,8 @@ mod conformance_accounts;
 mod conformance_attempts;
 #[cfg(feature = "conformance")]
 mod conformance_device;
+#[cfg(feature = "conformance")]
+mod conformance_dpop;
 #[cfg(feature = "conformance")]
 mod conformance_refresh;
 #[cfg(feature = "conformance")]

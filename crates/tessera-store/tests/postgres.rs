@@ -174,6 +174,34 @@ async fn single_use_steps_succeed_once_across_nodes() {
     assert!(a.get_grant("dev-grant-1").await.unwrap().is_some());
 }
 
+/// A DPoP proof seen by one node is refused by every other (RFC 9449
+/// §11.1: the replay cache is cluster-wide), and a race between nodes has
+/// one winner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proof_used_on_one_node_is_refused_on_another() {
+    let db = TestDb::create().await;
+    let (a, b) = two_nodes(&db).await;
+    let key = [9u8; 32];
+    assert!(a.first_use(&key, 165, 100).await.unwrap(), "first use on node A");
+    assert!(!b.first_use(&key, 165, 101).await.unwrap(), "the same proof on node B is a replay");
+    assert!(!a.first_use(&key, 165, 102).await.unwrap());
+    assert!(b.first_use(&key, 300, 166).await.unwrap(), "once expired, usable again (on either node)");
+    assert!(!a.first_use(&key, 300, 167).await.unwrap());
+
+    let node = |i: usize| if i.is_multiple_of(2) { a.clone() } else { b.clone() };
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let s = node(i);
+            tokio::spawn(async move { s.first_use(&[10u8; 32], 165, 100).await.unwrap() })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        won += usize::from(t.await.unwrap());
+    }
+    assert_eq!(won, 1, "concurrent uses on two nodes");
+}
+
 /// Refresh tokens written on one node while another revokes their grant
 /// (a code replay, a disabled user): each is deleted with the grant or never
 /// stored; none outlives the revocation (its entry expires, the rule not).
@@ -425,17 +453,23 @@ async fn a_stuck_lock_fails_within_the_statement_timeout() {
 }
 
 /// Writes arriving together share a commit (one statement per batch): a
-/// WAL flush per batch, not per request. Each still gets its own answer.
+/// WAL flush per batch, not per request. Each still gets its own answer,
+/// and each row its own key binding (half of them DPoP-bound).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writes_share_commits() {
     const N: u8 = 200;
     let db = TestDb::create().await;
     let s = Arc::new(db.store(true).await);
+    fn jkt(g: u8) -> Option<String> {
+        g.is_multiple_of(2).then(|| format!("jkt-{g}"))
+    }
     let family = |g: u8, i: u8| tessera_core::store::RefreshToken {
         digest: Digest::of(&[g, i, 11]),
         grant_id: format!("gc{g}"),
+        jkt: jkt(g),
         ..refresh(0, 500)
     };
+    let access = |g: u8| tessera_core::store::OpaqueToken { jkt: jkt(g), ..token(u32::from(g) + 5000, 900) };
     for g in 0..N {
         s.insert_grant(&grant(format!("gc{g}"), 1000)).await.unwrap();
         assert!(s.insert_refresh(&family(g, 0)).await.unwrap());
@@ -446,7 +480,7 @@ async fn concurrent_writes_share_commits() {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
             let r = s.rotate_refresh(&family(g, 0).digest, 200, 210, b"s", &family(g, 1)).await.unwrap();
-            s.insert_token(&token(u32::from(g) + 5000, 900)).await.unwrap();
+            s.insert_token(&access(g)).await.unwrap();
             r
         }));
     }
@@ -460,7 +494,8 @@ async fn concurrent_writes_share_commits() {
     assert!(rot_b * 2 <= rot, "{rot} rotations in {rot_b} statements");
     assert!(tok_b * 2 <= tok, "{tok} token inserts in {tok_b} statements");
     for g in 0..N {
-        assert!(s.get_refresh(&family(g, 1).digest).await.unwrap().is_some(), "successor {g} lost");
-        assert!(s.get_token(&token(u32::from(g) + 5000, 0).digest).await.unwrap().is_some(), "token {g} lost");
+        let successor = s.get_refresh(&family(g, 1).digest).await.unwrap();
+        assert_eq!(successor.map(|st| st.token), Some(family(g, 1)), "successor {g}");
+        assert_eq!(s.get_token(&access(g).digest).await.unwrap(), Some(access(g)), "token {g}");
     }
 }

@@ -307,6 +307,7 @@ impl Authorize<'_> {
                 session_id: s.session.id.clone(),
                 created_at: now,
                 expires_at: now + CODE_TTL,
+                dpop_jkt: None,
             })
             .await?;
         let mut pairs = vec![("code", code.expose())];

@@ -133,6 +133,7 @@ pub(crate) fn successor_of(
         issued_at: now,
         expires_at: (now + c.refresh_idle_ttl()).min(family.family_expires_at),
         family_expires_at: family.family_expires_at,
+        jkt: family.jkt.clone(),
     };
     (secret, token)
 }

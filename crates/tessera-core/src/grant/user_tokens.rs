@@ -73,6 +73,7 @@ pub(crate) async fn issue(
             issued_at: now,
             expires_at: g.grant_expires,
             family_expires_at: g.grant_expires,
+            jkt: None,
         };
         let (secret, first) =
             refresh_token::successor_of(p.rng, p.clock.now_millis(), c, &family, g.scope.clone(), now);

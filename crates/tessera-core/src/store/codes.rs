@@ -30,6 +30,9 @@ pub struct AuthCode {
     pub session_id: String,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The `dpop_jkt` of the authorization request (RFC 9449 §10): the
+    /// code is redeemed only with a proof by that key. `None`: not bound.
+    pub dpop_jkt: Option<String>,
 }
 
 /// The outcome of [`CodeStore::redeem_code`].

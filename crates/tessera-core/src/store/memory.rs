@@ -36,6 +36,8 @@ struct Inner {
     refresh: HashMap<Digest, RefreshState>,
     devices: HashMap<Digest, DeviceCode>,
     attempts: HashMap<String, Count>,
+    /// Replay-cache keys with their expiry.
+    replays: HashMap<[u8; 32], i64>,
     settings: HashMap<String, String>,
 }
 
@@ -275,8 +277,9 @@ impl StoreWide for MemoryStore {
             for s in &dead_rev {
                 i.revocations.remove(s);
             }
-            let count =
-                |i: &Inner| i.codes.len() + i.sessions.len() + i.grants.len() + i.refresh.len() + i.devices.len();
+            let count = |i: &Inner| {
+                i.codes.len() + i.sessions.len() + i.grants.len() + i.refresh.len() + i.devices.len() + i.replays.len()
+            };
             let before = count(i);
             i.codes.retain(|_, c| c.0.expires_at > now - CODE_REPLAY_MEMORY);
             i.sessions.retain(|_, s| s.expires_at > now);
@@ -284,6 +287,12 @@ impl StoreWide for MemoryStore {
             i.refresh.retain(|_, r| r.token.expires_at > now);
             i.devices.retain(|_, d| d.expires_at > now - CODE_REPLAY_MEMORY);
             i.attempts.retain(|_, c| c.first > now - WINDOW);
+            // An entry lives through its expiry second; at most `batch` go, as in SQL.
+            let spent: Vec<[u8; 32]> =
+                i.replays.iter().filter(|(_, e)| **e < now).take(batch as usize).map(|(k, _)| *k).collect();
+            for k in &spent {
+                i.replays.remove(k);
+            }
             for r in i.refresh.values_mut().filter(|r| r.grace_until <= now) {
                 r.successor = None;
             }
@@ -658,6 +667,23 @@ impl AttemptStore for MemoryStore {
                 None => i.attempts.remove(key),
             };
             true
+        })
+    }
+}
+
+#[async_trait]
+impl ReplayStore for MemoryStore {
+    async fn first_use(&self, key: &[u8; 32], expires_at: i64, now: i64) -> Result<bool, StoreError> {
+        self.with(|i| match i.replays.entry(*key) {
+            Entry::Occupied(e) if *e.get() >= now => false,
+            Entry::Occupied(mut e) => {
+                e.insert(expires_at);
+                true
+            }
+            Entry::Vacant(e) => {
+                e.insert(expires_at);
+                true
+            }
         })
     }
 }

@@ -12,6 +12,8 @@
 //! - [`codes`]: [`CodeStore`]; [`grants`]: [`GrantStore`]; [`refresh`]:
 //!   [`RefreshStore`]; [`device`]: [`DeviceStore`] — grants and what they yield;
 //! - [`attempts`]: [`AttemptStore`] (sign-in counters shared by a cluster);
+//! - [`replays`]: [`ReplayStore`] (proof-of-possession replay cache shared by a
+//!   cluster) and [`StoreReplayCache`], which hands it to `tessera-pop`;
 //! - [`wide`]: [`StoreWide`] (configuration generation, signals, purge, ping).
 //!
 //! Each trait's doc comment states its atomicity contract. A new concern
@@ -38,6 +40,7 @@ pub mod device;
 pub mod grants;
 pub mod keys;
 pub mod refresh;
+pub mod replays;
 pub mod revocations;
 pub mod scopes;
 pub mod sessions;
@@ -60,6 +63,7 @@ pub use device::{DeviceApproval, DeviceCode, DeviceStatus, DeviceStore, Poll};
 pub use grants::{Grant, GrantFilter, GrantStore};
 pub use keys::{KeyStore, StoredKey};
 pub use refresh::{RefreshState, RefreshStore, RefreshToken, Rotation};
+pub use replays::{ReplayStore, StoreReplayCache};
 pub use revocations::{Revocation, RevocationEntry, RevocationStore, RevokedToken};
 pub use scopes::{ScopeInfo, ScopeStore};
 pub use sessions::{Session, SessionStore};
@@ -72,7 +76,7 @@ pub use wide::{Purged, RevocationNotifier, RevocationSignal, SignalStopped, Stor
 pub mod prelude {
     pub use super::{
         AttemptStore, ClientStore, CodeStore, ConsentStore, DeviceStore, GrantStore, KeyStore, RefreshStore,
-        RevocationStore, ScopeStore, SessionStore, SettingStore, Store, StoreWide, TokenStore, UserStore,
+        ReplayStore, RevocationStore, ScopeStore, SessionStore, SettingStore, Store, StoreWide, TokenStore, UserStore,
     };
 }
 
@@ -141,6 +145,7 @@ umbrella!(
     GrantStore,
     RefreshStore,
     DeviceStore,
+    ReplayStore,
     SettingStore,
     StoreWide
 );

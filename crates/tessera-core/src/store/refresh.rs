@@ -26,6 +26,10 @@ pub struct RefreshToken {
     pub expires_at: i64,
     /// Absolute end of the family.
     pub family_expires_at: i64,
+    /// The RFC 7638 thumbprint of the DPoP key the family is bound to
+    /// (RFC 9449 §5: public clients); every successor inherits it. `None`:
+    /// not bound.
+    pub jkt: Option<String>,
 }
 
 /// A stored refresh token and what became of it.
@@ -82,4 +86,50 @@ pub trait RefreshStore: Send + Sync {
         sealed: &[u8],
         successor: &RefreshToken,
     ) -> Result<Rotation, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::client::NewClient;
+    use crate::grant::refresh_token::successor_of;
+    use crate::random::SeededRandom;
+
+    /// A rotated token stays bound to its family's key (RFC 9449 §5): a
+    /// successor that dropped the binding would be a bearer token.
+    #[test]
+    fn a_successor_inherits_its_familys_key_binding() {
+        let rng = SeededRandom::new(1);
+        let new = NewClient {
+            id: Some("app".into()),
+            name: "app".into(),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            scope: "openid offline_access".into(),
+            redirect_uris: vec!["https://app.example/cb".into()],
+            public: true,
+            ..Default::default()
+        };
+        let (client, _) = new.build(&rng, 100).unwrap();
+        let family = RefreshToken {
+            digest: Digest::of(b"first"),
+            grant_id: "g1".into(),
+            client_id: "app".into(),
+            user_id: "u1".into(),
+            scope: ScopeSet::parse("openid offline_access").unwrap(),
+            audience: vec![],
+            auth_time: 90,
+            issued_at: 100,
+            expires_at: 1_000,
+            family_expires_at: 10_000,
+            jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()),
+        };
+        for jkt in [family.jkt.clone(), None] {
+            let family = RefreshToken { jkt: jkt.clone(), ..family.clone() };
+            let (_, next) = successor_of(&rng, 200_000, &client, &family, family.scope.clone(), 200);
+            assert_eq!(next.jkt, jkt);
+            assert_ne!(next.digest, family.digest);
+        }
+    }
 }

@@ -28,6 +28,9 @@ pub struct OpaqueToken {
     pub expires_at: i64,
     pub auth_time: Option<i64>,
     pub grant_id: Option<String>,
+    /// The RFC 7638 SHA-256 thumbprint of the key the token is bound to
+    /// (DPoP, RFC 9449 §6: `cnf.jkt`); `None` for a bearer token.
+    pub jkt: Option<String>,
 }
 
 /// Opaque access tokens. They leave through a revocation

@@ -1,10 +1,11 @@
 //! Shared sign-in failure counters ([`AttemptStore`]): a compare-and-swap
 //! is one conditional statement, so two nodes counting the same account
-//! cannot both win with the same old count.
+//! cannot both win with the same old count. The replay cache ([`ReplayStore`])
+//! is the same kind of cluster-wide single-use record.
 
 use async_trait::async_trait;
 use sqlx::postgres::PgConnection;
-use tessera_core::store::{AttemptStore, StoreError};
+use tessera_core::store::{AttemptStore, ReplayStore, StoreError};
 use tessera_core::throttle::{Count, WINDOW};
 
 use super::{PgStore, map_err};
@@ -87,5 +88,13 @@ impl AttemptStore for PgStore {
                 .await,
             };
         Ok(done.map_err(map_err)?.rows_affected() == 1)
+    }
+}
+
+/// The replay cache: one upsert on the pool, atomic across nodes.
+#[async_trait]
+impl ReplayStore for PgStore {
+    async fn first_use(&self, key: &[u8; 32], expires_at: i64, now: i64) -> Result<bool, StoreError> {
+        crate::sql::replays::first_use(self.pool()?, key, expires_at, now).await
     }
 }

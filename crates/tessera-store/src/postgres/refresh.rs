@@ -45,8 +45,9 @@ fn bytes(j: &RotateJob) -> usize {
         + s.user_id.as_str().len()
         + s.scope.iter().map(|x| x.len() + 1).sum::<usize>();
     let audience: usize = s.audience.iter().map(|a| a.len() + 3).sum();
+    let jkt = s.jkt.as_ref().map_or(0, String::len);
     // Two 32-byte keys, six integers, and a length word per array element.
-    2 * 32 + 6 * 8 + 14 * 4 + j.sealed.len() + text + audience
+    2 * 32 + 6 * 8 + 15 * 4 + j.sealed.len() + text + audience + jkt
 }
 
 #[async_trait]
@@ -59,7 +60,7 @@ impl RefreshStore for PgStore {
         let q = sqlx::query::<sqlx::Postgres>(concat!(
             "WITH g AS (SELECT id FROM grants WHERE id = $2 FOR KEY SHARE) INSERT INTO refresh_tokens (",
             refresh_cols!(),
-            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM g"
+            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM g"
         ));
         let done = bind_token(q, t)?.execute(self.pool()?).await.map_err(map_err)?;
         Ok(done.rows_affected() == 1)
@@ -128,7 +129,7 @@ async fn rotate_one(pool: &PgPool, j: &RotateJob) -> Result<Rotation, StoreError
          AND EXISTS (SELECT 1 FROM g) RETURNING digest) \
          INSERT INTO refresh_tokens (",
         refresh_cols!(),
-        ") SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM r"
+        ") SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM r"
     ))
     .bind(j.now)
     .bind(j.grace_until)
@@ -163,8 +164,13 @@ async fn rotate_many(pool: &PgPool, jobs: &[RotateJob], batch: &[usize]) -> Resu
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
-    let (mut auth_time, mut issued, mut expires, mut family) =
-        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut auth_time, mut issued, mut expires, mut family, mut jkt) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
     for &i in batch {
         let j = &jobs[i];
         let s = &j.successor;
@@ -182,6 +188,7 @@ async fn rotate_many(pool: &PgPool, jobs: &[RotateJob], batch: &[usize]) -> Resu
         issued.push(s.issued_at);
         expires.push(s.expires_at);
         family.push(s.family_expires_at);
+        jkt.push(s.jkt.clone());
     }
     // As `rotate_one`, row by row: each job's own token, time and grant.
     // The `= ANY` filters keep both lookups on their primary keys whatever
@@ -189,7 +196,7 @@ async fn rotate_many(pool: &PgPool, jobs: &[RotateJob], batch: &[usize]) -> Resu
     let stored: Vec<Vec<u8>> = sqlx::query_scalar(concat!(
         "WITH j AS (SELECT * FROM UNNEST($1::bytea[], $2::int8[], $3::int8[], $4::bytea[], $5::bytea[], \
          $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int8[], $12::int8[], $13::int8[], \
-         $14::int8[]) AS j(old, now, grace_until, sealed, ",
+         $14::int8[], $15::text[]) AS j(old, now, grace_until, sealed, ",
         refresh_cols!(),
         ")), \
          g AS (SELECT id FROM grants WHERE id = ANY($6) FOR KEY SHARE), \
@@ -199,7 +206,7 @@ async fn rotate_many(pool: &PgPool, jobs: &[RotateJob], batch: &[usize]) -> Resu
          INSERT INTO refresh_tokens (",
         refresh_cols!(),
         ") SELECT j.digest, j.grant_id, j.client_id, j.user_id, j.scope, j.audience, j.auth_time, \
-         j.issued_at, j.expires_at, j.family_expires_at FROM j JOIN r ON r.old = j.old RETURNING digest"
+         j.issued_at, j.expires_at, j.family_expires_at, j.jkt FROM j JOIN r ON r.old = j.old RETURNING digest"
     ))
     .bind(old)
     .bind(now)
@@ -215,6 +222,7 @@ async fn rotate_many(pool: &PgPool, jobs: &[RotateJob], batch: &[usize]) -> Resu
     .bind(issued)
     .bind(expires)
     .bind(family)
+    .bind(jkt)
     .fetch_all(pool)
     .await
     .map_err(map_err)?;

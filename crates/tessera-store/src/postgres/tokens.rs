@@ -20,8 +20,9 @@ fn bytes(t: &OpaqueToken) -> usize {
         t.jti.len() + t.client_id.as_str().len() + t.subject.len() + t.scope.iter().map(|x| x.len() + 1).sum::<usize>();
     let audience: usize = t.audience.iter().map(|a| a.len() + 3).sum();
     let grant = t.grant_id.as_ref().map_or(0, String::len);
+    let jkt = t.jkt.as_ref().map_or(0, String::len);
     // The key, three integers, and a length word per array element.
-    32 + 3 * 8 + 10 * 4 + text + audience + grant
+    32 + 3 * 8 + 11 * 4 + text + audience + grant + jkt
 }
 
 fn run(pool: PgPool, tokens: Vec<OpaqueToken>) -> Answers<()> {
@@ -44,7 +45,8 @@ fn run(pool: PgPool, tokens: Vec<OpaqueToken>) -> Answers<()> {
 async fn insert(pool: &PgPool, tokens: &[OpaqueToken]) -> Result<(), StoreError> {
     let (mut digest, mut jti, mut client, mut subject, mut scope, mut audience) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut issued, mut expires, mut auth_time, mut grant) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut issued, mut expires, mut auth_time, mut grant, mut jkt) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for t in tokens {
         digest.push(TokenKey { id: t.id, sha256: t.digest }.stored().0.to_vec());
         jti.push(t.jti.clone());
@@ -56,11 +58,12 @@ async fn insert(pool: &PgPool, tokens: &[OpaqueToken]) -> Result<(), StoreError>
         expires.push(t.expires_at);
         auth_time.push(t.auth_time);
         grant.push(t.grant_id.clone());
+        jkt.push(t.jkt.clone());
     }
     sqlx::query(
         "INSERT INTO access_tokens (digest, jti, client_id, subject, scope, audience, issued_at, expires_at, \
-         auth_time, grant_id) SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[], \
-         $6::text[], $7::int8[], $8::int8[], $9::int8[], $10::text[])",
+         auth_time, grant_id, jkt) SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::text[], \
+         $5::text[], $6::text[], $7::int8[], $8::int8[], $9::int8[], $10::text[], $11::text[])",
     )
     .bind(digest)
     .bind(jti)
@@ -72,6 +75,7 @@ async fn insert(pool: &PgPool, tokens: &[OpaqueToken]) -> Result<(), StoreError>
     .bind(expires)
     .bind(auth_time)
     .bind(grant)
+    .bind(jkt)
     .execute(pool)
     .await
     .map_err(map_err)

@@ -20,7 +20,7 @@ pub(crate) async fn insert_code<'c, DB: Dialect>(
     let q = query::<DB>(concat!(
         "INSERT INTO auth_codes (",
         code_cols!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .arg(&c.digest.0[..])
     .arg(c.client_id.as_str())
@@ -35,7 +35,8 @@ pub(crate) async fn insert_code<'c, DB: Dialect>(
     .arg(c.amr.to_string())
     .arg(&c.session_id)
     .arg(c.created_at)
-    .arg(c.expires_at);
+    .arg(c.expires_at)
+    .arg(&c.dpop_jkt);
     affected(q, e).await.map(|_| ())
 }
 

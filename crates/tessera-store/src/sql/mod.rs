@@ -16,6 +16,7 @@ pub(crate) mod config;
 pub(crate) mod device;
 pub(crate) mod purge;
 pub(crate) mod refresh;
+pub(crate) mod replays;
 pub(crate) mod revocations;
 pub(crate) mod rows;
 

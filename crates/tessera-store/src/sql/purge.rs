@@ -84,6 +84,8 @@ macro_rules! purge_statements {
                 Count::Other,
                 KEEP_SPENT,
             ),
+            // A replay-cache entry lives through its expiry second: gone once `expires_at < now`.
+            (bounded!("DELETE FROM replays", "replays", "key", "expires_at <= $1", $lock), Count::Other, 1),
         ]
     }};
 }

@@ -10,7 +10,7 @@ use tessera_core::store::{RefreshState, RefreshToken, StoreError};
 use super::rows::{self, refresh_state_select};
 use super::{Bind, Dialect, json_list, map_err, query};
 
-/// Binds `t`'s ten columns, in `refresh_cols!` order, after what `q` already has.
+/// Binds `t`'s eleven columns, in `refresh_cols!` order, after what `q` already has.
 pub(crate) fn bind_token<'q, DB: Dialect>(
     q: Query<'q, DB, DB::Arguments>,
     t: &RefreshToken,
@@ -24,7 +24,8 @@ pub(crate) fn bind_token<'q, DB: Dialect>(
         .arg(t.auth_time)
         .arg(t.issued_at)
         .arg(t.expires_at)
-        .arg(t.family_expires_at))
+        .arg(t.family_expires_at)
+        .arg(&t.jkt))
 }
 
 /// A token with what became of it and its user's standing, in one read:

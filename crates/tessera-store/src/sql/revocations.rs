@@ -20,7 +20,7 @@ pub(crate) async fn find_token<'c, DB: Dialect>(
     let want = key.stored();
     let (lo, hi) = want.id_range();
     let q = query::<DB>(
-        "SELECT digest, jti, client_id, subject, scope, audience, issued_at, expires_at, auth_time, grant_id \
+        "SELECT digest, jti, client_id, subject, scope, audience, issued_at, expires_at, auth_time, grant_id, jkt \
          FROM access_tokens WHERE digest BETWEEN $1 AND $2 AND NOT EXISTS \
          (SELECT 1 FROM revocations WHERE kind = 'opaque' AND token_key = $3)",
     )

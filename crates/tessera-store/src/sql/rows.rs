@@ -30,7 +30,7 @@ macro_rules! session_cols {
 macro_rules! code_cols {
     () => {
         "digest, client_id, user_id, grant_id, redirect_uri, code_challenge, scope, audience, nonce, auth_time, amr, \
-         session_id, created_at, expires_at"
+         session_id, created_at, expires_at, dpop_jkt"
     };
 }
 macro_rules! grant_cols {
@@ -47,7 +47,7 @@ macro_rules! device_cols {
 }
 macro_rules! refresh_cols {
     () => {
-        "digest, grant_id, client_id, user_id, scope, audience, auth_time, issued_at, expires_at, family_expires_at"
+        "digest, grant_id, client_id, user_id, scope, audience, auth_time, issued_at, expires_at, family_expires_at, jkt"
     };
 }
 /// A refresh token's columns with its state and its user's standing.
@@ -141,6 +141,7 @@ pub(crate) fn code(r: &impl SqlRow) -> Result<AuthCode, StoreError> {
         session_id: r.col("session_id")?,
         created_at: r.col("created_at")?,
         expires_at: r.col("expires_at")?,
+        dpop_jkt: r.col("dpop_jkt")?,
     })
 }
 
@@ -170,6 +171,7 @@ pub(crate) fn token(r: &impl SqlRow, key: &TokenKey) -> Result<OpaqueToken, Stor
         expires_at: r.col("expires_at")?,
         auth_time: r.col("auth_time")?,
         grant_id: r.col("grant_id")?,
+        jkt: r.col("jkt")?,
     })
 }
 
@@ -186,6 +188,7 @@ pub(crate) fn refresh_state(r: &impl SqlRow) -> Result<RefreshState, StoreError>
             issued_at: r.col("issued_at")?,
             expires_at: r.col("expires_at")?,
             family_expires_at: r.col("family_expires_at")?,
+            jkt: r.col("jkt")?,
         },
         rotated_at: r.col("rotated_at")?,
         grace_until: r.col("grace_until")?,

@@ -11,7 +11,7 @@
 //!
 //! Here: options, opening, the writer task (group commit, fsync policy) and
 //! the checkpointer. The store traits live one group per file (`config.rs`,
-//! `accounts.rs`, `refresh.rs`, `device.rs`, `feed.rs`) and mostly run the
+//! `accounts.rs`, `refresh.rs`, `device.rs`, `feed.rs`, `replays.rs`) and mostly run the
 //! shared statements of `crate::sql`; `exec.rs` queues other writes into
 //! the writer's batch; `backup.rs` is `tessera backup`.
 
@@ -33,6 +33,7 @@ mod device;
 mod exec;
 mod feed;
 mod refresh;
+mod replays;
 
 pub(crate) use crate::sql::{json_list, map_err, unavailable, unavailable_by};
 
@@ -293,7 +294,7 @@ fn fail_all(jobs: &mut Vec<Job>, execs: &mut Vec<exec::WriteFn>, e: &StoreError)
 /// Token inserts go in multi-row statements of these sizes (largest first),
 /// so a batch costs a handful of statements, each prepared once and cached.
 const CHUNKS: [usize; 4] = [64, 16, 4, 1];
-const TOKEN_COLUMNS: usize = 10;
+const TOKEN_COLUMNS: usize = 11;
 
 /// A batch of token inserts alone, up to this many, is one statement of
 /// its exact size in autocommit: one trip to SQLite's thread, not
@@ -314,7 +315,7 @@ fn insert_tokens_sql(n: usize) -> Arc<str> {
     let row = format!("({})", ["?"; TOKEN_COLUMNS].join(", "));
     let sql = format!(
         "INSERT INTO access_tokens (digest, jti, client_id, subject, scope, audience, issued_at, expires_at, \
-         auth_time, grant_id) VALUES {}",
+         auth_time, grant_id, jkt) VALUES {}",
         vec![row; n].join(", ")
     );
     Arc::from(sql)
@@ -430,7 +431,8 @@ async fn insert_tokens(
             .bind(t.issued_at)
             .bind(t.expires_at)
             .bind(t.auth_time)
-            .bind(t.grant_id.clone());
+            .bind(t.grant_id.clone())
+            .bind(t.jkt.clone());
     }
     q.execute(&mut *conn).await.map_err(map_err)?;
     Ok(0)

@@ -16,7 +16,7 @@ async fn insert(conn: &mut sqlx::SqliteConnection, t: &RefreshToken) -> Result<b
     let q = sqlx::query::<sqlx::Sqlite>(concat!(
         "INSERT INTO refresh_tokens (",
         refresh_cols!(),
-        ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM grants WHERE id = $2)"
+        ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE EXISTS (SELECT 1 FROM grants WHERE id = $2)"
     ));
     let done = bind_token(q, t)?.execute(&mut *conn).await.map_err(map_err)?;
     Ok(done.rows_affected() == 1)

@@ -1,0 +1,13 @@
+-- Tessera schema v12 (SQLite): DPoP (RFC 9449).
+-- The replay cache of proof-of-possession proofs: a key (a digest of the
+-- proof's identity) is used once until it expires, then purged.
+CREATE TABLE replays (
+    key        BLOB PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX replays_expires ON replays (expires_at);
+-- Key bindings: the RFC 7638 thumbprint of the key a token or code is
+-- bound to; NULL for a bearer token or an unbound code.
+ALTER TABLE access_tokens ADD COLUMN jkt TEXT;
+ALTER TABLE refresh_tokens ADD COLUMN jkt TEXT;
+ALTER TABLE auth_codes ADD COLUMN dpop_jkt TEXT;
