@@ -105,6 +105,8 @@ impl TokenReader<'_> {
                 expires_at: record.expires_at,
                 auth_time: record.auth_time,
                 grant_id: record.grant_id.clone(),
+                // With the store's `jkt` column: `record.jkt.clone()`.
+                jkt: None,
             };
             if now >= record.expires_at {
                 return Ok(Lookup::Inactive(format!("expired at {}", record.expires_at), Some(facts)));
@@ -185,5 +187,6 @@ fn facts_of(c: &AccessTokenClaims) -> TokenFacts {
         expires_at: c.exp,
         auth_time: c.auth_time,
         grant_id: c.grant_id.clone(),
+        jkt: c.cnf.as_ref().map(|c| c.jkt.clone()),
     }
 }

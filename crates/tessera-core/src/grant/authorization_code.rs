@@ -94,9 +94,10 @@ pub async fn handle(
     generation: u64,
     client: &AuthenticatedClient,
     req: Request,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let redeemed = redeem(p, client, req).await?;
-    user_tokens::issue(p, generation, Granted::Code(&redeemed)).await
+    user_tokens::issue(p, generation, Granted::Code(&redeemed), jkt).await
 }
 
 /// Consumes the code and checks it; the only maker of [`RedeemedCode`].

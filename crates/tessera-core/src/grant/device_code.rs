@@ -75,9 +75,10 @@ pub async fn handle(
     generation: u64,
     client: &AuthenticatedClient,
     req: Request,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let approved = poll(p, client, req).await?;
-    user_tokens::issue(p, generation, Granted::Device(&approved)).await
+    user_tokens::issue(p, generation, Granted::Device(&approved), jkt).await
 }
 
 /// One poll; the only maker of [`ApprovedDevice`].

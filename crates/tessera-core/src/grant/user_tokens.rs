@@ -13,7 +13,7 @@ use crate::grant::GrantParts;
 use crate::grant::authorization_code::RedeemedCode;
 use crate::grant::device_code::ApprovedDevice;
 use crate::grant::refresh_token;
-use crate::issuer::UserGrant;
+use crate::issuer::{AccessRequest, UserGrant};
 use crate::scope::ScopeSet;
 use crate::store::{RefreshToken, User};
 use crate::token::id_token::{self, IdTokenClaims, UserClaims};
@@ -92,12 +92,14 @@ pub(crate) async fn issue(
     p: &GrantParts<'_>,
     generation: u64,
     granted: Granted<'_>,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let g = granted.facts();
     let c = g.client;
     let now = p.clock.now();
     let user = UserGrant { auth_time: g.auth_time, grant_id: g.grant_id.to_string() };
-    let issued = p.issuer.issue_for_user(generation, c, &g.user.id, g.scope.clone(), g.audience.to_vec(), user).await?;
+    let req = AccessRequest::for_user(c, &g.user.id, g.scope.clone(), g.audience.to_vec(), user).bound_to(jkt);
+    let issued = p.issuer.issue(generation, c, req).await?;
     let mut response = issued.into_response();
     if g.scope.contains("offline_access") && c.allows_grant(GrantType::RefreshToken) {
         let family = RefreshToken {
