@@ -13,6 +13,7 @@ use crate::client::Client;
 use crate::client_auth::ClientCall;
 use crate::clock::Clock;
 use crate::csrf::CsrfKey;
+use crate::dpop::{NonceMode, TokenDpop};
 use crate::endpoint::authorize::{AuthorizationRequest, Authorize, AuthorizeError, Interaction, SignedIn, Step};
 use crate::endpoint::device::{DeviceFlow, DeviceLookupError, DeviceRequest};
 use crate::endpoint::introspect::{Inspection, Lookup, TokenReader};
@@ -51,6 +52,8 @@ pub struct Settings {
     pub session_ttl: i64,
     /// Password hashes computed at once (each ~19 MiB and one core).
     pub password_hash_concurrency: usize,
+    /// Whether a DPoP proof at the token endpoint must carry a server nonce.
+    pub dpop_nonce: NonceMode,
 }
 
 impl Settings {
@@ -64,6 +67,7 @@ impl Settings {
             introspection_cache_capacity: 10_000,
             session_ttl: DEFAULT_SESSION_TTL,
             password_hash_concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            dpop_nonce: NonceMode::Required,
         }
     }
 }
@@ -80,6 +84,7 @@ pub struct Authority {
     revocations: Revocations,
     sign_in: SignIn,
     clients: ClientRegistry,
+    dpop: TokenDpop,
 }
 
 impl std::fmt::Debug for Authority {
@@ -119,12 +124,23 @@ impl Authority {
             jwt_cache_capacity: settings.introspection_cache_capacity,
         };
         let csrf = CsrfKey::new(&master);
+        // Proofs are remembered in the store: on PostgreSQL every node
+        // refuses a proof another node accepted, and a restart forgets none.
+        let replays = Arc::new(crate::store::StoreReplayCache(store.clone()));
+        let dpop = TokenDpop::new(&settings.issuer, &master, settings.dpop_nonce, replays)
+            .map_err(|_| StartError::Issuer(settings.issuer.clone()))?;
         let issuer = TokenIssuer::start(issuer_settings, store.clone(), master, clock.clone(), rng.clone()).await?;
         let revocations = Revocations::new(store.clone(), clock.clone(), settings.introspection_cache_capacity);
         let sign_in = SignIn::new(store.clone(), clock.clone(), rng.clone(), passwords, csrf, settings.session_ttl);
         let clients = ClientRegistry::new(store.clone());
         revocations.sync().await?;
-        Ok(Self { settings, store, clock, rng, issuer, revocations, sign_in, clients })
+        Ok(Self { settings, store, clock, rng, issuer, revocations, sign_in, clients, dpop })
+    }
+
+    /// The replay cache DPoP proofs are checked against (default: the
+    /// store's, shared by every node on PostgreSQL).
+    pub fn with_dpop_replay_cache(self, cache: Arc<dyn tessera_pop::replay::ReplayCache>) -> Self {
+        Self { dpop: self.dpop.with_replay_cache(cache), ..self }
     }
 
     pub fn settings(&self) -> &Settings {
@@ -228,7 +244,9 @@ impl Authority {
         audience: Vec<String>,
         ttl: u64,
     ) -> Result<Issued, OAuthError> {
-        self.issuer.issue(generation, client, AccessRequest { subject, scope, audience, ttl, user: None }).await
+        self.issuer
+            .issue(generation, client, AccessRequest { subject, scope, audience, ttl, user: None, jkt: None })
+            .await
     }
     pub async fn rotate_key(&self, activate_in: i64) -> Result<Vec<String>, OAuthError> {
         self.issuer.rotate_key(activate_in).await
@@ -264,10 +282,27 @@ impl Authority {
     pub async fn token(&self, authorization: Option<&str>, params: &Params) -> Result<TokenResponse, OAuthError> {
         self.token_for(&self.client_call(authorization, params).await, params).await
     }
-    /// `POST /oauth2/token`, its credentials already read.
+    /// `POST /oauth2/token`, its credentials already read, without a DPoP proof.
     pub async fn token_for(&self, call: &ClientCall, params: &Params) -> Result<TokenResponse, OAuthError> {
+        self.token_with_dpop::<&[u8]>(call, params, &[]).await
+    }
+    /// `POST /oauth2/token` with every `DPoP` header value of the request:
+    /// the proof is checked before the grant runs, and a valid one binds
+    /// the access token to its key (RFC 9449 §5).
+    pub async fn token_with_dpop<V: AsRef<[u8]>>(
+        &self,
+        call: &ClientCall,
+        params: &Params,
+        dpop: &[V],
+    ) -> Result<TokenResponse, OAuthError> {
         let client = call.authenticate()?;
-        TokenRequest::parse(params)?.handle(&self.grant_parts(), call.generation(), &client).await
+        let request = TokenRequest::parse(params)?;
+        let jkt = self.dpop.check(dpop, client.client(), self.clock.now()).await?;
+        request.handle(&self.grant_parts(), call.generation(), &client, jkt.as_deref()).await
+    }
+    /// A fresh DPoP server nonce (`DPoP-Nonce`, RFC 9449 §8).
+    pub fn dpop_nonce(&self) -> String {
+        self.dpop.nonce(self.clock.now())
     }
     pub async fn introspect(
         &self,

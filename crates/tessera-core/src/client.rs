@@ -64,6 +64,31 @@ impl TokenFormat {
     }
 }
 
+/// Whether this client's access tokens may be bearer tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenBinding {
+    /// Bearer tokens, or DPoP-bound ones when the request carries a proof.
+    #[default]
+    Bearer,
+    /// Every token request must carry a DPoP proof (RFC 9449 §5.2
+    /// `dpop_bound_access_tokens`): its tokens are always bound.
+    Dpop,
+}
+
+impl TokenBinding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bearer => "bearer",
+            Self::Dpop => "dpop",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Bearer, Self::Dpop].into_iter().find(|b| b.as_str() == s)
+    }
+}
+
 pub const DEFAULT_ACCESS_TOKEN_TTL: u64 = 15 * 60;
 pub use crate::token::MAX_ACCESS_TOKEN_TTL;
 
@@ -78,6 +103,9 @@ pub struct ClientSettings {
     pub audiences: Vec<String>,
     #[serde(default)]
     pub token_format: TokenFormat,
+    /// Stored by name like `token_format`; an unknown name fails to read.
+    #[serde(default)]
+    pub token_binding: TokenBinding,
     pub access_token_ttl: u64,
     /// May introspect tokens issued to other clients (a resource server).
     #[serde(default)]
@@ -208,6 +236,7 @@ pub struct NewClient {
     pub scope: String,
     pub audiences: Vec<String>,
     pub token_format: TokenFormat,
+    pub token_binding: TokenBinding,
     pub access_token_ttl: Option<u64>,
     pub introspection: bool,
     pub redirect_uris: Vec<String>,
@@ -316,6 +345,7 @@ impl NewClient {
                 scope,
                 audiences,
                 token_format: self.token_format,
+                token_binding: self.token_binding,
                 access_token_ttl: ttl,
                 introspection: self.introspection,
                 redirect_uris,
@@ -462,6 +492,24 @@ mod tests {
     }
 
     #[test]
+    fn token_binding_is_stored_by_name_and_defaults_to_bearer() {
+        let mut n = new_client();
+        n.token_binding = TokenBinding::Dpop;
+        let (c, _) = n.build(&SeededRandom::new(1), 0).unwrap_or_else(|e| panic!("{e}"));
+        let mut json = serde_json::to_value(&c.settings).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(json["token_binding"].as_str(), Some("dpop"));
+        let back: ClientSettings = serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.token_binding, TokenBinding::Dpop);
+        // Settings stored before the field existed read as bearer.
+        if let Some(o) = json.as_object_mut() {
+            o.remove("token_binding");
+        }
+        let old: ClientSettings = serde_json::from_value(json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(old.token_binding, TokenBinding::Bearer);
+        assert_eq!((TokenBinding::parse("dpop"), TokenBinding::parse("mac")), (Some(TokenBinding::Dpop), None));
+    }
+
+    #[test]
     fn settings_keep_their_stored_form_and_refuse_bad_values() {
         let mut n = new_client();
         n.id_token_alg = Some("ES256".into());
@@ -470,7 +518,8 @@ mod tests {
         assert_eq!((json["scope"].as_str(), json["id_token_alg"].as_str()), (Some("a b"), Some("ES256")));
         let back: ClientSettings = serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, c.settings);
-        for (field, bad) in [("scope", "a \"b\""), ("id_token_alg", "HS256")] {
+        assert_eq!(json["token_binding"].as_str(), Some("bearer"));
+        for (field, bad) in [("scope", "a \"b\""), ("id_token_alg", "HS256"), ("token_binding", "mac")] {
             let mut j = json.clone();
             j[field] = serde_json::Value::from(bad);
             assert!(serde_json::from_value::<ClientSettings>(j).is_err(), "{field} = {bad} accepted");

@@ -28,6 +28,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Key(#[from] KeyError),
+    #[error("the issuer {0:?} is not an absolute http(s) URL")]
+    Issuer(String),
 }
 
 /// A freshly issued access token: the string, shown once, and its facts.
@@ -40,9 +42,11 @@ pub struct Issued {
 impl Issued {
     pub fn into_response(self) -> TokenResponse {
         let ttl = (self.facts.expires_at - self.facts.issued_at).max(0) as u64;
+        // RFC 9449 §5: a token bound to a DPoP key is of type DPoP.
+        let token_type = if self.facts.jkt.is_some() { "DPoP" } else { "Bearer" };
         TokenResponse {
             access_token: self.token.expose().to_string(),
-            token_type: "Bearer".into(),
+            token_type: token_type.into(),
             expires_in: ttl,
             scope: (!self.facts.scope.is_empty()).then(|| self.facts.scope.clone()),
             refresh_token: None,
@@ -68,6 +72,29 @@ pub struct AccessRequest {
     pub audience: Vec<String>,
     pub ttl: u64,
     pub user: Option<UserGrant>,
+    /// The DPoP key (RFC 7638 thumbprint) the token is bound to, from the
+    /// request's verified proof; `None` for a bearer token.
+    pub jkt: Option<String>,
+}
+
+impl AccessRequest {
+    /// An access token for a user, carrying the grant it belongs to, for
+    /// the client's access-token lifetime.
+    pub(crate) fn for_user(
+        client: &Client,
+        user_id: &UserId,
+        scope: ScopeSet,
+        audience: Vec<String>,
+        user: UserGrant,
+    ) -> Self {
+        let ttl = client.settings.access_token_ttl;
+        Self { subject: user_id.to_string(), scope, audience, ttl, user: Some(user), jkt: None }
+    }
+
+    /// The same token bound to a DPoP key (RFC 9449 §6), if any.
+    pub(crate) fn bound_to(self, jkt: Option<&str>) -> Self {
+        Self { jkt: jkt.map(str::to_string), ..self }
+    }
 }
 
 /// A JWT verification: its claims, or why not and the claims when readable.
@@ -252,7 +279,7 @@ impl TokenIssuer {
     /// committed to the store before this returns.
     pub async fn issue(&self, generation: u64, client: &Client, req: AccessRequest) -> Result<Issued, OAuthError> {
         let now = self.clock.now();
-        let AccessRequest { subject, scope, audience, ttl, user } = req;
+        let AccessRequest { subject, scope, audience, ttl, user, jkt } = req;
         let (auth_time, grant_id) = user.map_or((None, None), |u| (Some(u.auth_time), Some(u.grant_id)));
         let mut jti = [0u8; 16];
         self.rng.fill(&mut jti);
@@ -266,6 +293,7 @@ impl TokenIssuer {
             expires_at: now.saturating_add(ttl as i64),
             auth_time,
             grant_id,
+            jkt,
         };
         let token = match client.settings.token_format {
             TokenFormat::Jwt => {
@@ -291,28 +319,13 @@ impl TokenIssuer {
                         expires_at: facts.expires_at,
                         auth_time: facts.auth_time,
                         grant_id: facts.grant_id.clone(),
-                        jkt: None,
+                        jkt: facts.jkt.clone(),
                     })
                     .await?;
                 token
             }
         };
         Ok(Issued { token, facts })
-    }
-
-    /// An access token for a user, carrying the grant it belongs to.
-    pub(crate) async fn issue_for_user(
-        &self,
-        generation: u64,
-        client: &Client,
-        user_id: &UserId,
-        scope: ScopeSet,
-        audience: Vec<String>,
-        user: UserGrant,
-    ) -> Result<Issued, OAuthError> {
-        let ttl = client.settings.access_token_ttl;
-        let req = AccessRequest { subject: user_id.to_string(), scope, audience, ttl, user: Some(user) };
-        self.issue(generation, client, req).await
     }
 
     /// Key rotation: a new key of each algorithm, published at once and

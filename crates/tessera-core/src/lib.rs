@@ -36,6 +36,9 @@
 //! - [`pkce`] (RFC 7636), [`redirect_uri`] (registration and exact matching),
 //!   [`csrf`] (signed double-submit tokens for our forms), [`throttle`]
 //!   (sign-in delays), [`password`] (policy and argon2id), [`user`].
+//! - [`dpop`]: DPoP at the token endpoint (RFC 9449 §5, §8): the proof
+//!   checked before the grant runs (`tessera_pop` does the checks), the
+//!   server nonces, the nonce policy and the injected replay cache.
 //! - [`client`], [`client_auth`]: registered clients and how they prove who
 //!   they are (RFC 6749 §2.3.1).
 //! - [`params`]: form parameters with the duplicate rules of RFC 6749 §3.1.
@@ -61,6 +64,7 @@ pub mod client;
 pub mod client_auth;
 pub mod clock;
 pub mod csrf;
+pub mod dpop;
 pub mod endpoint;
 pub mod error;
 pub mod grant;

@@ -92,3 +92,25 @@ async fn decisions_on_codes_that_are_not_pending_are_throttled() {
     );
     assert!(matches!(a.device_lookup(&uc, &keys).await, Err(DeviceLookupError::Throttled(_))));
 }
+
+/// RFC 9449 §5 for the device grant: a poll with a proof gets a bound token.
+#[tokio::test]
+async fn a_poll_with_a_dpop_proof_gets_a_bound_access_token() {
+    use tessera_pop::dpop::{DpopAlg, ProofKey, make_proof};
+    let (a, _clock, _) = fixture().await;
+    let who = signed_in(&a).await;
+    let (dc, uc) = start(&a).await;
+    assert_eq!(a.device_decide(&uc, &who, true, &[]).await, Ok(()));
+    let key = ProofKey::generate(DpopAlg::EdDSA).unwrap();
+    let nonce = a.dpop_nonce();
+    let proof = make_proof(&key, "POST", "https://as.example/oauth2/token", None, Some(&nonce), T0, "d1").unwrap();
+    let body = form(&format!("grant_type={DEVICE_CODE_GRANT}&client_id=tv&device_code={dc}"));
+    let call = a.client_call(None, &body).await;
+    let t = a.token_with_dpop(&call, &body, &[proof.as_str()]).await.unwrap();
+    assert_eq!(t.token_type, "DPoP");
+    let payload = t.access_token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value =
+        serde_json::from_slice(&<base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(payload).unwrap())
+            .unwrap();
+    assert_eq!(claims["cnf"]["jkt"], key.jkt());
+}

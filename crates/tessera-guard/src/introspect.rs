@@ -108,7 +108,8 @@ fn claims_of(r: IntrospectionResponse, expect: &Expect, now: i64) -> Result<Arc<
         scope: r.scope,
         auth_time: None,
         grant_id: None,
-        cnf: None,
+        // A bound token (DPoP) is refused as a bearer token by `check_claims`.
+        cnf: r.cnf.map(|c| serde_json::json!({ "jkt": c.jkt })),
     };
     crate::jwt::check_claims(&claims, &Expect { leeway: 0, ..expect.clone() }, now)?;
     Ok(Arc::new(claims))
@@ -137,5 +138,23 @@ mod tests {
         assert_eq!(claims_of(other, &expect, 100).err(), Some(Invalid::WrongAudience));
         let no_aud = IntrospectionResponse { aud: None, ..ok };
         assert_eq!(claims_of(no_aud, &expect, 100).err(), Some(Invalid::WrongAudience));
+    }
+
+    /// RFC 9449 §7.1: an introspected token bound to a key (DPoP) is not
+    /// accepted as a bearer token, as a bound JWT is not.
+    #[test]
+    fn a_bound_token_is_not_a_bearer_token() {
+        let expect = Expect { issuer: "https://as".into(), audience: "https://api".into(), leeway: 30 };
+        let bound = IntrospectionResponse {
+            active: true,
+            client_id: Some("c".into()),
+            token_type: Some("DPoP".into()),
+            exp: Some(200),
+            aud: Some(Audience::One("https://api".into())),
+            cnf: Some(tessera_proto::Confirmation { jkt: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into() }),
+            ..Default::default()
+        };
+        assert_eq!(claims_of(bound.clone(), &expect, 100).err(), Some(Invalid::SenderConstrained));
+        assert!(claims_of(IntrospectionResponse { cnf: None, ..bound }, &expect, 100).is_ok());
     }
 }

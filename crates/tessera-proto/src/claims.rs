@@ -50,4 +50,14 @@ pub struct AccessTokenClaims {
     /// revokes every token carrying its id. Absent for client credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_id: Option<String>,
+    /// The key the token is bound to (RFC 7800 §3.1; RFC 9449 §6.1 `jkt`);
+    /// absent for a bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// `cnf` (RFC 7800 §3.1) with the DPoP key's RFC 7638 SHA-256 thumbprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
 }

@@ -1,4 +1,5 @@
-//! OAuth error codes (RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 8707 §2)
+//! OAuth error codes (RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 8707 §2,
+//! RFC 9449 §12.2)
 //! and the JSON body that carries them.
 
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,10 @@ pub enum ErrorCode {
     ExpiredToken,
     ServerError,
     TemporarilyUnavailable,
+    /// RFC 9449 §12.2: the DPoP proof is missing (where required) or invalid.
+    InvalidDpopProof,
+    /// RFC 9449 §8: send a proof with the server nonce from `DPoP-Nonce`.
+    UseDpopNonce,
     /// Not an RFC code: an unknown route. Kept in the same JSON shape.
     NotFound,
     /// Not an RFC code: a body over the size limit.
@@ -64,6 +69,8 @@ impl ErrorCode {
             Self::ExpiredToken => "expired_token",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
             Self::NotFound => "not_found",
             Self::RequestTooLarge => "request_too_large",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -100,6 +107,8 @@ mod tests {
             ErrorCode::UnsupportedResponseType,
             ErrorCode::LoginRequired,
             ErrorCode::AccessDenied,
+            ErrorCode::InvalidDpopProof,
+            ErrorCode::UseDpopNonce,
         ] {
             let json = serde_json::to_string(&code).unwrap_or_default();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

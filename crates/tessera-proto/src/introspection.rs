@@ -27,6 +27,10 @@ pub struct IntrospectionResponse {
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// The key the token is bound to (RFC 7800 §3.1; RFC 9449 §6.2):
+    /// a resource server must not accept such a token as a bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<crate::claims::Confirmation>,
 }
 
 impl IntrospectionResponse {

@@ -7,7 +7,7 @@
 //! # Layout
 //! - [`error`]: RFC 6749 §5.2 error codes and the JSON error body.
 //! - [`token`]: the token endpoint's success response (RFC 6749 §5.1).
-//! - [`claims`]: JWT access-token claims (RFC 9068 §2.2).
+//! - [`claims`]: JWT access-token claims (RFC 9068 §2.2), `cnf` (RFC 7800, RFC 9449 §6.1).
 //! - [`introspection`]: the introspection response (RFC 7662 §2.2).
 //! - [`metadata`]: authorization server metadata (RFC 8414 §2).
 //! - [`jwk`]: JSON Web Keys and key sets (RFC 7517, RFC 8037).
@@ -28,7 +28,7 @@ pub mod resource;
 pub mod revocation;
 pub mod token;
 
-pub use claims::{AccessTokenClaims, Audience};
+pub use claims::{AccessTokenClaims, Audience, Confirmation};
 pub use error::{ErrorCode, ErrorResponse};
 pub use introspection::IntrospectionResponse;
 pub use jwk::{Jwk, JwkSet};

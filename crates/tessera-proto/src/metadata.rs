@@ -49,6 +49,9 @@ pub struct AuthorizationServerMetadata {
     pub authorization_response_iss_parameter_supported: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub access_token_signing_alg_values_supported: Vec<String>,
+    /// RFC 9449 §5.1: the algorithms a DPoP proof may be signed with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dpop_signing_alg_values_supported: Vec<String>,
     /// Tessera's revocation feed (see [`crate::revocation`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_feed_endpoint: Option<String>,

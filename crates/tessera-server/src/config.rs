@@ -36,6 +36,7 @@ pub struct Layer {
     pub db_ssl_root_cert: Option<PathBuf>,
     pub purge_interval: Option<String>,
     pub session_ttl: Option<String>,
+    pub dpop_nonce: Option<String>,
     pub master_key_file: Option<PathBuf>,
     pub log: Option<String>,
     pub log_format: Option<String>,
@@ -130,6 +131,8 @@ pub struct Config {
     pub master_key_file: PathBuf,
     /// Browser sessions last this long after sign-in, in seconds.
     pub session_ttl: i64,
+    /// Whether DPoP proofs at the token endpoint must carry a server nonce.
+    pub dpop_nonce: tessera_core::dpop::NonceMode,
     /// Longest a request may take (the revocation long-poll gets its wait on top).
     pub request_timeout: Duration,
     /// Open connections; past this, new ones wait in the listen backlog.
@@ -278,6 +281,9 @@ impl Config {
         if !(60..=30 * 24 * 3600).contains(&session_ttl) {
             bail!("session ttl {ttl:?} must be between 1m and 30d");
         }
+        let nonce = o.dpop_nonce.or(f.dpop_nonce).unwrap_or_else(|| "required".into());
+        let dpop_nonce = tessera_core::dpop::NonceMode::parse(&nonce)
+            .with_context(|| format!("DPoP nonce mode {nonce:?} is not 'required' or 'optional'"))?;
         let master_key_file = o.master_key_file.or(f.master_key_file).unwrap_or_else(|| data_dir.join("master.key"));
         let timeout = o.request_timeout.or(f.request_timeout).unwrap_or_else(|| DEFAULT_REQUEST_TIMEOUT.into());
         let request_timeout = Duration::from_secs(parse_duration(&timeout).context("request timeout")?);
@@ -340,6 +346,7 @@ impl Config {
             purge_interval,
             master_key_file,
             session_ttl: session_ttl as i64,
+            dpop_nonce,
             request_timeout,
             max_connections,
             trusted_proxies,
@@ -515,6 +522,12 @@ mod tests {
         assert_eq!(c.issuer, "https://id.example");
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.default_audience, "https://id.example");
+        assert_eq!(c.dpop_nonce, tessera_core::dpop::NonceMode::Required);
+        let optional = Layer { dpop_nonce: Some("optional".into()), ..Default::default() };
+        let c = Config::resolve(optional, Layer::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.dpop_nonce, tessera_core::dpop::NonceMode::Optional);
+        let bad = Layer { dpop_nonce: Some("sometimes".into()), ..Default::default() };
+        assert!(Config::resolve(bad, Layer::default()).is_err());
         let open = Layer { listen: Some("0.0.0.0:8080".into()), ..Default::default() };
         assert!(Config::resolve(open, Layer::default()).is_err());
     }

@@ -199,6 +199,7 @@ async fn start(
         default_audience: cfg.default_audience.clone(),
         introspection_cache_capacity: cfg.introspection_cache,
         session_ttl: cfg.session_ttl,
+        dpop_nonce: cfg.dpop_nonce,
         ..Settings::new(cfg.issuer.clone())
     };
     let authority = Authority::start(settings, store.clone(), master, Arc::new(SystemClock), system_rng()?)

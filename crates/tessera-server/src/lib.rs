@@ -10,7 +10,9 @@
 //! - [`http`]: the thin axum layer: routes, the one mapping from
 //!   [`tessera_core::OAuthError`] to HTTP, request parsing, health probes;
 //!   `browser.rs` (authorize, sign-in, consent, logout) and `pages.rs`
-//!   (askama templates from `templates/`, cookies, page security headers).
+//!   (askama templates from `templates/`, cookies, page security headers);
+//!   `oauth.rs` hands the token endpoint's `DPoP` headers to core and adds
+//!   `DPoP-Nonce` (RFC 9449 §8).
 //! - [`background`]: purging expired rows and following revocations.
 #![forbid(unsafe_code)]
 

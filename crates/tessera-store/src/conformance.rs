@@ -77,6 +77,7 @@ pub fn client(id: &str, created_at: i64) -> Client {
             scope: ScopeSet::parse("a b").unwrap(),
             audiences: vec!["https://api.example".into()],
             token_format: TokenFormat::Opaque,
+            token_binding: Default::default(),
             access_token_ttl: 900,
             introspection: false,
             redirect_uris: vec![],

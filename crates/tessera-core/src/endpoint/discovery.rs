@@ -78,6 +78,7 @@ pub async fn metadata(
         subject_types_supported: strings(&["public"]),
         id_token_signing_alg_values_supported: strings(&["RS256", "ES256", "EdDSA"]),
         claims_supported: strings(CLAIMS),
+        dpop_signing_alg_values_supported: crate::dpop::ALGORITHMS.iter().map(|a| a.as_str().to_string()).collect(),
         prompt_values_supported: strings(&["none", "login", "consent", "select_account"]),
         claims_parameter_supported: Some(false),
         request_parameter_supported: Some(false),

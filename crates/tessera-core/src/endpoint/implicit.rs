@@ -37,7 +37,8 @@ impl Authorize<'_> {
         self.store.insert_grant(&grant).await?;
         let user = UserGrant { auth_time: s.session.auth_time, grant_id: grant.id.clone() };
         let (scope, audience) = (req.scope.clone(), req.audience.clone());
-        let access = AccessRequest { subject: s.user.id.to_string(), scope, audience, ttl, user: Some(user) };
+        let access =
+            AccessRequest { subject: s.user.id.to_string(), scope, audience, ttl, user: Some(user), jkt: None };
         let issued = self.issuer.issue(self.clients.generation(), c, access).await?;
         let expires_in = ttl.to_string();
         let scope = req.scope.to_string();

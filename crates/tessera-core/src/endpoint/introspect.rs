@@ -8,7 +8,7 @@
 //! never tells a caller whether a token it may not see exists.
 
 use serde::Serialize;
-use tessera_proto::{AccessTokenClaims, Audience, IntrospectionResponse};
+use tessera_proto::{AccessTokenClaims, Audience, Confirmation, IntrospectionResponse};
 
 use crate::client_auth::ClientCall;
 use crate::clock::Clock;
@@ -105,6 +105,7 @@ impl TokenReader<'_> {
                 expires_at: record.expires_at,
                 auth_time: record.auth_time,
                 grant_id: record.grant_id.clone(),
+                jkt: record.jkt.clone(),
             };
             if now >= record.expires_at {
                 return Ok(Lookup::Inactive(format!("expired at {}", record.expires_at), Some(facts)));
@@ -163,13 +164,15 @@ impl TokenReader<'_> {
             active,
             scope: (!f.scope.is_empty()).then(|| f.scope.clone()),
             client_id: Some(f.client_id.to_string()),
-            token_type: Some("Bearer".into()),
+            // RFC 9449 §6.2: a DPoP-bound token says so, with its key.
+            token_type: Some(if f.jkt.is_some() { "DPoP" } else { "Bearer" }.into()),
             exp: Some(f.expires_at),
             iat: Some(f.issued_at),
             sub: Some(f.subject.clone()),
             aud: Some(Audience::from_list(f.audience.clone())),
             iss: Some(self.issuer.issuer().to_string()),
             jti: Some(f.jti.clone()),
+            cnf: f.jkt.clone().map(|jkt| Confirmation { jkt }),
         }
     }
 }
@@ -185,5 +188,6 @@ fn facts_of(c: &AccessTokenClaims) -> TokenFacts {
         expires_at: c.exp,
         auth_time: c.auth_time,
         grant_id: c.grant_id.clone(),
+        jkt: c.cnf.as_ref().map(|c| c.jkt.clone()),
     }
 }

@@ -94,9 +94,10 @@ pub async fn handle(
     generation: u64,
     client: &AuthenticatedClient,
     req: Request,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let redeemed = redeem(p, client, req).await?;
-    user_tokens::issue(p, generation, &redeemed).await
+    user_tokens::issue(p, generation, &redeemed, jkt).await
 }
 
 impl Granted for RedeemedCode {

@@ -33,6 +33,7 @@ pub async fn handle(
     generation: u64,
     client: &AuthenticatedClient,
     req: Request,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let c = client.client();
     if !c.allows_grant(GrantType::ClientCredentials) {
@@ -55,7 +56,7 @@ pub async fn handle(
         }
     };
     let audience = issuer.audience_for(c, &req.resources)?;
-    let req =
-        AccessRequest { subject: c.id.to_string(), scope, audience, ttl: c.settings.access_token_ttl, user: None };
+    let (subject, ttl, jkt) = (c.id.to_string(), c.settings.access_token_ttl, jkt.map(str::to_string));
+    let req = AccessRequest { subject, scope, audience, ttl, user: None, jkt };
     Ok(issuer.issue(generation, c, req).await?.into_response())
 }

@@ -92,9 +92,10 @@ pub async fn handle(
     generation: u64,
     client: &AuthenticatedClient,
     req: Request,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let approved = poll(p, client, req).await?;
-    user_tokens::issue(p, generation, &approved).await
+    user_tokens::issue(p, generation, &approved, jkt).await
 }
 
 /// One poll; the only maker of [`ApprovedDevice`].

@@ -74,18 +74,21 @@ impl TokenRequest {
     }
 
     /// Runs the grant for a client already authenticated, with the
-    /// configuration generation the request read its client at.
+    /// configuration generation the request read its client at. `jkt`: the
+    /// key of the request's verified DPoP proof, which the access token is
+    /// then bound to (RFC 9449 §5).
     pub async fn handle(
         self,
         parts: &GrantParts<'_>,
         generation: u64,
         client: &AuthenticatedClient,
+        jkt: Option<&str>,
     ) -> Result<TokenResponse, OAuthError> {
         match self {
-            Self::ClientCredentials(r) => client_credentials::handle(parts.issuer, generation, client, r).await,
-            Self::AuthorizationCode(r) => authorization_code::handle(parts, generation, client, r).await,
-            Self::RefreshToken(r) => refresh_token::handle(parts, generation, client, r).await,
-            Self::DeviceCode(r) => device_code::handle(parts, generation, client, r).await,
+            Self::ClientCredentials(r) => client_credentials::handle(parts.issuer, generation, client, r, jkt).await,
+            Self::AuthorizationCode(r) => authorization_code::handle(parts, generation, client, r, jkt).await,
+            Self::RefreshToken(r) => refresh_token::handle(parts, generation, client, r, jkt).await,
+            Self::DeviceCode(r) => device_code::handle(parts, generation, client, r, jkt).await,
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::client::{Client, GrantType};
 use crate::client_auth::AuthenticatedClient;
 use crate::error::OAuthError;
 use crate::grant::GrantParts;
-use crate::issuer::UserGrant;
+use crate::issuer::{AccessRequest, UserGrant};
 use crate::params::Params;
 use crate::random::Random;
 use crate::scope::ScopeSet;
@@ -50,6 +50,7 @@ pub async fn handle(
     generation: u64,
     client: &AuthenticatedClient,
     req: Request,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let c = client.client();
     if !c.allows_grant(GrantType::RefreshToken) {
@@ -96,7 +97,8 @@ pub async fn handle(
     }
     let old = &state.token;
     let user = UserGrant { auth_time: old.auth_time, grant_id: old.grant_id.clone() };
-    let issued = p.issuer.issue_for_user(generation, c, &old.user_id, scope, old.audience.clone(), user).await?;
+    let req = AccessRequest::for_user(c, &old.user_id, scope, old.audience.clone(), user).bound_to(jkt);
+    let issued = p.issuer.issue(generation, c, req).await?;
     // RFC 6749 §6: a narrowed scope applies to this access token only; the
     // successor keeps the scope of the token presented.
     let (secret, successor) = successor_of(p.rng, p.clock.now_millis(), c, old, old.scope.clone(), now);

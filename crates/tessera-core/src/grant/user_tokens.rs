@@ -11,7 +11,7 @@ use crate::client::{Client, GrantType, MAX_ACCESS_TOKEN_TTL};
 use crate::error::OAuthError;
 use crate::grant::GrantParts;
 use crate::grant::refresh_token;
-use crate::issuer::UserGrant;
+use crate::issuer::{AccessRequest, UserGrant};
 use crate::scope::ScopeSet;
 use crate::store::{RefreshToken, User};
 use crate::token::id_token::{self, IdTokenClaims, UserClaims};
@@ -54,12 +54,14 @@ pub(crate) async fn issue(
     p: &GrantParts<'_>,
     generation: u64,
     granted: &impl Granted,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let g = granted.facts();
     let c = g.client;
     let now = p.clock.now();
     let user = UserGrant { auth_time: g.auth_time, grant_id: g.grant_id.to_string() };
-    let issued = p.issuer.issue_for_user(generation, c, &g.user.id, g.scope.clone(), g.audience.to_vec(), user).await?;
+    let req = AccessRequest::for_user(c, &g.user.id, g.scope.clone(), g.audience.to_vec(), user).bound_to(jkt);
+    let issued = p.issuer.issue(generation, c, req).await?;
     let mut response = issued.into_response();
     if g.scope.contains("offline_access") && c.allows_grant(GrantType::RefreshToken) {
         let family = RefreshToken {

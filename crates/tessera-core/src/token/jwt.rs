@@ -26,6 +26,7 @@ pub fn claims_of(issuer: &str, f: &TokenFacts) -> AccessTokenClaims {
         scope: (!f.scope.is_empty()).then(|| f.scope.clone()),
         auth_time: f.auth_time,
         grant_id: f.grant_id.clone(),
+        cnf: f.jkt.clone().map(|jkt| tessera_proto::Confirmation { jkt }),
     }
 }
 
@@ -151,6 +152,7 @@ mod tests {
             expires_at: 1900,
             auth_time: None,
             grant_id: None,
+            jkt: None,
         }
     }
 

@@ -26,4 +26,7 @@ pub struct TokenFacts {
     pub auth_time: Option<i64>,
     /// The grant the token belongs to; `None` for client credentials.
     pub grant_id: Option<String>,
+    /// The RFC 7638 thumbprint of the DPoP key the token is bound to
+    /// (RFC 9449 §6); `None` for a bearer token.
+    pub jkt: Option<String>,
 }

@@ -5,7 +5,7 @@
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::{Value, json};
-use tessera_core::client::{Client, NewClient, RateLimit, TokenFormat};
+use tessera_core::client::{Client, NewClient, RateLimit, TokenBinding, TokenFormat};
 use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::ids::ClientId;
 use tessera_core::random::SystemRandom;
@@ -67,6 +67,10 @@ pub enum ClientCmd {
         /// Access-token format: jwt or opaque.
         #[arg(long, default_value = "jwt", value_parser = ["jwt", "opaque"])]
         token_format: String,
+        /// Access-token binding: bearer, or dpop (every token request must
+        /// carry a DPoP proof and every token is bound to its key).
+        #[arg(long, default_value = "bearer", value_parser = ["bearer", "dpop"])]
+        token_binding: String,
         /// Access-token lifetime, e.g. 15m, 1h [default: 15m].
         #[arg(long)]
         access_token_ttl: Option<String>,
@@ -86,6 +90,9 @@ pub enum ClientCmd {
         /// Token requests this client may make per node, e.g. 100/s or 600/m; 0 or off removes the limit.
         #[arg(long, value_name = "RATE")]
         rate_limit: Option<String>,
+        /// Access-token binding: bearer or dpop.
+        #[arg(long, value_parser = ["bearer", "dpop"])]
+        token_binding: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -132,6 +139,7 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
             scope,
             audiences,
             token_format,
+            token_binding,
             access_token_ttl,
             introspection,
             rate_limit,
@@ -146,6 +154,7 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
                 scope,
                 audiences,
                 token_format: if token_format == "opaque" { TokenFormat::Opaque } else { TokenFormat::Jwt },
+                token_binding: binding(&token_binding)?,
                 access_token_ttl: ttl,
                 introspection,
                 redirect_uris,
@@ -212,12 +221,18 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
             }
             print(&get(store, &id).await?, Some(&secret), json);
         }
-        ClientCmd::Update { id, rate_limit, json } => {
+        ClientCmd::Update { id, rate_limit, token_binding, json } => {
             let mut settings = get(store, &id).await?.settings;
-            let Some(rate_limit) = parse_rate(rate_limit.as_deref())? else {
-                bail!("nothing to change: give --rate-limit");
-            };
-            settings.rate_limit = rate_limit;
+            let rate_limit = parse_rate(rate_limit.as_deref())?;
+            if rate_limit.is_none() && token_binding.is_none() {
+                bail!("nothing to change: give --rate-limit or --token-binding");
+            }
+            if let Some(r) = rate_limit {
+                settings.rate_limit = r;
+            }
+            if let Some(b) = &token_binding {
+                settings.token_binding = binding(b)?;
+            }
             if !store.set_client_settings(&id, &settings, now).await? {
                 bail!("no client with id {id:?}");
             }
@@ -240,6 +255,10 @@ pub async fn run(cfg: &Config, cmd: ClientCmd) -> anyhow::Result<()> {
 /// `--rate-limit`: `None` if not given, `Some(None)` for `0` or `off`.
 fn parse_rate(s: Option<&str>) -> anyhow::Result<Option<Option<RateLimit>>> {
     s.map(|s| Rate::parse(s).map(|r| r.map(Rate::to_client)).context("--rate-limit")).transpose()
+}
+
+fn binding(s: &str) -> anyhow::Result<TokenBinding> {
+    TokenBinding::parse(s).with_context(|| format!("--token-binding {s:?} is not bearer or dpop"))
 }
 
 async fn get(store: &dyn Store, id: &ClientId) -> anyhow::Result<Client> {
@@ -265,6 +284,9 @@ fn to_json(c: &Client, secret: Option<&Secret>) -> Value {
         "allow_implicit": c.settings.allow_implicit,
         "audience": c.settings.audiences,
         "access_token_format": c.settings.token_format.as_str(),
+        "token_binding": c.settings.token_binding.as_str(),
+        // RFC 9449 §5.2.
+        "dpop_bound_access_tokens": c.settings.token_binding == TokenBinding::Dpop,
         "access_token_ttl": c.settings.access_token_ttl,
         "introspection": c.settings.introspection,
         "rate_limit": c.settings.rate_limit.and_then(Rate::from_client).map(|r| r.to_string()),
@@ -303,6 +325,7 @@ fn print(c: &Client, secret: Option<&Secret>, json: bool) {
         println!("audience:          {}", c.settings.audiences.join(" "));
     }
     println!("token format:      {}", c.settings.token_format.as_str());
+    println!("token binding:     {}", c.settings.token_binding.as_str());
     println!("access token ttl:  {}s", c.settings.access_token_ttl);
     if c.settings.introspection {
         println!("introspection:     may introspect every client's tokens");

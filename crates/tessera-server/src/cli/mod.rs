@@ -115,6 +115,10 @@ pub struct ServeArgs {
     /// How long a browser stays signed in [default: 10h].
     #[arg(long, env = "TESSERA_SESSION_TTL", value_name = "DURATION")]
     session_ttl: Option<String>,
+    /// Whether a DPoP proof at the token endpoint must carry a server nonce
+    /// (RFC 9449 §8): `required` or `optional` [default: required].
+    #[arg(long, env = "TESSERA_DPOP_NONCE", value_name = "MODE", value_parser = ["required", "optional"])]
+    dpop_nonce: Option<String>,
     /// Longest any request may take before it is answered 503
     /// temporarily_unavailable; the revocation long-poll gets its `wait` on top [default: 30s].
     #[arg(long, env = "TESSERA_REQUEST_TIMEOUT", value_name = "DURATION")]
@@ -197,6 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         o.sqlite_synchronous = s.sqlite_synchronous.clone();
         o.purge_interval = s.purge_interval.clone();
         o.session_ttl = s.session_ttl.clone();
+        o.dpop_nonce = s.dpop_nonce.clone();
         o.request_timeout = s.request_timeout.clone();
         o.max_connections = s.max_connections;
         o.trusted_proxies = (!s.trusted_proxies.is_empty()).then(|| s.trusted_proxies.clone());

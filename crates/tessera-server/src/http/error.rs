@@ -43,6 +43,8 @@ impl IntoResponse for ApiError {
         }
         let body = ErrorResponse { error: e.code, error_description: Some(e.description) };
         let mut resp = (status, axum::Json(body)).into_response();
+        // For handlers that add headers to some errors (`DPoP-Nonce`).
+        resp.extensions_mut().insert(e.code);
         let h = resp.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

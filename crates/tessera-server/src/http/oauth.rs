@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::OAuthError;
 use tessera_core::endpoint::userinfo::BearerError;
@@ -26,9 +26,13 @@ pub(crate) fn no_store(body: impl IntoResponse) -> Response {
 /// `POST /oauth2/token` (RFC 6749 §3.2). A browser app (SPA) may call it
 /// cross-origin when the client it names registered its origin: the answer,
 /// success or error, then carries CORS headers for that origin only.
+/// Every `DPoP` header value goes to core, which checks the proof (RFC 9449
+/// §4.3) before the grant runs; a request with a proof, and a refusal for a
+/// missing or stale nonce, get a fresh `DPoP-Nonce` (§8).
 pub async fn token(State(s): State<AppState>, headers: HeaderMap, ext: Extensions, req: OAuthRequest) -> Response {
     let caller = Caller::of(&s, &ext, &req).await;
-    let issue = async { Ok(no_store(Json(s.authority.token_for(&caller.call, &req.params).await?))) };
+    let proofs: Vec<&[u8]> = headers.get_all(DPOP).iter().map(HeaderValue::as_bytes).collect();
+    let issue = async { Ok(no_store(Json(s.authority.token_with_dpop(&caller.call, &req.params, &proofs).await?))) };
     let admitted = match caller.admit(&s.limits) {
         Ok(()) => caller.issuance(&s),
         Err(l) => Err(l),
@@ -37,12 +41,25 @@ pub async fn token(State(s): State<AppState>, headers: HeaderMap, ext: Extension
         Ok(()) => authenticated(&s, &caller, issue).await,
         Err(l) => l.into_response(),
     };
+    if (!proofs.is_empty() || is_error(&r, ErrorCode::UseDpopNonce))
+        && let Ok(v) = HeaderValue::from_str(&s.authority.dpop_nonce())
+    {
+        r.headers_mut().insert(DPOP_NONCE, v);
+    }
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())
         && caller.client().is_some_and(|c| c.settings.allowed_origins.iter().any(|o| o == origin))
     {
         allow_origin(&mut r, origin);
     }
     r
+}
+
+const DPOP: HeaderName = HeaderName::from_static("dpop");
+const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
+
+/// Whether `r` is the JSON error response carrying `code`.
+fn is_error(r: &Response, code: ErrorCode) -> bool {
+    r.extensions().get::<ErrorCode>() == Some(&code)
 }
 
 /// Runs an endpoint that authenticates the client under the limits on
@@ -83,7 +100,7 @@ fn allow_origin(r: &mut Response, origin: &str) {
         let h = r.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
         h.insert(header::VARY, HeaderValue::from_static("Origin"));
-        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("www-authenticate"));
+        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("www-authenticate, dpop-nonce"));
     }
 }
 
