@@ -1,7 +1,8 @@
 //! Keys that outlive the token request, over real HTTP (RFC 9449 §5, §10):
 //! a public client's refresh tokens are bound to the key of the proof they
 //! were issued with, and only a proof of that key refreshes them (a refusal
-//! spends nothing); a confidential client's are not bound.
+//! spends nothing); a confidential client's are not bound. A code asked for
+//! with `dpop_jkt` is redeemed only with a proof of that key.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -95,4 +96,40 @@ async fn a_public_clients_refresh_token_needs_its_key_a_confidential_clients_doe
     assert_eq!((plain.status, plain.body["token_type"].as_str()), (200, Some("Bearer")), "{}", plain.body);
     let rebound = refresh(&s, &app, Some(&secret), &refresh_token(&plain), &[&proof(&thief, &s, None)]).await;
     assert_bound(&rebound, thief.jkt());
+}
+
+#[tokio::test]
+async fn a_code_asked_for_with_dpop_jkt_is_redeemed_only_with_that_key() {
+    let s = server();
+    let (app, secret) = s.create_app(&["--grant-type", "refresh_token", "--scope", "openid offline_access"]);
+    let (mine, thief) = (ProofKey::generate(DpopAlg::EdDSA).unwrap(), ProofKey::generate(DpopAlg::ES256).unwrap());
+    let jkt = [("dpop_jkt", mine.jkt())];
+
+    // Through sign-in and consent, the binding reaches the code.
+    let (c, v) = code(&s, &app, &jkt).await;
+    let a = redeem_with(&s, &app, Some(&secret), &c, &v, &[&proof(&thief, &s, None)]).await;
+    assert_refused(&a, "invalid_grant", "dpop_jkt with another key's proof");
+    let (c, v) = code(&s, &app, &jkt).await;
+    assert_refused(
+        &redeem_with(&s, &app, Some(&secret), &c, &v, &[]).await,
+        "invalid_grant",
+        "dpop_jkt without a proof",
+    );
+    let (c, v) = code(&s, &app, &jkt).await;
+    assert_bound(&redeem_with(&s, &app, Some(&secret), &c, &v, &[&proof(&mine, &s, None)]).await, mine.jkt());
+
+    // A malformed dpop_jkt goes back to the client as invalid_request.
+    let (_, challenge) = pkce(34);
+    for bad in ["short", &format!("{}=", &mine.jkt()[1..]), &format!("{}!", &mine.jkt()[1..])] {
+        let mut pairs = auth_pairs(&app, &challenge);
+        pairs[3] = ("scope", "openid");
+        pairs.push(("dpop_jkt", bad));
+        let seen = Browser::new(&s).authorize(&pairs).await;
+        assert_eq!(
+            (seen.status, seen.param("error").as_deref()),
+            (303, Some("invalid_request")),
+            "{bad}: {}",
+            seen.body
+        );
+    }
 }
