@@ -7,62 +7,13 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use base64ct::{Base64UrlUnpadded, Encoding};
+use common::dpop::*;
 use common::signin::*;
 use common::*;
 use serde_json::{Value, json};
 use tessera_pop::dpop::{DpopAlg, ProofKey, make_proof};
-
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
-fn jti() -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    format!("jti-{}-{}-{}", std::process::id(), now(), N.fetch_add(1, Ordering::Relaxed))
-}
-
-fn claims(jwt: &str) -> Value {
-    serde_json::from_slice(&Base64UrlUnpadded::decode_vec(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap()
-}
-
-fn proof(key: &ProofKey, s: &Server, nonce: Option<&str>) -> String {
-    make_proof(key, "POST", &s.url("/oauth2/token"), None, nonce, now(), &jti()).unwrap()
-}
-
-struct Answer {
-    status: u16,
-    body: Value,
-    headers: reqwest::header::HeaderMap,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-    fn nonce(&self) -> String {
-        self.header("dpop-nonce").expect("a DPoP-Nonce header").to_string()
-    }
-}
-
-/// A token request with these `DPoP` headers; `secret` None for a public client.
-async fn post(s: &Server, id: &str, secret: Option<&str>, form: &[(&str, &str)], proofs: &[&str]) -> Answer {
-    let mut req = http().post(s.url("/oauth2/token"));
-    let mut form = form.to_vec();
-    match secret {
-        Some(sec) => req = req.basic_auth(id, Some(sec)),
-        None => form.push(("client_id", id)),
-    }
-    for p in proofs {
-        req = req.header("DPoP", *p);
-    }
-    let r = req.form(&form).send().await.unwrap();
-    let (status, headers) = (r.status().as_u16(), r.headers().clone());
-    Answer { status, headers, body: r.json().await.unwrap_or(Value::Null) }
-}
 
 const CC: &[(&str, &str)] = &[("grant_type", "client_credentials")];
 
@@ -71,19 +22,6 @@ async fn learn_nonce(s: &Server, id: &str, secret: &str, key: &ProofKey) -> Stri
     let a = post(s, id, Some(secret), CC, &[&proof(key, s, None)]).await;
     assert_eq!((a.status, a.body["error"].as_str()), (400, Some("use_dpop_nonce")), "{}", a.body);
     a.nonce()
-}
-
-fn assert_bound(a: &Answer, jkt: &str) {
-    assert_eq!(a.status, 200, "{}", a.body);
-    assert_eq!(a.body["token_type"], "DPoP", "{}", a.body);
-    let c = claims(a.body["access_token"].as_str().unwrap());
-    assert_eq!(c["cnf"]["jkt"], jkt, "{c}");
-    assert!(a.header("dpop-nonce").is_some(), "a successful DPoP response carries a nonce");
-}
-
-fn assert_refused(a: &Answer, code: &str, why: &str) {
-    assert_eq!((a.status, a.body["error"].as_str()), (400, Some(code)), "{why}: {}", a.body);
-    assert_eq!(a.header("cache-control"), Some("no-store"), "{why}");
 }
 
 #[tokio::test]

@@ -30,6 +30,8 @@ use crate::store::{AuthCode, Consent, Session, Store, User};
 pub const CODE_TTL: i64 = 60;
 const MAX_STATE: usize = 2048;
 const MAX_NONCE: usize = 512;
+/// The length of an unpadded base64url SHA-256 digest.
+const JKT_LEN: usize = 43;
 
 /// A request whose client and redirect URI are verified and whose every
 /// parameter is well-formed.
@@ -47,6 +49,9 @@ pub struct AuthorizationRequest {
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// RFC 9449 §10 `dpop_jkt`: the thumbprint of the DPoP key the code is
+    /// bound to; its redemption must carry a proof of that key.
+    pub dpop_jkt: Option<String>,
 }
 
 /// What the client asked to get back. Only a code carries a PKCE challenge,
@@ -210,6 +215,7 @@ impl Authorize<'_> {
             ),
         };
         let login_hint = params.get("login_hint").filter(|h| h.len() <= 256).map(str::to_string);
+        let dpop_jkt = params.get("dpop_jkt").map(parse_jkt).transpose().map_err(back)?;
         Ok(AuthorizationRequest {
             raw: params.encode(),
             client,
@@ -222,6 +228,7 @@ impl Authorize<'_> {
             prompt,
             max_age,
             login_hint,
+            dpop_jkt,
         })
     }
 
@@ -307,7 +314,7 @@ impl Authorize<'_> {
                 session_id: s.session.id.clone(),
                 created_at: now,
                 expires_at: now + CODE_TTL,
-                dpop_jkt: None,
+                dpop_jkt: req.dpop_jkt.clone(),
             })
             .await?;
         let mut pairs = vec![("code", code.expose())];
@@ -374,6 +381,15 @@ pub fn new_request_start(now: i64) -> i64 {
     now.saturating_add(1)
 }
 
+/// An RFC 7638 SHA-256 thumbprint: 32 bytes in unpadded base64url, 43 characters.
+fn parse_jkt(v: &str) -> Result<String, OAuthError> {
+    let b64url = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    if v.len() != JKT_LEN || !v.bytes().all(b64url) {
+        return Err(OAuthError::invalid_request("dpop_jkt must be a base64url SHA-256 JWK thumbprint"));
+    }
+    Ok(v.to_string())
+}
+
 fn parse_prompt(p: Option<&str>) -> Result<Prompt, OAuthError> {
     let mut out = Prompt::default();
     let Some(p) = p else { return Ok(out) };
@@ -408,6 +424,21 @@ mod tests {
         let long = format!("\u{1b}[2J{}", "x".repeat(5000));
         let e = parse_prompt(Some(&long)).map(|_| ()).unwrap_err();
         assert!(e.description.len() < 100 && !e.description.contains('\u{1b}'), "{}", e.description);
+    }
+
+    #[test]
+    fn dpop_jkt_format() {
+        let good = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+        assert_eq!(parse_jkt(good), Ok(good.to_string()));
+        for bad in [
+            "",
+            &good[1..],
+            &format!("{good}A"),
+            "0ZcOCORZNYy+DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
+            &format!("{}=", &good[1..]),
+        ] {
+            assert!(parse_jkt(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! issued from it is revoked. Another client presenting a code gets
 //! `invalid_grant` and changes nothing, so a stranger cannot burn it; nor
 //! can a stranger replaying a public client's spent code without its PKCE
-//! verifier.
+//! verifier. A code asked for with `dpop_jkt` (RFC 9449 §10) is redeemed
+//! only with a DPoP proof of that key.
 
 use tessera_proto::TokenResponse;
 
@@ -96,7 +97,7 @@ pub async fn handle(
     req: Request,
     jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
-    let redeemed = redeem(p, client, req).await?;
+    let redeemed = redeem(p, client, req, jkt).await?;
     user_tokens::issue(p, generation, &redeemed, jkt).await
 }
 
@@ -119,7 +120,12 @@ impl Granted for RedeemedCode {
 }
 
 /// Consumes the code and checks it; the only maker of [`RedeemedCode`].
-async fn redeem(p: &GrantParts<'_>, client: &AuthenticatedClient, req: Request) -> Result<RedeemedCode, OAuthError> {
+async fn redeem(
+    p: &GrantParts<'_>,
+    client: &AuthenticatedClient,
+    req: Request,
+    jkt: Option<&str>,
+) -> Result<RedeemedCode, OAuthError> {
     let c = client.client();
     if !c.allows_grant(GrantType::AuthorizationCode) {
         return Err(OAuthError::unauthorized_client("this client may not use the authorization code grant"));
@@ -157,6 +163,14 @@ async fn redeem(p: &GrantParts<'_>, client: &AuthenticatedClient, req: Request) 
     if !code.code_challenge.verify(&req.code_verifier) {
         p.revocations.revoke_grant(&code.grant_id, &code.client_id).await?;
         return Err(fail("code_verifier does not match the code_challenge"));
+    }
+    // RFC 9449 §10: a code asked for with `dpop_jkt` is redeemed only with
+    // a proof of that key.
+    if let Some(bound) = &code.dpop_jkt
+        && jkt != Some(bound.as_str())
+    {
+        p.revocations.revoke_grant(&code.grant_id, &code.client_id).await?;
+        return Err(fail("the code is bound to another DPoP key (dpop_jkt)"));
     }
     let user = match p.store.get_user(&code.user_id).await? {
         Some(u) if !u.disabled => u,

@@ -11,7 +11,9 @@
 //!   every refresh token and every access token issued under it.
 //!
 //! A token presented by another client is refused and changes nothing, so a
-//! stranger who finds one cannot log its owner out.
+//! stranger who finds one cannot log its owner out. So is a token bound to a
+//! DPoP key (a public client's, RFC 9449 §5) presented without a proof of
+//! that key: it stays unspent, and a retry needs the key too.
 
 use tessera_proto::{ErrorCode, TokenResponse};
 
@@ -66,6 +68,13 @@ pub async fn handle(
     };
     if state.token.client_id != c.id {
         return Err(invalid_grant("invalid refresh token"));
+    }
+    // RFC 9449 §5: a bound token needs a proof of its key, checked before
+    // anything is spent or revoked.
+    if let Some(bound) = &state.token.jkt
+        && jkt != Some(bound.as_str())
+    {
+        return Err(invalid_grant("the refresh token is bound to another DPoP key"));
     }
     // Its grant was revoked. The store keeps no token of a revoked grant
     // (tokens are stored only while their grant exists); this answers from

@@ -75,7 +75,10 @@ pub(crate) async fn issue(
             issued_at: now,
             expires_at: g.grant_expires,
             family_expires_at: g.grant_expires,
-            jkt: None,
+            // RFC 9449 §5: a public client's refresh tokens are bound to the
+            // key of the proof they were issued with; a confidential client's
+            // are not (its authentication binds them).
+            jkt: if c.is_public() { jkt.map(str::to_string) } else { None },
         };
         let (secret, first) =
             refresh_token::successor_of(p.rng, p.clock.now_millis(), c, &family, g.scope.clone(), now);
