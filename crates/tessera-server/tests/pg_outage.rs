@@ -157,7 +157,7 @@ async fn the_database_goes_away_and_comes_back() {
                 for t in chunk {
                     let r = http().post(&url).basic_auth(&api.0, Some(&api.1)).form(&[("token", &t)]).send().await;
                     let v: Value = r.unwrap().json().await.unwrap();
-                    assert_eq!(v["active"], true, "a token answered with 200 was not stored");
+                    assert_eq!(v["active"], true, "a token answered with 200 was not stored: {v}");
                 }
             })
         })
