@@ -18,7 +18,7 @@ use crate::endpoint::authorize::{AuthorizationRequest, Authorize, AuthorizeError
 use crate::endpoint::device::{DeviceFlow, DeviceLookupError, DeviceRequest};
 use crate::endpoint::introspect::{Inspection, Lookup, TokenReader};
 use crate::endpoint::session::LoginError;
-use crate::endpoint::userinfo::{BearerError, UserInfo};
+use crate::endpoint::userinfo::{BearerError, Presentation, UserInfo};
 use crate::endpoint::{discovery, revocation_feed, revoke, session, userinfo};
 use crate::error::OAuthError;
 use crate::grant::{GrantParts, TokenRequest};
@@ -52,7 +52,7 @@ pub struct Settings {
     pub session_ttl: i64,
     /// Password hashes computed at once (each ~19 MiB and one core).
     pub password_hash_concurrency: usize,
-    /// Whether a DPoP proof at the token endpoint must carry a server nonce.
+    /// Whether a DPoP proof at the token endpoint and UserInfo must carry a server nonce.
     pub dpop_nonce: NonceMode,
 }
 
@@ -331,7 +331,16 @@ impl Authority {
         revoke::revoke(&self.reader(), self.store.as_ref(), call, params).await
     }
     pub async fn userinfo(&self, authorization: Option<&str>) -> Result<UserInfo, BearerError> {
-        userinfo::userinfo(&self.reader(), self.store.as_ref(), authorization).await
+        self.userinfo_with_dpop::<&[u8]>(Presentation { authorization, method: "GET", proofs: &[] }).await
+    }
+    /// UserInfo with the request's method and `DPoP` header values: a
+    /// DPoP-bound token is accepted only with a proof of its key (RFC 9449 §7).
+    pub async fn userinfo_with_dpop<V: AsRef<[u8]>>(
+        &self,
+        request: Presentation<'_, V>,
+    ) -> Result<UserInfo, BearerError> {
+        let now = self.clock.now();
+        userinfo::userinfo(&self.reader(), self.store.as_ref(), &self.dpop, request, now).await
     }
     pub async fn metadata(&self) -> Result<AuthorizationServerMetadata, OAuthError> {
         discovery::metadata(&self.issuer, &self.clients, self.clock.as_ref()).await

@@ -1,7 +1,9 @@
 //! DPoP at the token endpoint (RFC 9449 §5, §8): the request's proof is
 //! checked before any grant runs, and its key is what the tokens are bound
-//! to. The proof checks themselves are `tessera_pop::dpop`'s; this part
-//! holds what they are checked against here: the token endpoint's URL,
+//! to; and at UserInfo (§7), where a bound access token is accepted only
+//! with a proof of its key carrying the token's hash (`ath`). The proof
+//! checks themselves are `tessera_pop::dpop`'s; this part holds what they
+//! are checked against here: the token endpoint's and UserInfo's URLs,
 //! built once from the configured issuer (never from `Host` or
 //! `X-Forwarded-*`), the server nonces (stateless, under a key derived from
 //! the master key, so every node accepts every other node's), the nonce
@@ -19,7 +21,7 @@ use crate::client::{Client, TokenBinding};
 use crate::error::OAuthError;
 use crate::keys::MasterKey;
 
-/// Whether a proof at the token endpoint must carry a server nonce.
+/// Whether a proof at the token endpoint and UserInfo must carry a server nonce.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum NonceMode {
     /// Every proof carries a fresh `DPoP-Nonce` (RFC 9449 §8): a proof
@@ -52,9 +54,10 @@ pub const MEMORY_REPLAY_CAPACITY: usize = 1_000_000;
 /// The label of the nonce key derived from the master key.
 const NONCE_KEY_LABEL: &str = "tessera dpop nonce v1";
 
-/// The token endpoint's DPoP checks.
+/// The DPoP checks of the token endpoint and of UserInfo.
 pub struct TokenDpop {
     target: TargetUri,
+    userinfo: TargetUri,
     nonces: NonceIssuer,
     mode: NonceMode,
     replay: Arc<dyn ReplayCache>,
@@ -67,16 +70,18 @@ impl std::fmt::Debug for TokenDpop {
 }
 
 impl TokenDpop {
-    /// `issuer`: the configured issuer, the base of the token endpoint URL.
+    /// `issuer`: the configured issuer, the base of the token endpoint and UserInfo URLs.
     pub fn new(
         issuer: &str,
         master: &MasterKey,
         mode: NonceMode,
         replay: Arc<dyn ReplayCache>,
     ) -> Result<Self, tessera_pop::dpop::InvalidTargetUri> {
-        let target = TargetUri::new(&format!("{}/oauth2/token", issuer.trim_end_matches('/')))?;
+        let base = issuer.trim_end_matches('/');
+        let target = TargetUri::new(&format!("{base}/oauth2/token"))?;
+        let userinfo = TargetUri::new(&format!("{base}/oauth2/userinfo"))?;
         let nonces = NonceIssuer::new(*master.derive(NONCE_KEY_LABEL), NONCE_WINDOW);
-        Ok(Self { target, nonces, mode, replay })
+        Ok(Self { target, userinfo, nonces, mode, replay })
     }
 
     /// The same checks with another replay cache.
@@ -116,12 +121,37 @@ impl TokenDpop {
                 }
             };
         }
+        let proof = Presented { method: "POST", target: &self.target, access_token: None, bound_jkt: None };
+        self.verify(values, proof, now).await.map(Some)
+    }
+
+    /// Checks the `DPoP` header values sent to UserInfo with `access_token`,
+    /// which is bound to `bound_jkt` (RFC 9449 §7): `htm` is the request's
+    /// `method`, `htu` UserInfo's configured URL, `ath` the token's hash, and
+    /// the proof must be signed by the token's key. Nonces and the replay
+    /// cache are the token endpoint's.
+    pub async fn check_userinfo<V: AsRef<[u8]>>(
+        &self,
+        values: &[V],
+        method: &str,
+        access_token: &str,
+        bound_jkt: &str,
+        now: i64,
+    ) -> Result<(), OAuthError> {
+        let proof =
+            Presented { method, target: &self.userinfo, access_token: Some(access_token), bound_jkt: Some(bound_jkt) };
+        self.verify(values, proof, now).await.map(|_| ())
+    }
+
+    /// Every §4.3 check against `proof`, under this server's nonce policy
+    /// and replay cache: the proof's key thumbprint.
+    async fn verify<V: AsRef<[u8]>>(&self, values: &[V], proof: Presented<'_>, now: i64) -> Result<String, OAuthError> {
         let check = |n: &str| self.nonces.check(n, now);
         let expect = Expectation {
-            method: "POST",
-            target: &self.target,
-            access_token: None,
-            bound_jkt: None,
+            method: proof.method,
+            target: proof.target,
+            access_token: proof.access_token,
+            bound_jkt: proof.bound_jkt,
             algorithms: &ALGORITHMS,
             iat_window: IatWindow::default(),
             nonce: match self.mode {
@@ -132,10 +162,19 @@ impl TokenDpop {
             replay: self.replay.as_ref(),
         };
         match tessera_pop::dpop::verify_proof(values, &expect).await {
-            Ok(proof) => Ok(Some(proof.jkt)),
+            Ok(proof) => Ok(proof.jkt),
             Err(e) => Err(refusal(&e)),
         }
     }
+}
+
+/// What one request's proof must match besides the server-wide rules.
+#[derive(Clone, Copy)]
+struct Presented<'a> {
+    method: &'a str,
+    target: &'a TargetUri,
+    access_token: Option<&'a str>,
+    bound_jkt: Option<&'a str>,
 }
 
 /// RFC 9449 §7.1 / §8 error codes; the reason stays in the log.

@@ -38,7 +38,8 @@
 //!   (sign-in delays), [`password`] (policy and argon2id), [`user`].
 //! - [`dpop`]: DPoP at the token endpoint (RFC 9449 §5, §8): the proof
 //!   checked before the grant runs (`tessera_pop` does the checks), the
-//!   server nonces, the nonce policy and the injected replay cache.
+//!   server nonces, the nonce policy and the injected replay cache; and at
+//!   UserInfo (§7): a bound token with a proof of its key carrying `ath`.
 //! - [`client`], [`client_auth`]: registered clients and how they prove who
 //!   they are (RFC 6749 §2.3.1).
 //! - [`params`]: form parameters with the duplicate rules of RFC 6749 §3.1.

@@ -131,7 +131,7 @@ pub struct Config {
     pub master_key_file: PathBuf,
     /// Browser sessions last this long after sign-in, in seconds.
     pub session_ttl: i64,
-    /// Whether DPoP proofs at the token endpoint must carry a server nonce.
+    /// Whether DPoP proofs at the token endpoint and UserInfo must carry a server nonce.
     pub dpop_nonce: tessera_core::dpop::NonceMode,
     /// Longest a request may take (the revocation long-poll gets its wait on top).
     pub request_timeout: Duration,

@@ -115,8 +115,8 @@ pub struct ServeArgs {
     /// How long a browser stays signed in [default: 10h].
     #[arg(long, env = "TESSERA_SESSION_TTL", value_name = "DURATION")]
     session_ttl: Option<String>,
-    /// Whether a DPoP proof at the token endpoint must carry a server nonce
-    /// (RFC 9449 §8): `required` or `optional` [default: required].
+    /// Whether a DPoP proof at the token endpoint and UserInfo must carry a
+    /// server nonce (RFC 9449 §8, §9): `required` or `optional` [default: required].
     #[arg(long, env = "TESSERA_DPOP_NONCE", value_name = "MODE", value_parser = ["required", "optional"])]
     dpop_nonce: Option<String>,
     /// Longest any request may take before it is answered 503

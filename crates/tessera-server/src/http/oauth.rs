@@ -4,10 +4,10 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
+use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::OAuthError;
-use tessera_core::endpoint::userinfo::BearerError;
+use tessera_core::endpoint::userinfo::{BearerError, Presentation, Scheme};
 use tessera_proto::ErrorCode;
 
 use super::AppState;
@@ -41,11 +41,7 @@ pub async fn token(State(s): State<AppState>, headers: HeaderMap, ext: Extension
         Ok(()) => authenticated(&s, &caller, issue).await,
         Err(l) => l.into_response(),
     };
-    if (!proofs.is_empty() || is_error(&r, ErrorCode::UseDpopNonce))
-        && let Ok(v) = HeaderValue::from_str(&s.authority.dpop_nonce())
-    {
-        r.headers_mut().insert(DPOP_NONCE, v);
-    }
+    offer_dpop_nonce(&s, &mut r, !proofs.is_empty());
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())
         && caller.client().is_some_and(|c| c.settings.allowed_origins.iter().any(|o| o == origin))
     {
@@ -56,6 +52,16 @@ pub async fn token(State(s): State<AppState>, headers: HeaderMap, ext: Extension
 
 const DPOP: HeaderName = HeaderName::from_static("dpop");
 const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
+
+/// A request with a proof, and a refusal for a missing or stale nonce, get
+/// a fresh `DPoP-Nonce` (RFC 9449 §8, §9).
+fn offer_dpop_nonce(s: &AppState, r: &mut Response, proof_sent: bool) {
+    if (proof_sent || is_error(r, ErrorCode::UseDpopNonce))
+        && let Ok(v) = HeaderValue::from_str(&s.authority.dpop_nonce())
+    {
+        r.headers_mut().insert(DPOP_NONCE, v);
+    }
+}
 
 /// Whether `r` is the JSON error response carrying `code`.
 fn is_error(r: &Response, code: ErrorCode) -> bool {
@@ -106,25 +112,38 @@ fn allow_origin(r: &mut Response, origin: &str) {
 
 /// `GET/POST /oauth2/userinfo` (OpenID Connect Core §5.3). The access token
 /// only in the `Authorization` header: a token in the URL or the body is
-/// refused (RFC 6750 §2.2–2.3 would allow them; they leak into logs).
-pub async fn userinfo(State(s): State<AppState>, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
+/// refused (RFC 6750 §2.2–2.3 would allow them; they leak into logs). A
+/// DPoP-bound token comes with the `DPoP` scheme and a proof (RFC 9449 §7),
+/// checked in core against this method and the configured UserInfo URL.
+pub async fn userinfo(
+    State(s): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
     let in_body = form_urlencoded::parse(&body).any(|(k, _)| k == "access_token");
+    let proofs: Vec<&[u8]> = headers.get_all(DPOP).iter().map(HeaderValue::as_bytes).collect();
     let mut r = if uri.query().is_some_and(|q| !q.is_empty()) || in_body {
         let e = OAuthError::invalid_request("send the access token in the Authorization header only");
-        bearer_error(BearerError(Some(e)))
+        bearer_error(e.into())
     } else {
         let mut auth = headers.get_all(header::AUTHORIZATION).iter();
         match (auth.next().map(|v| v.to_str()), auth.next()) {
             (Some(Err(_)), _) | (Some(_), Some(_)) => {
-                bearer_error(BearerError(Some(OAuthError::invalid_request("one valid Authorization header"))))
+                bearer_error(OAuthError::invalid_request("one valid Authorization header").into())
             }
-            (Some(Ok(h)), None) => match s.authority.userinfo(Some(h)).await {
-                Ok(info) => no_store(Json(info)),
-                Err(e) => bearer_error(e),
-            },
-            (None, _) => bearer_error(BearerError(None)),
+            (Some(Ok(h)), None) => {
+                let request = Presentation { authorization: Some(h), method: method.as_str(), proofs: &proofs };
+                match s.authority.userinfo_with_dpop(request).await {
+                    Ok(info) => no_store(Json(info)),
+                    Err(e) => bearer_error(e),
+                }
+            }
+            (None, _) => bearer_error(BearerError::bare()),
         }
     };
+    offer_dpop_nonce(&s, &mut r, !proofs.is_empty());
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())
         && s.authority.origin_allowed(origin).await
     {
@@ -133,23 +152,48 @@ pub async fn userinfo(State(s): State<AppState>, headers: HeaderMap, uri: Uri, b
     r
 }
 
-/// RFC 6750 §3: the challenge names the error; no token at all gets a bare challenge.
+/// RFC 6750 §3 and RFC 9449 §7.1: the challenge names the error under the
+/// scheme it concerns; no token at all gets a bare challenge. Every 401
+/// offers both schemes, the one in error first; DPoP proof errors are 401
+/// at a resource (400 only at the token endpoint).
 fn bearer_error(e: BearerError) -> Response {
-    let Some(e) = e.0 else {
+    let Some(error) = e.error else {
         let mut r = StatusCode::UNAUTHORIZED.into_response();
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"tessera\""));
+        add_challenge(&mut r, dpop_challenge());
         return r;
     };
-    let code = e.code;
-    let mut challenge = format!("Bearer realm=\"tessera\", error=\"{}\"", code.as_str());
+    let code = error.code;
+    let mut challenge = match e.scheme {
+        Scheme::Bearer => "Bearer realm=\"tessera\"".to_string(),
+        Scheme::Dpop => dpop_challenge(),
+    };
+    challenge.push_str(&format!(", error=\"{}\"", code.as_str()));
     if code == ErrorCode::InsufficientScope {
         challenge.push_str(", scope=\"openid\"");
     }
-    let mut r = ApiError(e).into_response();
-    if let Ok(v) = HeaderValue::from_str(&challenge) {
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    let mut r = ApiError(error).into_response();
+    if matches!(code, ErrorCode::InvalidDpopProof | ErrorCode::UseDpopNonce) {
+        *r.status_mut() = StatusCode::UNAUTHORIZED;
+    }
+    add_challenge(&mut r, challenge);
+    if e.scheme == Scheme::Bearer && r.status() == StatusCode::UNAUTHORIZED {
+        add_challenge(&mut r, dpop_challenge());
     }
     r
+}
+
+/// `DPoP algs="…"`: the scheme and the proof algorithms accepted.
+fn dpop_challenge() -> String {
+    let algs: Vec<&str> = tessera_core::dpop::ALGORITHMS.iter().map(|a| a.as_str()).collect();
+    format!("DPoP algs=\"{}\"", algs.join(" "))
+}
+
+/// One more `WWW-Authenticate` field: the first stays the first.
+fn add_challenge(r: &mut Response, challenge: String) {
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        r.headers_mut().append(header::WWW_AUTHENTICATE, v);
+    }
 }
 
 /// `POST /oauth2/device_authorization` (RFC 8628 §3.1).

@@ -1,4 +1,4 @@
-//! DPoP helpers for the token endpoint tests: proofs from
+//! DPoP helpers for the token endpoint and UserInfo tests: proofs from
 //! `tessera_pop::dpop::make_proof`, token requests with `DPoP` headers, and
 //! the checks of a bound answer and of a refusal.
 #![allow(dead_code)]
@@ -35,6 +35,10 @@ pub struct Answer {
 }
 
 impl Answer {
+    pub async fn of(r: reqwest::Response) -> Self {
+        let (status, headers) = (r.status().as_u16(), r.headers().clone());
+        Answer { status, headers, body: r.json().await.unwrap_or(Value::Null) }
+    }
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -54,9 +58,7 @@ pub async fn post(s: &Server, id: &str, secret: Option<&str>, form: &[(&str, &st
     for p in proofs {
         req = req.header("DPoP", *p);
     }
-    let r = req.form(&form).send().await.unwrap();
-    let (status, headers) = (r.status().as_u16(), r.headers().clone());
-    Answer { status, headers, body: r.json().await.unwrap_or(Value::Null) }
+    Answer::of(req.form(&form).send().await.unwrap()).await
 }
 
 pub fn assert_bound(a: &Answer, jkt: &str) {
