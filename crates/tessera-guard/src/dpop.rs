@@ -113,7 +113,7 @@ fn presented(value: Option<&[u8]>, schemes: Schemes) -> Result<Presented<'_>, Re
         return crate::rejection::bearer_token(Some(v)).map(Presented::Bearer);
     }
     if scheme.eq_ignore_ascii_case("dpop") && schemes.dpop() {
-        let token = text[scheme.len()..].trim_start_matches(' ');
+        let token = text.get(scheme.len()..).unwrap_or("").trim_start_matches(' ');
         if !crate::rejection::is_b64token(token) {
             return Err(Rejection::BadRequest("malformed Authorization header: expected DPoP <token>"));
         }
