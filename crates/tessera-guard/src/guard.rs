@@ -47,6 +47,7 @@ pub(crate) struct Inner {
     introspector: Option<Introspector>,
     pub challenge: Arc<Challenge>,
     pub metadata: ProtectedResourceMetadata,
+    pub dpop: crate::dpop::DpopState,
 }
 
 impl Inner {
@@ -107,6 +108,7 @@ pub struct GuardBuilder {
     resource_name: Option<String>,
     clock: Arc<dyn Clock>,
     http: Option<reqwest::Client>,
+    dpop: crate::dpop::DpopPolicy,
 }
 
 impl std::fmt::Debug for GuardBuilder {
@@ -142,6 +144,7 @@ impl Guard {
             resource_name: None,
             clock: Arc::new(SystemClock),
             http: None,
+            dpop: crate::dpop::DpopPolicy::default(),
         }
     }
 }
@@ -235,6 +238,19 @@ impl GuardBuilder {
         self.http = Some(c);
         self
     }
+    /// Which schemes are accepted and how DPoP proofs are checked
+    /// (RFC 9449 §7). Default [`crate::dpop::DpopPolicy::default`]: Bearer
+    /// and DPoP, no nonces, a 100,000-entry replay cache.
+    pub fn dpop(mut self, p: crate::dpop::DpopPolicy) -> Self {
+        self.dpop = p;
+        self
+    }
+    /// Require every DPoP proof to carry a nonce issued under this key
+    /// (RFC 9449 §9); others get 401 `use_dpop_nonce` with a `DPoP-Nonce`.
+    pub fn dpop_nonce_key(mut self, key: [u8; 32]) -> Self {
+        self.dpop.nonce_key = Some(key);
+        self
+    }
 
     /// Discovers the issuer (RFC 8414), loads its JWKS and reads the whole
     /// revocation feed before returning, so the first request is judged on
@@ -275,9 +291,11 @@ impl GuardBuilder {
         });
         let resource = self.resource.unwrap_or_else(|| self.audience.clone());
         let metadata_url = crate::metadata::well_known_url(&resource)?;
+        let dpop = crate::dpop::DpopState::new(&self.dpop, &resource)?;
         let challenge = Arc::new(Challenge {
             realm: self.realm.unwrap_or_else(|| self.audience.clone()),
             resource_metadata: metadata_url,
+            schemes: self.dpop.schemes,
         });
         let metadata = ProtectedResourceMetadata {
             resource,
@@ -303,6 +321,7 @@ impl GuardBuilder {
             introspector,
             challenge,
             metadata,
+            dpop,
         });
         if let (true, Some(creds)) = (self.follow_feed, credentials) {
             let url =
@@ -335,8 +354,18 @@ fn sha256(token: &str) -> [u8; 32] {
 impl Guard {
     /// Checks a bearer token: from the verified-token cache when it was seen
     /// before (re-checking expiry and revocation), else by signature
-    /// (JWTs) or introspection (anything else).
+    /// (JWTs) or introspection (anything else). A token bound to a key
+    /// (`cnf`) is refused: it needs the DPoP scheme and a proof.
     pub async fn validate(&self, token: &str) -> Result<Authenticated, Rejection> {
+        let a = self.validate_any(token).await?;
+        if a.claims().cnf.is_some() {
+            return Err(Rejection::Invalid(Invalid::SenderConstrained));
+        }
+        Ok(a)
+    }
+
+    /// [`Guard::validate`] without the `cnf` refusal.
+    pub(crate) async fn validate_any(&self, token: &str) -> Result<Authenticated, Rejection> {
         let i = &self.inner;
         if token.len() > jwt::MAX_TOKEN_LEN {
             return Err(Rejection::Invalid(Invalid::TooLong));

@@ -88,6 +88,8 @@ pub enum Invalid {
     SenderConstrained,
     #[error("revoked")]
     Revoked,
+    #[error("token presented with the DPoP scheme is not bound to a key (no cnf.jkt)")]
+    NotBound,
     #[error("introspection says the token is not active")]
     Inactive,
 }
@@ -136,6 +138,13 @@ pub struct Claims {
     /// must not be accepted as a plain bearer token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<serde_json::Value>,
+}
+
+impl Claims {
+    /// RFC 9449 §6.1 `cnf.jkt`: the thumbprint of the key the token is bound to.
+    pub fn jkt(&self) -> Option<&str> {
+        self.cnf.as_ref()?.get("jkt")?.as_str()
+    }
 }
 
 /// What a header says, checked, before the key is known.
@@ -204,7 +213,7 @@ pub(crate) fn verify(p: &Parsed<'_>, key: &VerifyKey, expect: &Expect, now: i64)
     key.key.verify_sig(p.signing_input.as_bytes(), &sig).map_err(|_| Invalid::BadSignature)?;
     let payload = Base64UrlUnpadded::decode_vec(p.payload).map_err(|_| Invalid::Malformed)?;
     let claims: Claims = serde_json::from_slice(&payload).map_err(|_| Invalid::BadClaims)?;
-    check_claims(&claims, expect, now)?;
+    check_claims_bound_ok(&claims, expect, now)?;
     Ok(Arc::new(claims))
 }
 
@@ -223,23 +232,34 @@ pub fn check_with_keys(
     let jwk = keys.iter().find(|k| k.kid == p.kid).ok_or(Invalid::UnknownKey)?;
     let key = crate::jwks::parse_jwk(jwk, &Algorithm::ALL).ok_or(Invalid::UnknownKey)?;
     let expect = Expect { issuer: issuer.to_string(), audience: audience.to_string(), leeway: 0 };
-    verify(&p, &key, &expect, now)
+    let claims = verify(&p, &key, &expect, now)?;
+    if claims.cnf.is_some() {
+        return Err(Invalid::SenderConstrained);
+    }
+    Ok(claims)
 }
 
 /// The claim checks of RFC 9068 §4 steps 4–8 (plus `nbf`, RFC 7519 §4.1.5);
 /// also re-run on every cache hit for the time-dependent ones.
+/// A bound token (`cnf`) is refused: it is not a bearer token.
 pub(crate) fn check_claims(c: &Claims, expect: &Expect, now: i64) -> Result<(), Invalid> {
+    check_claims_bound_ok(c, expect, now)?;
+    if c.cnf.is_some() {
+        return Err(Invalid::SenderConstrained);
+    }
+    Ok(())
+}
+
+/// [`check_claims`] without the `cnf` refusal: the caller decides, by the
+/// request's scheme and proof, whether a bound token is acceptable.
+pub(crate) fn check_claims_bound_ok(c: &Claims, expect: &Expect, now: i64) -> Result<(), Invalid> {
     if c.iss != expect.issuer {
         return Err(Invalid::WrongIssuer(c.iss.chars().take(64).collect()));
     }
     if !c.aud.contains(&expect.audience) {
         return Err(Invalid::WrongAudience);
     }
-    check_time(c, expect.leeway, now)?;
-    if c.cnf.is_some() {
-        return Err(Invalid::SenderConstrained);
-    }
-    Ok(())
+    check_time(c, expect.leeway, now)
 }
 
 pub(crate) fn check_time(c: &Claims, leeway: i64, now: i64) -> Result<(), Invalid> {

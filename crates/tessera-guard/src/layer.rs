@@ -1,4 +1,5 @@
-//! Tower layers: [`GuardLayer`] checks every request's bearer token and
+//! Tower layers: [`GuardLayer`] checks every request's access token (Bearer,
+//! or DPoP with its proof: method, path and `DPoP` headers) and
 //! puts [`Authenticated`] in its extensions; [`RequireScopes`] (per route,
 //! inside it) refuses tokens lacking a scope with 403 `insufficient_scope`.
 
@@ -73,7 +74,9 @@ where
                 Err(Rejection::BadRequest("access tokens are accepted only in the Authorization header"))
             } else {
                 let auth = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
-                guard.check_header(auth).await
+                let proofs: Vec<&[u8]> = req.headers().get_all("dpop").iter().map(|v| v.as_bytes()).collect();
+                let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+                guard.check_request(req.method().as_str(), path, auth, &proofs).await
             };
             match verdict {
                 Ok(a) => {

@@ -21,11 +21,13 @@
 //! # Layout
 //! - [`guard`]: [`Guard`], its builder and the per-request decision
 //!   (cache → JWT or introspection → revocation → staleness).
+//! - [`dpop`]: DPoP-bound tokens (RFC 9449 §7): the `DPoP` scheme, proofs
+//!   checked on every request, replay cache, nonces; [`DpopPolicy`].
 //! - [`jwt`]: RFC 9068 validation: header checks, signature, claims.
 //! - [`jwks`]: the issuer's keys, refreshed on schedule and on unknown `kid`.
 //! - `revoked`: following the revocation feed; the revoked sets.
 //! - `introspect`: opaque tokens, RFC 7662, with a bounded cache.
-//! - [`rejection`]: refusals and their RFC 6750 `WWW-Authenticate` answers.
+//! - [`rejection`]: refusals and their RFC 6750 / RFC 9449 `WWW-Authenticate` answers.
 //! - [`layer`]: the tower layers ([`GuardLayer`], [`require_scopes`]).
 //! - [`authenticated`]: [`Authenticated`] and its axum extractor.
 //! - [`metadata`]: RFC 9728 protected resource metadata.
@@ -34,6 +36,7 @@
 
 pub mod authenticated;
 pub mod clock;
+pub mod dpop;
 pub mod guard;
 mod http;
 mod introspect;
@@ -45,6 +48,7 @@ pub mod rejection;
 mod revoked;
 
 pub use authenticated::{Authenticated, TokenKind};
+pub use dpop::{DpopPolicy, Schemes};
 pub use guard::{Guard, GuardBuilder, OnStale};
 pub use jwt::{Algorithm, Claims, Invalid};
 pub use layer::{GuardLayer, RequireScopes, require_scopes};

@@ -1,12 +1,17 @@
 //! Refusals and their RFC 6750 §3 answers: `WWW-Authenticate: Bearer` with
 //! `realm`, the error code and (RFC 9728 §5.1) `resource_metadata`, plus a
-//! small JSON body with the same code.
+//! small JSON body with the same code. Where DPoP is accepted, RFC 9449
+//! §7.1 `WWW-Authenticate: DPoP algs="…"` challenges (and `DPoP-Nonce`).
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
+use crate::dpop::Schemes;
 use crate::jwt::Invalid;
+
+/// The proof algorithms named in DPoP challenges (those tessera-pop verifies).
+pub const DPOP_ALGS: &str = "EdDSA ES256 ES384 PS256 RS256";
 
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,13 +31,27 @@ pub enum Rejection {
     /// Revocation state cannot be trusted or the issuer cannot be asked.
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
+    /// The DPoP proof was refused: `code` is `invalid_dpop_proof`,
+    /// `use_dpop_nonce` (with `nonce`, a fresh `DPoP-Nonce`) or
+    /// `temporarily_unavailable` (RFC 9449 §7.1, §9).
+    #[error("DPoP proof refused: {code}")]
+    Dpop { code: &'static str, nonce: Option<String> },
 }
 
 /// What every challenge says about this API.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Challenge {
     pub realm: String,
     pub resource_metadata: String,
+    /// Which schemes get a challenge. The default (a `Challenge` built by
+    /// hand) answers Bearer only.
+    pub schemes: Schemes,
+}
+
+impl Default for Challenge {
+    fn default() -> Self {
+        Self { realm: String::new(), resource_metadata: String::new(), schemes: Schemes::BearerOnly }
+    }
 }
 
 impl Rejection {
@@ -42,6 +61,8 @@ impl Rejection {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Dpop { code: "temporarily_unavailable", .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Dpop { .. } => StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -52,6 +73,7 @@ impl Rejection {
             Self::Invalid(_) => Some("invalid_token"),
             Self::InsufficientScope(_) => Some("insufficient_scope"),
             Self::Unavailable(_) => Some("temporarily_unavailable"),
+            Self::Dpop { code, .. } => Some(code),
         }
     }
 
@@ -65,15 +87,34 @@ impl Rejection {
             Self::Invalid(_) => Some("the access token is not valid for this API".into()),
             Self::InsufficientScope(s) => Some(format!("this request needs the scope(s): {s}")),
             Self::Unavailable(why) => Some(why.clone()),
+            Self::Dpop { code: "use_dpop_nonce", .. } => {
+                Some("a DPoP nonce is required; use the DPoP-Nonce header".into())
+            }
+            Self::Dpop { .. } => Some("the DPoP proof is not valid for this request".into()),
         }
     }
 
-    /// The `WWW-Authenticate` value, or `None` for 503.
-    pub fn challenge(&self, c: &Challenge) -> Option<String> {
-        if matches!(self, Self::Unavailable(_)) {
-            return None;
+    /// The `WWW-Authenticate` values, one per accepted scheme (Bearer
+    /// first); none for 503.
+    pub fn challenges(&self, c: &Challenge) -> Vec<String> {
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
+            return Vec::new();
         }
-        let mut parts = Vec::new();
+        let mut out = Vec::new();
+        if c.schemes.bearer()
+            && !matches!(self, Self::Dpop { .. })
+            && let Some(b) = self.challenge(c)
+        {
+            out.push(b);
+        }
+        if c.schemes.dpop() {
+            out.push(self.dpop_challenge(c));
+        }
+        out
+    }
+
+    /// `realm`, `error`, `error_description`: common to both schemes.
+    fn push_error_params(&self, c: &Challenge, parts: &mut Vec<String>) {
         if !c.realm.is_empty() {
             parts.push(format!("realm={}", quote(&c.realm)));
         }
@@ -83,6 +124,22 @@ impl Rejection {
         if let Some(d) = self.description() {
             parts.push(format!("error_description={}", quote(&d)));
         }
+    }
+
+    /// RFC 9449 §7.1: `DPoP algs="…"` with the realm and error code.
+    fn dpop_challenge(&self, c: &Challenge) -> String {
+        let mut parts = vec![format!("algs={}", quote(DPOP_ALGS))];
+        self.push_error_params(c, &mut parts);
+        format!("DPoP {}", parts.join(", "))
+    }
+
+    /// The Bearer `WWW-Authenticate` value, or `None` for 503.
+    pub fn challenge(&self, c: &Challenge) -> Option<String> {
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
+            return None;
+        }
+        let mut parts = Vec::new();
+        self.push_error_params(c, &mut parts);
         if let Self::InsufficientScope(s) = self {
             parts.push(format!("scope={}", quote(s)));
         }
@@ -102,8 +159,13 @@ impl Rejection {
             "error_description": self.description().unwrap_or_else(|| "an access token is required".into()),
         });
         let mut r = (status, Json(body)).into_response();
-        if let Some(v) = self.challenge(c).and_then(|v| HeaderValue::from_str(&v).ok()) {
-            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        for v in self.challenges(c).iter().filter_map(|v| HeaderValue::from_str(v).ok()) {
+            r.headers_mut().append(header::WWW_AUTHENTICATE, v);
+        }
+        if let Self::Dpop { nonce: Some(n), .. } = &self
+            && let Ok(v) = HeaderValue::from_str(n)
+        {
+            r.headers_mut().insert("dpop-nonce", v);
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -127,6 +189,13 @@ fn quote(s: &str) -> String {
     out
 }
 
+/// RFC 6750 §2.1 `b64token`.
+pub(crate) fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+}
+
 /// RFC 6750 §2.1: `Bearer` (any case), one or more spaces, a b64token.
 /// Another scheme counts as no bearer token.
 pub(crate) fn bearer_token(value: Option<&[u8]>) -> Result<&str, Rejection> {
@@ -137,10 +206,7 @@ pub(crate) fn bearer_token(value: Option<&[u8]>) -> Result<&str, Rejection> {
         return Err(Rejection::Missing);
     }
     let token = rest.trim_start_matches(' ');
-    let body = token.trim_end_matches('=');
-    let b64token = !body.is_empty()
-        && body.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'));
-    if !b64token {
+    if !is_b64token(token) {
         return Err(Rejection::BadRequest("malformed Authorization header: expected Bearer <token>"));
     }
     Ok(token)
@@ -166,6 +232,7 @@ mod tests {
         let c = Challenge {
             realm: "inv\"entory".into(),
             resource_metadata: "https://api/.well-known/oauth-protected-resource".into(),
+            ..Challenge::default()
         };
         assert_eq!(
             Rejection::Missing.challenge(&c).unwrap(),
