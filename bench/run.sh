@@ -4,6 +4,7 @@
 #   DURATION=5s CONNS=64 bench/run.sh
 #   ONLY=JWT bench/run.sh         # only scenarios whose label matches
 #   PEER=1 bench/run.sh           # also run node-oidc-provider (../shared/peers/oidc-provider) in the same run
+#   ONLY=DPoP bench/run.sh        # DPoP proofs (EdDSA, ES256) at the token endpoint, beside bearer from the same load generator
 #   APP_ARGS='--id-token-alg EdDSA' ONLY=flow bench/run.sh   # extra `client create` options for the code-flow app
 # Builds release, starts `tessera serve` pinned to CPU 0, drives it with wrk
 # pinned to CPU 1 (loopback only), prints req/s, p50, p99 and the server's RSS.
@@ -31,12 +32,14 @@ FLOW_LABEL="authorization code flow (signed in, consent remembered)"
 LOGIN_LABEL="password sign-in (argon2id)"
 REFRESH_LABEL="refresh_token rotation (committed before the 200)"
 GUARD_LABEL="tessera-guard validations (EdDSA, one core)"
+CC_LABEL="client_credentials JWT, bearer (signin_load)"
+DPOP_LABEL="client_credentials JWT + DPoP proof"
 wanted() { [[ "$1" =~ ${ONLY:-.} ]]; }
 
 cargo build --release -q -p tessera-server
 BIN="$ROOT/target/release/tessera"
 LOAD="$ROOT/target/release/examples/signin_load"
-if wanted "$FLOW_LABEL" || wanted "$LOGIN_LABEL" || wanted "$REFRESH_LABEL"; then
+if wanted "$FLOW_LABEL" || wanted "$LOGIN_LABEL" || wanted "$REFRESH_LABEL" || wanted "$CC_LABEL" || wanted "$DPOP_LABEL"; then
   cargo build --release -q -p tessera-server --example signin_load
 fi
 if wanted "$GUARD_LABEL"; then cargo build --release -q -p tessera-guard --example guard_bench; fi
@@ -117,6 +120,11 @@ run_load "$FLOW_LABEL" flow 32 --client-id bench-app --client-secret "$APP_SECRE
 # one per core, so 4 keep the server as busy as 8 did.
 run_load "$LOGIN_LABEL" login 4
 run_load "$REFRESH_LABEL" refresh 32 --client-id bench-app --client-secret "$APP_SECRET" --scope "offline_access"
+# DPoP beside bearer from the same load generator (wrk cannot sign a proof
+# per request): a fresh proof each time, checked and remembered by the server.
+run_load "$CC_LABEL" cc 32 --client-id bench-jwt --client-secret "$JWT_SECRET"
+run_load "$DPOP_LABEL (EdDSA)" dpop 32 --client-id bench-jwt --client-secret "$JWT_SECRET" --dpop-alg EdDSA
+run_load "$DPOP_LABEL (ES256)" dpop 32 --client-id bench-jwt --client-secret "$JWT_SECRET" --dpop-alg ES256
 if wanted "$GUARD_LABEL"; then
   "${cli_pin[@]}" "$ROOT/target/release/examples/guard_bench" "$URL" https://inventory.example \
     bench-api "$API_SECRET" bench-guard-app "$GAPP_SECRET" >"$OUT/guard.json"

@@ -2,9 +2,10 @@
 //! (wrk cannot follow a flow that carries state from one request to the next).
 //!
 //! ```text
-//! signin_load --url http://127.0.0.1:18080 --mode flow|login|refresh --conns N --duration SECS
+//! signin_load --url http://127.0.0.1:18080 --mode flow|login|refresh|cc|dpop --conns N --duration SECS
 //!             --client-secret S [--client-id bench-app] [--warmup SECS] [--server-pid PID]
 //!             [--username bench] [--password '...'] [--redirect-uri URI] [--scope 'openid profile']
+//!             [--dpop-alg EdDSA|ES256]
 //! ```
 //!
 //! * `flow`: each of N tasks signs in once (and consents, the first time),
@@ -15,6 +16,11 @@
 //! * `refresh`: each of N tasks signs in, gets a refresh token family
 //!   (scope must include `offline_access`), then loops `POST /oauth2/token`
 //!   with `grant_type=refresh_token`, each time with the successor it got.
+//! * `cc`: loops `POST /oauth2/token` with `grant_type=client_credentials`
+//!   (the same requests wrk makes, from this client, for `dpop` to compare with).
+//! * `dpop`: the same with a fresh DPoP proof (RFC 9449) per request, signed
+//!   by one key per task (`--dpop-alg`), carrying the server nonce it learnt
+//!   (and learns again on `use_dpop_nonce`); a success is a `DPoP` token.
 //! * `login`: each of N tasks fetches a CSRF cookie and token from `GET /login`
 //!   once, then loops `POST /login` with the right password → 200 "Signed in".
 //!
@@ -50,6 +56,7 @@ struct Args {
     redirect_uri: String,
     scope: String,
     server_pid: Option<u32>,
+    dpop_alg: tessera_pop::dpop::DpopAlg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +64,8 @@ enum Mode {
     Flow,
     Login,
     Refresh,
+    ClientCredentials,
+    Dpop,
 }
 
 fn parse_args() -> Result<Args> {
@@ -73,6 +82,7 @@ fn parse_args() -> Result<Args> {
         redirect_uri: "https://app.example.com/cb".into(),
         scope: "openid profile".into(),
         server_pid: None,
+        dpop_alg: tessera_pop::dpop::DpopAlg::EdDSA,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -84,7 +94,9 @@ fn parse_args() -> Result<Args> {
                     "flow" => Mode::Flow,
                     "login" => Mode::Login,
                     "refresh" => Mode::Refresh,
-                    _ => bail!("--mode is flow or login"),
+                    "cc" => Mode::ClientCredentials,
+                    "dpop" => Mode::Dpop,
+                    _ => bail!("--mode is flow, login, refresh, cc or dpop"),
                 }
             }
             "--conns" => a.conns = v.parse().context("--conns")?,
@@ -97,6 +109,13 @@ fn parse_args() -> Result<Args> {
             "--redirect-uri" => a.redirect_uri = v,
             "--scope" => a.scope = v,
             "--server-pid" => a.server_pid = Some(v.parse().context("--server-pid")?),
+            "--dpop-alg" => {
+                a.dpop_alg = match v.as_str() {
+                    "EdDSA" => tessera_pop::dpop::DpopAlg::EdDSA,
+                    "ES256" => tessera_pop::dpop::DpopAlg::ES256,
+                    _ => bail!("--dpop-alg is EdDSA or ES256"),
+                }
+            }
             _ => bail!("unknown argument {k}"),
         }
     }
@@ -278,6 +297,12 @@ enum Job {
     Refresh {
         token: std::sync::Mutex<String>,
     },
+    ClientCredentials,
+    /// The task's key and the last server nonce it was given.
+    Dpop {
+        key: tessera_pop::dpop::ProofKey,
+        nonce: std::sync::Mutex<Option<String>>,
+    },
 }
 
 /// `POST /oauth2/token` with the bench client's credentials; the answer and its JSON.
@@ -329,6 +354,43 @@ async fn refresh(
             Ok(Ok(()))
         }
         _ => Ok(Err(format!("refresh: {}", r.describe()))),
+    }
+}
+
+/// One client_credentials request, with a fresh DPoP proof when `dpop` is
+/// given; a stale nonce is learnt again and counts as an error.
+async fn client_credentials(
+    a: &Args,
+    c: &reqwest::Client,
+    dpop: Option<(&tessera_pop::dpop::ProofKey, &std::sync::Mutex<Option<String>>)>,
+) -> Result<std::result::Result<(), String>> {
+    static JTI: AtomicUsize = AtomicUsize::new(0);
+    let mut req = c
+        .post(format!("{}/oauth2/token", a.url))
+        .basic_auth(&a.client_id, Some(&a.client_secret))
+        .form(&[("grant_type", "client_credentials")]);
+    let want = if let Some((key, nonce)) = dpop {
+        let htu = format!("{}/oauth2/token", a.url);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
+        let jti = format!("{}-{}", std::process::id(), JTI.fetch_add(1, Ordering::Relaxed));
+        let current = nonce.lock().map(|n| n.clone()).unwrap_or_default();
+        let proof = tessera_pop::dpop::make_proof(key, "POST", &htu, None, current.as_deref(), now, &jti)
+            .map_err(|e| anyhow!("proof: {e}"))?;
+        req = req.header("DPoP", proof);
+        "DPoP"
+    } else {
+        "Bearer"
+    };
+    let r = Seen::of(req.send().await?).await?;
+    if let (Some((_, nonce)), Some(fresh)) = (dpop, r.headers.get("dpop-nonce").and_then(|v| v.to_str().ok()))
+        && let Ok(mut n) = nonce.lock()
+    {
+        *n = Some(fresh.to_string());
+    }
+    let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+    match (r.status, v["token_type"].as_str()) {
+        (200, Some(t)) if t == want => Ok(Ok(())),
+        _ => Ok(Err(format!("client_credentials: {}", r.describe()))),
     }
 }
 
@@ -399,6 +461,8 @@ async fn worker(
             Job::Flow { session } => flow(&a, &c, session).await,
             Job::Login { csrf_cookie, csrf } => login(&a, &c, csrf_cookie, csrf).await,
             Job::Refresh { token } => refresh(&a, &c, token).await,
+            Job::ClientCredentials => client_credentials(&a, &c, None).await,
+            Job::Dpop { key, nonce } => client_credentials(&a, &c, Some((key, nonce))).await,
         };
         let t1 = Instant::now();
         let err = match res {
@@ -456,6 +520,16 @@ async fn run(a: Arc<Args>) -> Result<()> {
                 let token = first_refresh_token(&a, &c, &session).await.with_context(|| format!("family {i}"))?;
                 Job::Refresh { token: std::sync::Mutex::new(token) }
             }
+            Mode::ClientCredentials => Job::ClientCredentials,
+            Mode::Dpop => {
+                let key = tessera_pop::dpop::ProofKey::generate(a.dpop_alg).map_err(|e| anyhow!("key: {e}"))?;
+                let job = Job::Dpop { key, nonce: std::sync::Mutex::new(None) };
+                // The first proof has no nonce: its refusal brings one.
+                if let Job::Dpop { key, nonce } = &job {
+                    let _ = client_credentials(&a, &c, Some((key, nonce))).await?;
+                }
+                job
+            }
             Mode::Login => {
                 let page = Seen::of(c.get(format!("{}/login", a.url)).send().await?).await?;
                 let csrf_cookie =
@@ -493,6 +567,8 @@ async fn run(a: Arc<Args>) -> Result<()> {
         Mode::Flow => "flow",
         Mode::Login => "login",
         Mode::Refresh => "refresh",
+        Mode::ClientCredentials => "cc",
+        Mode::Dpop => "dpop",
     };
     // Written by hand to keep the keys in this order.
     let mut out = format!(
