@@ -4,7 +4,7 @@
 #   DURATION=5s CONNS=64 bench/run.sh
 #   ONLY=JWT bench/run.sh         # only scenarios whose label matches
 #   PEER=1 bench/run.sh           # also run node-oidc-provider (../shared/peers/oidc-provider) in the same run
-#   ONLY=DPoP bench/run.sh        # DPoP proofs (EdDSA, ES256) at the token endpoint, beside bearer from the same load generator
+#   ONLY='client_credentials JWT' bench/run.sh   # bearer (wrk and signin_load) beside DPoP proofs (EdDSA, ES256)
 #   APP_ARGS='--id-token-alg EdDSA' ONLY=flow bench/run.sh   # extra `client create` options for the code-flow app
 # Builds release, starts `tessera serve` pinned to CPU 0, drives it with wrk
 # pinned to CPU 1 (loopback only), prints req/s, p50, p99 and the server's RSS.
